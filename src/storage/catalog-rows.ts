@@ -1,0 +1,172 @@
+/**
+ * What goes into the catalog (`...Info`) and what comes back out (`...Row`). Times are UTC
+ * `Date`s; JSON columns hold any JSON-serialisable value and come back parsed.
+ */
+import type { Detection } from '../inference/detection.js';
+
+/** A video file's probed facts, as given to {@link Catalog.registerVideo}. */
+export interface VideoInfo {
+  /** Where the file is now; stored as an absolute path. */
+  readonly path: string;
+  /** A catalog name to refer to the video by in queries; unique across videos. */
+  readonly name?: string;
+  /** SHA-256 of the file's bytes; computed with `hashFile(path)` when absent. */
+  readonly contentHash?: string;
+  /** File size; read from the file system when absent. */
+  readonly sizeBytes?: number;
+  readonly fps: number;
+  readonly frameCount: number;
+  readonly width: number;
+  readonly height: number;
+  /** Seconds. */
+  readonly duration: number;
+  readonly codec: string;
+  readonly variableFrameRate: boolean;
+}
+
+export interface VideoRow {
+  readonly id: number;
+  readonly name: string | null;
+  readonly path: string;
+  readonly contentHash: string;
+  readonly sizeBytes: number;
+  readonly fps: number;
+  readonly frameCount: number;
+  readonly width: number;
+  readonly height: number;
+  readonly duration: number;
+  readonly codec: string;
+  readonly variableFrameRate: boolean;
+  readonly addedAt: Date;
+}
+
+/** A reference detector, identified by its name and the SHA-256 of its weights. */
+export interface ModelInfo {
+  readonly name: string;
+  readonly sha256: string;
+  readonly family: string;
+  readonly inputWidth: number;
+  readonly inputHeight: number;
+  /** Class names; a detection's `classId` indexes this list. */
+  readonly labels: readonly string[];
+}
+
+export interface ModelRow extends ModelInfo {
+  readonly id: number;
+  readonly registeredAt: Date;
+}
+
+/** One frame the reference detector has looked at, with everything it found (maybe nothing). */
+export interface LabelledFrame {
+  /** 0-based frame index in decode order. */
+  readonly frame: number;
+  /** Presentation time in seconds. */
+  readonly timestamp: number;
+  readonly detections: readonly Detection[];
+}
+
+/** A half-open frame interval `[start, end)`; either bound may be left out. */
+export interface FrameInterval {
+  readonly start?: number;
+  readonly end?: number;
+}
+
+export interface DetectionFilter extends FrameInterval {
+  /** Only these classes; an empty list matches nothing. */
+  readonly classIds?: readonly number[];
+  /** Only detections with `score >= minScore`. */
+  readonly minScore?: number;
+}
+
+/** A stored detection, with the frame it belongs to. */
+export interface DetectionRow extends Detection {
+  readonly frame: number;
+  readonly timestamp: number;
+}
+
+export type QueryRunStatus = 'ok' | 'error';
+
+/** One execution of a query, as given to {@link Catalog.recordQueryRun}. */
+export interface QueryRunInfo {
+  readonly query: string;
+  readonly startedAt: Date;
+  readonly finishedAt: Date;
+  readonly videoId?: number | null;
+  readonly modelId?: number | null;
+  /** The physical plan, JSON-serialisable. */
+  readonly plan?: unknown;
+  readonly referenceCalls: number;
+  readonly framesDecoded: number;
+  readonly seconds: number;
+  /** A summary of the answer (counts, accuracy achieved), JSON-serialisable. */
+  readonly result?: unknown;
+  readonly status: QueryRunStatus;
+  /** The `SieveError` code when `status` is `'error'`. */
+  readonly errorCode?: string | null;
+}
+
+export interface QueryRunRow {
+  readonly id: number;
+  readonly query: string;
+  readonly startedAt: Date;
+  readonly finishedAt: Date;
+  readonly videoId: number | null;
+  readonly modelId: number | null;
+  readonly plan: unknown;
+  readonly referenceCalls: number;
+  readonly framesDecoded: number;
+  readonly seconds: number;
+  readonly result: unknown;
+  readonly status: QueryRunStatus;
+  readonly errorCode: string | null;
+}
+
+/** What identifies a specialized model: one per video, reference model, predicate and kind. */
+export interface SpecializedModelKey {
+  readonly videoId: number;
+  readonly referenceModelId: number;
+  /** A canonical text form of the predicate the model was trained for (e.g. `class=car`). */
+  readonly predicateKey: string;
+  /** What the model predicts (e.g. `binary`, `count`). */
+  readonly kind: string;
+}
+
+export interface SpecializedModelInfo extends SpecializedModelKey {
+  readonly architecture: unknown;
+  /** The inference ONNX graph. */
+  readonly onnx: Uint8Array;
+  readonly manifest: unknown;
+  readonly metrics: unknown;
+}
+
+export interface SpecializedModelRow extends SpecializedModelInfo {
+  readonly id: number;
+  readonly createdAt: Date;
+}
+
+/** A specialized model without its ONNX bytes, for listings. */
+export interface SpecializedModelSummary extends SpecializedModelKey {
+  readonly id: number;
+  readonly architecture: unknown;
+  readonly manifest: unknown;
+  readonly metrics: unknown;
+  readonly onnxBytes: number;
+  readonly createdAt: Date;
+}
+
+/** What one cascade stage costs per frame, measured on one machine. */
+export interface StageCostInfo {
+  /** The stage's kind (e.g. `decode`, `difference`, `specialized`, `reference`). */
+  readonly stageKind: string;
+  /** What was measured within the kind (a model hash, an input size...). */
+  readonly key: string;
+  /** Which machine it was measured on. */
+  readonly machine: string;
+  readonly secondsPerFrame: number;
+  /** Defaults to now. */
+  readonly measuredAt?: Date;
+}
+
+export interface StageCostRow extends StageCostInfo {
+  readonly measuredAt: Date;
+}
