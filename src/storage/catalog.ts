@@ -185,12 +185,30 @@ export class Catalog {
     return this.session.transaction(async () => {
       const video = typeof nameOrId === 'number' ? await this.findVideoById(nameOrId) : await this.findVideoByName(nameOrId);
       if (video === undefined) return undefined;
-      for (const table of ['detections', 'labelled_frames', 'specialized_models'] as const) {
+      for (const table of ['detections', 'labelled_frames', 'specialized_models', 'video_timestamps'] as const) {
         await this.session.run(`DELETE FROM ${table} WHERE video_id = ?`, SqlParams.of(video.id));
       }
       await this.session.run(`DELETE FROM videos WHERE id = ?`, SqlParams.of(video.id));
       return video;
     });
+  }
+
+  /** Stores the container timestamp of every frame of a video (replacing earlier ones). */
+  async putVideoTimestamps(videoId: number, timestamps: Float64Array): Promise<void> {
+    const bytes = new Uint8Array(timestamps.buffer.slice(timestamps.byteOffset, timestamps.byteOffset + timestamps.byteLength));
+    await this.session.transaction(async () => {
+      await this.session.run(`DELETE FROM video_timestamps WHERE video_id = ?`, SqlParams.of(videoId));
+      const p = new SqlParams();
+      await this.session.run(`INSERT INTO video_timestamps VALUES (${p.add(videoId)}, ${p.add(sqlValue.blob(bytes))})`, p);
+    });
+  }
+
+  /** The per-frame timestamps stored by {@link putVideoTimestamps}, or undefined. */
+  async videoTimestamps(videoId: number): Promise<Float64Array | undefined> {
+    const rows = await this.session.all(`SELECT timestamps FROM video_timestamps WHERE video_id = ?`, SqlParams.of(videoId));
+    if (rows.length === 0) return undefined;
+    const bytes = rows[0]!.timestamps as Uint8Array;
+    return new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   }
 
   private async oneVideo(where: string, value: string | number): Promise<VideoRow | undefined> {

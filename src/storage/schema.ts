@@ -42,6 +42,12 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
        registered_at TIMESTAMP NOT NULL,
        UNIQUE (name, sha256)
      )`,
+    // Every decoded frame's container timestamp (float64 little-endian), so a registered video
+    // never needs probing again and time ranges map to frames exactly.
+    `CREATE TABLE video_timestamps (
+       video_id INTEGER PRIMARY KEY,
+       timestamps BLOB NOT NULL
+     )`,
     // One row per frame the reference detector has looked at, also when it found nothing.
     `CREATE TABLE labelled_frames (
        video_id INTEGER NOT NULL,

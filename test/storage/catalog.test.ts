@@ -190,6 +190,18 @@ describe('videos', () => {
     await expectStorageError(catalog.registerVideo(videoInfo({ name: ' padded ' })), 'VIDEO_NAME_INVALID');
   });
 
+  it('stores per-frame timestamps exactly and drops them with the video', async () => {
+    const catalog = await openCatalog();
+    const video = await catalog.registerVideo(videoInfo());
+    const ts = Float64Array.from({ length: 9000 }, (_, i) => 1.86 + i / 9.97 + (i % 7) * 1e-4);
+    expect(await catalog.videoTimestamps(video.id)).toBeUndefined();
+    await catalog.putVideoTimestamps(video.id, ts);
+    await catalog.putVideoTimestamps(video.id, ts);
+    expect(Array.from((await catalog.videoTimestamps(video.id))!)).toEqual(Array.from(ts));
+    await catalog.removeVideo(video.id);
+    expect(await catalog.videoTimestamps(video.id)).toBeUndefined();
+  });
+
   it('allows several unnamed videos', async () => {
     const catalog = await openCatalog();
     await catalog.registerVideo(videoInfo({ name: undefined }));
