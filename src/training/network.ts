@@ -240,18 +240,23 @@ export function emitBackward(g: GraphBuilder, plan: NetworkPlan, forward: Forwar
         const s = l.stride ?? 1;
         const p = l.padding ?? 0;
         const k = l.kernel;
-        const [, h, wd] = layer.inShape as [number, number, number];
+        const [c, h, wd] = layer.inShape as [number, number, number];
         const rh = (h + 2 * p - k) % s;
         const rw = (wd + 2 * p - k) % s;
         grads.set(b.name, g.op1('ReduceSum', [dy, g.ints([0, 2, 3])], { keepdims: 0 }));
-        // dW[o,c] = sum_n x[n,c] (*) dy[n,o]: a convolution with batch and channels swapped, the
-        // output gradient as the kernel, dilated by the stride.
-        const xT = g.op1('Transpose', [input], { perm: [1, 0, 2, 3] });
-        const dyT = g.op1('Transpose', [dy], { perm: [1, 0, 2, 3] });
-        let dw = g.op1('Conv', [xT, dyT], { pads: [p, p, p, p], dilations: [s, s], strides: [1, 1] });
-        if (rh > 0 || rw > 0) dw = g.op1('Slice', [dw, g.ints([0, 0]), g.ints([k, k]), g.ints([2, 3])]);
-        grads.set(w.name, g.op1('Transpose', [dw], { perm: [1, 0, 2, 3] }));
-        if (needInput) {
+        // dW = dY x patches^T summed over batch and positions; patches (im2col) come from a grouped
+        // convolution with one-hot kernels, so any stride and padding work unchanged.
+        const patches = g.op1('Conv', [input, g.constant(patchKernel(c, k), [c * k * k, 1, k, k])], { group: c, kernel_shape: [k, k], strides: [s, s], pads: [p, p, p, p] });
+        const cols = g.op1('Reshape', [g.op1('Transpose', [patches], { perm: [1, 0, 2, 3] }), g.ints([c * k * k, -1])]);
+        const dyT = g.op1('Reshape', [g.op1('Transpose', [dy], { perm: [1, 0, 2, 3] }), g.ints([l.filters, -1])]);
+        grads.set(w.name, g.op1('Reshape', [g.op1('Gemm', [dyT, cols], { transB: 1 }), g.ints(w.shape)]));
+        if (needInput && s === 1 && p < k) {
+          // Stride 1: dX is a plain convolution of dY with the flipped, transposed kernel (faster
+          // than ConvTranspose in ONNX Runtime's CPU kernels).
+          const flipped = g.op1('Slice', [g.op1('Transpose', [param(w)], { perm: [1, 0, 2, 3] }), g.ints([-1, -1]), g.ints([-k - 1, -k - 1]), g.ints([2, 3]), g.ints([-1, -1])]);
+          const q = k - 1 - p;
+          dy = g.op1('Conv', [dy, flipped], { kernel_shape: [k, k], pads: [q, q, q, q] });
+        } else if (needInput) {
           dy = g.op1('ConvTranspose', [dy, param(w)], { kernel_shape: [k, k], strides: [s, s], pads: [p, p, p, p], output_padding: [rh, rw] });
         }
         break;
@@ -260,6 +265,16 @@ export function emitBackward(g: GraphBuilder, plan: NetworkPlan, forward: Forwar
         dy = g.op1('Where', [g.op1('Greater', [output, g.scalar(0)]), dy, g.scalar(0)]);
         break;
       case 'maxpool': {
+        if (tiledPool(layer)) {
+          // Windows tile the input, so every input element has at most one window: MaxUnpool puts
+          // dY back at the argmax positions. A ReLU just before folds in at pooled resolution (at
+          // an argmax the input is the max, so input > 0 exactly when the max is).
+          const foldRelu = i - 1 > firstWithParams && plan.layers[i - 1]!.spec.kind === 'relu';
+          if (foldRelu) dy = g.op1('Where', [g.op1('Greater', [output, g.scalar(0)]), dy, g.scalar(0)]);
+          dy = g.op1('MaxUnpool', [dy, indices!, g.op1('Shape', [input])], { kernel_shape: [l.kernel, l.kernel], strides: [l.kernel, l.kernel] });
+          if (foldRelu) i--;
+          break;
+        }
         const zeros = g.op1('Reshape', [g.op1('ConstantOfShape', [g.op1('Shape', [input])]), g.ints([-1])]);
         const flatIdx = g.op1('Reshape', [indices!, g.ints([-1])]);
         const flatDy = g.op1('Reshape', [dy, g.ints([-1])]);
@@ -289,4 +304,19 @@ export function emitBackward(g: GraphBuilder, plan: NetworkPlan, forward: Forwar
     }
   }
   return plan.params.map((p) => grads.get(p.name)!);
+}
+
+/** One-hot kernels [C*k*k, 1, k, k] that copy each input pixel of a k x k window to its own channel. */
+function patchKernel(channels: number, k: number): Float32Array {
+  const kk = k * k;
+  const out = new Float32Array(channels * kk * kk);
+  for (let c = 0; c < channels; c++) for (let j = 0; j < kk; j++) out[(c * kk + j) * kk + j] = 1;
+  return out;
+}
+
+/** A max-pool whose windows tile its input exactly (stride = kernel, sides divisible). */
+function tiledPool(layer: LayerPlan): boolean {
+  if (layer.spec.kind !== 'maxpool') return false;
+  const k = layer.spec.kernel;
+  return (layer.spec.stride ?? k) === k && layer.inShape[1]! % k === 0 && layer.inShape[2]! % k === 0;
 }
