@@ -1,0 +1,423 @@
+/**
+ * The trainer: mini-batch training of a specialized model inside ONNX Runtime, on low-resolution
+ * frames the reference detector labelled, with a time-block split, class-balanced loss weights,
+ * early stopping on validation loss, and a fixed seed that reproduces the model bit for bit.
+ */
+import { OnnxSession, TensorData } from '../inference/onnx-runtime.js';
+import { dropoutMaskName, initParams, planNetwork, type LayerSpec, type NetworkPlan, type NetworkSpec, type Normalization } from './network.js';
+import { exportModel, type SpecializedModelManifest, type TrainingProvenance } from './model-export.js';
+import { Random } from './random.js';
+import { buildInferenceGraph, buildTrainingGraph, headOutput, IO, type OptimizerSpec } from './training-graph.js';
+
+/** Frames and their labels, in any order; `frames` gives each image's place in the video. */
+export interface TrainingData {
+  /** N x height x width x 3 RGB bytes. */
+  readonly images: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+  /** Per image: presence (any value > 0 is positive), object count, or a regression target. */
+  readonly labels: Float32Array | Int32Array;
+  /** Frame index of each image in its video (for the time-block split). */
+  readonly frames: Int32Array;
+}
+
+/**
+ * What the model predicts: `presence` (sigmoid, binary cross-entropy), `count` (softmax over
+ * buckets 0..maxCount, counts above go to the last bucket, BlazeIt-style), `regression` (MSE).
+ */
+export type TrainingTask = { readonly kind: 'presence' } | { readonly kind: 'count'; readonly maxCount: number } | { readonly kind: 'regression' };
+
+/** A NoScope-style network: `convBlocks` x (3x3 conv, ReLU, 2x2 max-pool), doubling filters, then dense, ReLU, dropout, output. */
+export interface Architecture {
+  readonly convBlocks: number;
+  readonly baseFilters: number;
+  readonly dense: number;
+  /** Input side in pixels (square frames). */
+  readonly inputSize: number;
+}
+
+export interface TrainingProgress {
+  readonly epoch: number;
+  readonly maxEpochs: number;
+  /** Steps done in this epoch, and per epoch. */
+  readonly step: number;
+  readonly stepsPerEpoch: number;
+  /** Mean training loss so far this epoch. */
+  readonly trainLoss: number;
+  /** Set once per epoch, after validation. */
+  readonly validationLoss?: number;
+}
+
+export interface TrainOptions {
+  readonly task: TrainingTask;
+  /** Default: 2 blocks, 16 base filters, dense 64 at the data's size. */
+  readonly architecture?: Omit<Architecture, 'inputSize'>;
+  /** Explicit layers (overrides `architecture`); the last must be a dense layer of the task's width. */
+  readonly layers?: readonly LayerSpec[];
+  /** Default Adam with weight decay 1e-4. */
+  readonly optimizer?: OptimizerSpec;
+  /** Default 1e-3 (Adam), 1e-2 (SGD). */
+  readonly learningRate?: number;
+  readonly batchSize?: number;
+  readonly maxEpochs?: number;
+  /** Epochs without a better validation loss before stopping (default 4). */
+  readonly patience?: number;
+  readonly dropout?: number;
+  /** Default 0. The same seed, data and thread count give the same model, bit for bit. */
+  readonly seed?: number;
+  /**
+   * Time-block split over the frame-index span: train = the first part, validation (early
+   * stopping) = the next `validation` share, held-out test = the last `test` share (defaults 0.15
+   * and 0.2). With `test: 0`, held-out figures are the validation set's.
+   */
+  readonly split?: { readonly validation?: number; readonly test?: number };
+  /** `balanced` weighs each class by the inverse of its training frequency (default for presence). */
+  readonly classWeighting?: 'balanced' | 'none';
+  /** ONNX Runtime intra-op threads (default: all cores). */
+  readonly threads?: number;
+  readonly provenance?: TrainingProvenance;
+  readonly onProgress?: (progress: TrainingProgress) => void;
+}
+
+/** Figures on one labelled subset. */
+export interface EvaluationMetrics {
+  readonly frames: number;
+  /** Mean loss (unweighted). */
+  readonly loss: number;
+  /** Presence: threshold 0.5; count: argmax bucket; regression: rounded value. */
+  readonly accuracy: number;
+  /** confusion[actual][predicted] (presence: 2x2, count: buckets; absent for regression). */
+  readonly confusion?: readonly (readonly number[])[];
+  /** Count and regression: mean absolute error of the predicted value (expected count for buckets). */
+  readonly meanAbsoluteError?: number;
+  /** Count and regression: mean absolute error of always predicting the training mean. */
+  readonly baselineMeanAbsoluteError?: number;
+}
+
+export interface TrainingMetrics {
+  readonly epochs: number;
+  readonly bestEpoch: number;
+  readonly trainLoss: number;
+  readonly validation: EvaluationMetrics;
+  /** The later time blocks, never seen in training or early stopping (validation when the test share is 0). */
+  readonly heldOut: EvaluationMetrics;
+  readonly trainFrames: number;
+}
+
+/** Wall-clock figures of a run (kept out of the manifest, so a seed reproduces the export byte for byte). */
+export interface TrainingTiming {
+  readonly seconds: number;
+  /** Training images per second over the optimisation steps (validation excluded). */
+  readonly imagesPerSecond: number;
+}
+
+export interface TrainedModel {
+  readonly spec: NetworkSpec;
+  readonly normalization: Normalization;
+  /** Flat parameter vector (layout: `planNetwork(spec).params`). */
+  readonly params: Float32Array;
+  /** The exported inference graph (see {@link exportModel}). */
+  readonly onnx: Uint8Array;
+  readonly manifest: SpecializedModelManifest;
+  readonly metrics: TrainingMetrics;
+  readonly timing: TrainingTiming;
+}
+
+/** Output width of the last layer for a task. */
+export function taskOutputs(task: TrainingTask): number {
+  return task.kind === 'count' ? task.maxCount + 1 : 1;
+}
+
+/** The layers of a NoScope-style architecture. */
+export function noScopeLayers(arch: Omit<Architecture, 'inputSize'>, outputs: number, dropout = 0.5): LayerSpec[] {
+  const layers: LayerSpec[] = [];
+  for (let b = 0; b < arch.convBlocks; b++) {
+    layers.push({ kind: 'conv2d', filters: arch.baseFilters * 2 ** b, kernel: 3, padding: 1 }, { kind: 'relu' }, { kind: 'maxpool', kernel: 2 });
+  }
+  layers.push({ kind: 'flatten' }, { kind: 'dense', units: arch.dense }, { kind: 'relu' });
+  if (dropout > 0) layers.push({ kind: 'dropout', rate: dropout });
+  layers.push({ kind: 'dense', units: outputs });
+  return layers;
+}
+
+const LOSS = { presence: 'sigmoid-bce', count: 'softmax-ce', regression: 'mse' } as const;
+
+/**
+ * Trains a specialized model and exports it.
+ *
+ * @example
+ * const model = await trainModel({ images, width: 64, height: 64, labels, frames }, { task: { kind: 'presence' }, seed: 1 });
+ * console.log(model.metrics.heldOut.accuracy);
+ * writeFileSync('car.onnx', model.onnx);
+ */
+export async function trainModel(data: TrainingData, options: TrainOptions): Promise<TrainedModel> {
+  const started = performance.now();
+  const { width, height } = data;
+  const n = data.frames.length;
+  const frameSize = width * height * 3;
+  if (data.images.length !== n * frameSize) throw new RangeError(`images hold ${data.images.length} bytes, expected ${n} x ${width} x ${height} x 3`);
+  if (data.labels.length !== n) throw new RangeError(`${data.labels.length} labels for ${n} images`);
+  const task = options.task;
+  const outputs = taskOutputs(task);
+  const spec: NetworkSpec = {
+    width,
+    height,
+    loss: LOSS[task.kind],
+    layers: options.layers ?? noScopeLayers(options.architecture ?? { convBlocks: 2, baseFilters: 16, dense: 64 }, outputs, options.dropout ?? 0.5),
+  };
+  const plan = planNetwork(spec);
+  if (plan.outputs !== outputs) throw new RangeError(`the last layer has ${plan.outputs} units; task '${task.kind}' needs ${outputs}`);
+  const seed = options.seed ?? 0;
+  const rng = new Random(seed);
+  const split = timeSplit(data.frames, options.split?.validation ?? 0.15, options.split?.test ?? 0.2);
+  if (split.train.length === 0) throw new RangeError('no frames fall in the training blocks');
+  const targets = Float32Array.from(data.labels, (v) => (task.kind === 'presence' ? (v > 0 ? 1 : 0) : task.kind === 'count' ? Math.min(Math.max(Math.round(v), 0), task.maxCount) : v));
+  const normalization = computeNormalization(data.images, frameSize, split.train);
+  const classWeight = classWeights(task, targets, split.train, options.classWeighting ?? (task.kind === 'presence' ? 'balanced' : 'none'));
+
+  const optimizer = options.optimizer ?? { kind: 'adam', weightDecay: 1e-4 };
+  const lr = options.learningRate ?? (optimizer.kind === 'adam' ? 1e-3 : 1e-2);
+  const batchSize = options.batchSize ?? 64;
+  const maxEpochs = options.maxEpochs ?? 30;
+  const patience = options.patience ?? 4;
+  const sessionOptions = options.threads ? { intraOpThreads: options.threads } : {};
+  const step = await OnnxSession.create(buildTrainingGraph(spec, normalization, optimizer), sessionOptions);
+  const evaluator = await OnnxSession.create(buildInferenceGraph(spec, normalization), sessionOptions);
+  const P = plan.paramCount;
+  let params: Float32Array = initParams(plan, seed);
+  let m: Float32Array = new Float32Array(P);
+  let v: Float32Array = new Float32Array(P);
+  let best = { params, loss: Infinity, epoch: 0 };
+  let t = 0;
+  let epoch = 0;
+  let trainLoss = NaN;
+  let trainSeconds = 0;
+  let trained = 0;
+  const dropouts = plan.layers.filter((l) => l.spec.kind === 'dropout' && l.spec.rate > 0);
+  const hasValidation = split.validation.length > 0;
+  const order = Int32Array.from(split.train);
+  const stepsPerEpoch = Math.ceil(order.length / batchSize);
+  try {
+    for (epoch = 1; epoch <= maxEpochs; epoch++) {
+      rng.shuffle(order);
+      let lossSum = 0;
+      const epochStart = performance.now();
+      for (let s = 0; s < stepsPerEpoch; s++) {
+        const idx = order.subarray(s * batchSize, Math.min((s + 1) * batchSize, order.length));
+        const B = idx.length;
+        const w = new Float32Array(B);
+        for (let i = 0; i < B; i++) w[i] = classWeight(targets[idx[i]!]!);
+        const wSum = w.reduce((a, b) => a + b, 0);
+        for (let i = 0; i < B; i++) w[i]! /= wSum;
+        t++;
+        const feeds: Record<string, TensorData> = {
+          [IO.frames]: framesTensor(data.images, frameSize, idx, width, height),
+          [IO.labels]: TensorData.float32(labelRows(task, targets, idx, outputs), [B, outputs]),
+          [IO.weights]: TensorData.float32(w, [B]),
+          [IO.params]: TensorData.float32(params, [P]),
+          [IO.stateM]: TensorData.float32(m, [P]),
+          [IO.lr]: TensorData.float32(Float32Array.of(lr), []),
+        };
+        if (optimizer.kind === 'adam') {
+          feeds[IO.stateV] = TensorData.float32(v, [P]);
+          feeds[IO.biasCorrection1] = TensorData.float32(Float32Array.of(1 / (1 - (optimizer.beta1 ?? 0.9) ** t)), []);
+          feeds[IO.biasCorrection2] = TensorData.float32(Float32Array.of(1 / (1 - (optimizer.beta2 ?? 0.999) ** t)), []);
+        }
+        for (const layer of dropouts) {
+          const rate = (layer.spec as { rate: number }).rate;
+          const size = layer.inShape.reduce((a, b) => a * b, B);
+          const mask = new Float32Array(size);
+          for (let i = 0; i < size; i++) mask[i] = rng.next() < rate ? 0 : 1 / (1 - rate);
+          feeds[dropoutMaskName(layer)] = TensorData.float32(mask, [B, ...layer.inShape]);
+        }
+        const out = await step.run(feeds);
+        params = out[IO.paramsOut]!.data as Float32Array;
+        m = out[IO.stateMOut]!.data as Float32Array;
+        if (optimizer.kind === 'adam') v = out[IO.stateVOut]!.data as Float32Array;
+        lossSum += (out[IO.loss]!.data as Float32Array)[0]!;
+        trained += B;
+        options.onProgress?.({ epoch, maxEpochs, step: s + 1, stepsPerEpoch, trainLoss: lossSum / (s + 1) });
+      }
+      trainSeconds += (performance.now() - epochStart) / 1000;
+      trainLoss = lossSum / stepsPerEpoch;
+      if (!Number.isFinite(trainLoss)) throw new RangeError(`training diverged at epoch ${epoch} (loss ${trainLoss}); lower the learning rate`);
+      const validationLoss = hasValidation ? (await evaluate(evaluator, plan, data, targets, split.validation, params, task, 0)).loss : trainLoss;
+      options.onProgress?.({ epoch, maxEpochs, step: stepsPerEpoch, stepsPerEpoch, trainLoss, validationLoss });
+      if (validationLoss < best.loss - 1e-4) best = { params, loss: validationLoss, epoch };
+      else if (epoch - best.epoch >= patience) break;
+    }
+    epoch = Math.min(epoch, maxEpochs);
+    const trainMean = mean(targets, split.train);
+    const validation = hasValidation ? await evaluate(evaluator, plan, data, targets, split.validation, best.params, task, trainMean) : emptyMetrics();
+    const heldOut = split.test.length > 0 ? await evaluate(evaluator, plan, data, targets, split.test, best.params, task, trainMean) : validation;
+    const metrics: TrainingMetrics = {
+      epochs: epoch,
+      bestEpoch: best.epoch,
+      trainLoss,
+      validation,
+      heldOut,
+      trainFrames: split.train.length,
+    };
+    const ranges = { train: frameRange(data.frames, split.train), validation: frameRange(data.frames, split.validation), test: frameRange(data.frames, split.test) };
+    const { onnx, manifest } = exportModel(spec, normalization, best.params, {
+      task,
+      seed,
+      optimizer,
+      learningRate: lr,
+      batchSize,
+      frames: { count: n, ...ranges },
+      metrics,
+      ...(options.provenance ?? {}),
+    });
+    const timing = { seconds: (performance.now() - started) / 1000, imagesPerSecond: trained / trainSeconds };
+    return { spec, normalization, params: best.params, onnx, manifest, metrics, timing };
+  } finally {
+    await step.dispose();
+    await evaluator.dispose();
+  }
+}
+
+interface Split {
+  readonly train: Int32Array;
+  readonly validation: Int32Array;
+  readonly test: Int32Array;
+}
+
+/** Cuts the frame-index span into train | validation | test time blocks, in that order. */
+export function timeSplit(frames: Int32Array, validation: number, test: number): Split {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const f of frames) {
+    lo = Math.min(lo, f);
+    hi = Math.max(hi, f);
+  }
+  const span = hi - lo + 1;
+  const testStart = lo + span * (1 - test);
+  const valStart = testStart - span * validation;
+  const parts: [number[], number[], number[]] = [[], [], []];
+  const order = Array.from(frames.keys()).sort((a, b) => frames[a]! - frames[b]! || a - b);
+  for (const i of order) parts[frames[i]! >= testStart ? 2 : frames[i]! >= valStart ? 1 : 0].push(i);
+  return { train: Int32Array.from(parts[0]), validation: Int32Array.from(parts[1]), test: Int32Array.from(parts[2]) };
+}
+
+function frameRange(frames: Int32Array, idx: Int32Array): { start: number; end: number; frames: number } | null {
+  if (idx.length === 0) return null;
+  return { start: frames[idx[0]!]!, end: frames[idx[idx.length - 1]!]! + 1, frames: idx.length };
+}
+
+/** Mean image of the training frames, and one global scale (1 / std after mean subtraction). */
+function computeNormalization(images: Uint8Array, frameSize: number, train: Int32Array): Normalization {
+  const sum = new Float64Array(frameSize);
+  for (const i of train) {
+    const off = i * frameSize;
+    for (let j = 0; j < frameSize; j++) sum[j]! += images[off + j]!;
+  }
+  const mean = Float32Array.from(sum, (s) => s / train.length);
+  let sq = 0;
+  for (const i of train) {
+    const off = i * frameSize;
+    for (let j = 0; j < frameSize; j++) sq += (images[off + j]! - mean[j]!) ** 2;
+  }
+  const std = Math.sqrt(sq / (train.length * frameSize));
+  return { mean, scale: 1 / Math.max(std, 1) };
+}
+
+function classWeights(task: TrainingTask, targets: Float32Array, train: Int32Array, mode: 'balanced' | 'none'): (target: number) => number {
+  if (mode === 'none' || task.kind === 'regression') return () => 1;
+  const classes = task.kind === 'presence' ? 2 : task.maxCount + 1;
+  const counts = new Float64Array(classes);
+  for (const i of train) counts[targets[i]!]!++;
+  const present = counts.filter((c) => c > 0).length;
+  const w = Float64Array.from(counts, (c) => (c > 0 ? train.length / (present * c) : 0));
+  return (target) => w[target]!;
+}
+
+function labelRows(task: TrainingTask, targets: Float32Array, idx: Int32Array, outputs: number): Float32Array {
+  const rows = new Float32Array(idx.length * outputs);
+  for (let i = 0; i < idx.length; i++) {
+    const y = targets[idx[i]!]!;
+    if (task.kind === 'count') rows[i * outputs + y] = 1;
+    else rows[i] = y;
+  }
+  return rows;
+}
+
+function framesTensor(images: Uint8Array, frameSize: number, idx: ArrayLike<number>, width: number, height: number): TensorData {
+  const out = new Uint8Array(idx.length * frameSize);
+  for (let i = 0; i < idx.length; i++) out.set(images.subarray(idx[i]! * frameSize, (idx[i]! + 1) * frameSize), i * frameSize);
+  return { type: 'uint8', data: out, dims: [idx.length, height, width, 3] };
+}
+
+function mean(values: Float32Array, idx: Int32Array): number {
+  let s = 0;
+  for (const i of idx) s += values[i]!;
+  return idx.length ? s / idx.length : 0;
+}
+
+function emptyMetrics(): EvaluationMetrics {
+  return { frames: 0, loss: NaN, accuracy: NaN };
+}
+
+/** Runs the evaluation graph over a subset and scores it (float64, unweighted). */
+async function evaluate(
+  session: OnnxSession,
+  plan: NetworkPlan,
+  data: TrainingData,
+  targets: Float32Array,
+  idx: Int32Array,
+  params: Float32Array,
+  task: TrainingTask,
+  trainMean: number,
+): Promise<EvaluationMetrics> {
+  const frameSize = data.width * data.height * 3;
+  const D = plan.outputs;
+  const head = headOutput(plan).name;
+  const classes = task.kind === 'presence' ? 2 : task.kind === 'count' ? D : 0;
+  const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+  let loss = 0;
+  let correct = 0;
+  let absError = 0;
+  let baseError = 0;
+  const paramsTensor = TensorData.float32(params, [params.length]);
+  for (let start = 0; start < idx.length; start += 256) {
+    const batch = idx.subarray(start, Math.min(start + 256, idx.length));
+    const out = await session.run({ [IO.frames]: framesTensor(data.images, frameSize, batch, data.width, data.height), [IO.params]: paramsTensor });
+    const y = out[head]!.data as Float32Array;
+    for (let i = 0; i < batch.length; i++) {
+      const target = targets[batch[i]!]!;
+      if (task.kind === 'presence') {
+        const p = Math.min(Math.max(y[i]!, 1e-7), 1 - 1e-7);
+        loss -= target * Math.log(p) + (1 - target) * Math.log(1 - p);
+        const predicted = p >= 0.5 ? 1 : 0;
+        confusion[target]![predicted]!++;
+        if (predicted === target) correct++;
+      } else if (task.kind === 'count') {
+        const row = y.subarray(i * D, (i + 1) * D);
+        loss -= Math.log(Math.max(row[target]!, 1e-7));
+        let arg = 0;
+        let expected = 0;
+        for (let k = 0; k < D; k++) {
+          if (row[k]! > row[arg]!) arg = k;
+          expected += k * row[k]!;
+        }
+        confusion[target]![arg]!++;
+        if (arg === target) correct++;
+        absError += Math.abs(expected - target);
+        baseError += Math.abs(trainMean - target);
+      } else {
+        loss += (y[i]! - target) ** 2;
+        if (Math.round(y[i]!) === Math.round(target)) correct++;
+        absError += Math.abs(y[i]! - target);
+        baseError += Math.abs(trainMean - target);
+      }
+    }
+  }
+  const count = idx.length;
+  return {
+    frames: count,
+    loss: loss / count,
+    accuracy: correct / count,
+    ...(classes > 0 ? { confusion } : {}),
+    ...(task.kind !== 'presence' ? { meanAbsoluteError: absError / count, baselineMeanAbsoluteError: baseError / count } : {}),
+  };
+}
