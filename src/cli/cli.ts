@@ -1,0 +1,177 @@
+import { Command, CommanderError, Option } from 'commander';
+import { exitCodeFor, SieveError } from '../errors.js';
+import { openEngine, type Engine, type EngineOptions } from '../engine.js';
+import type { QueryResult } from '../engine-types.js';
+import { prepareDemo } from './demo.js';
+import { formatResult, formatVideos } from './format.js';
+import { progressRenderer } from './progress.js';
+
+/** Options every command takes: a typed table over `EngineOptions`. */
+const ENGINE_FLAGS: readonly { flag: string; description: string; key: keyof EngineOptions; env?: string }[] = [
+  { flag: '--catalog <file>', description: 'DuckDB catalog file (videos, labels, models, runs)', key: 'catalog', env: 'SIEVE_CATALOG' },
+  { flag: '--model <name|file>', description: 'reference detector: a built-in name or an ONNX file', key: 'referenceModel', env: 'SIEVE_MODEL' },
+  { flag: '--model-dir <dir>', description: 'directory holding model files', key: 'modelDir', env: 'SIEVE_MODEL_DIR' },
+  { flag: '--data-dir <dir>', description: 'test and demo data (videos/, models/)', key: 'dataDir', env: 'SIEVE_DATA_DIR' },
+  { flag: '--provider <ep>', description: 'execution provider: cpu, cuda, webgpu or auto', key: 'executionProvider', env: 'SIEVE_PROVIDER' },
+];
+
+interface CommonFlags {
+  json?: boolean;
+  progress?: boolean;
+  [key: string]: unknown;
+}
+
+/**
+ * Runs the `sieve` command line and returns the exit code. Errors are printed here and nowhere
+ * else; a `SieveError`'s category picks the exit code.
+ */
+export async function runCli(argv: readonly string[]): Promise<number> {
+  const program = new Command('sieve')
+    .description('Ask SQL (FrameQL) questions of video; answers match the reference object detector while it sees few frames.')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .showHelpAfterError('(run sieve --help for usage)');
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let json = false;
+
+  const withEngine = async <T>(flags: CommonFlags, fn: (engine: Engine, progress: ReturnType<typeof progressRenderer>) => Promise<T>): Promise<T> => {
+    json = Boolean(flags.json);
+    const progress = progressRenderer({ force: flags.progress === true });
+    const options: Record<string, unknown> = { onNotice: (m: string) => process.stderr.write(`sieve: ${m}\n`) };
+    for (const f of ENGINE_FLAGS) {
+      const name = optionName(f.flag);
+      if (flags[name] !== undefined) options[f.key] = flags[name];
+    }
+    const engine = await openEngine(options as EngineOptions);
+    try {
+      return await fn(engine, progress);
+    } finally {
+      progress.stop();
+      await engine.close();
+    }
+  };
+
+  const printResult = (result: QueryResult, flags: CommonFlags) => {
+    process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatResult(result)}\n`);
+  };
+
+  const common = (command: Command): Command => {
+    for (const f of ENGINE_FLAGS) {
+      const option = new Option(f.flag, f.description);
+      command.addOption(f.env ? option.env(f.env) : option);
+    }
+    return command
+      .option('--json', 'print machine-readable JSON on stdout')
+      .option('--progress', 'show progress bars even when stderr is not a terminal');
+  };
+
+  common(
+    program
+      .command('query')
+      .description('answer a FrameQL query (EXPLAIN and EXPLAIN ANALYZE print the plan)')
+      .argument('<sql>', `the query, e.g. "SELECT FCOUNT(*) FROM video WHERE class='car'"`)
+      .option('--video <[name=]path>', 'bind a video file to a name for this query (repeatable; a bare path binds the name "video")', collect, [])
+      .option('--exact', 'run the reference detector on every frame in range (ground truth)')
+      .addHelpText('after', `\nExamples:\n  sieve query "SELECT FCOUNT(*) FROM video WHERE class='car' AND score >= 0.5" --video clip.mp4\n  sieve query "SELECT timestamp FROM traffic WHERE class='bus' LIMIT 5" --video traffic=clip.mp4 --json\n  sieve query "EXPLAIN SELECT COUNT(DISTINCT frame) FROM traffic WHERE class='car'"`),
+  ).action(async (sql: string, flags: CommonFlags & { video: string[]; exact?: boolean }) => {
+    await withEngine(flags, async (engine, progress) => {
+      const result = await engine.query(sql, { videos: parseVideoBindings(flags.video), exact: flags.exact, signal: controller.signal, onProgress: progress.onProgress });
+      progress.stop();
+      printResult(result, flags);
+    });
+  });
+
+  common(
+    program
+      .command('add')
+      .description('register a video in the catalog under a name')
+      .argument('<path>', 'video file (MP4, AVI, ...)')
+      .option('--name <name>', 'name to query it by (default: the file name without extension)'),
+  ).action(async (path: string, flags: CommonFlags & { name?: string }) => {
+    await withEngine(flags, async (engine) => {
+      const video = await engine.addVideo(path, flags.name);
+      process.stdout.write(flags.json ? `${JSON.stringify(video, null, 2)}\n` : `added '${video.name}': ${video.frameCount} frames, ${video.width}x${video.height}, ${video.fps.toFixed(2)} fps (${video.path})\n`);
+    });
+  });
+
+  common(program.command('videos').description('list the videos in the catalog and how much of each is labelled')).action(async (flags: CommonFlags) => {
+    await withEngine(flags, async (engine) => {
+      const videos = await engine.listVideos();
+      process.stdout.write(flags.json ? `${JSON.stringify(videos, null, 2)}\n` : `${formatVideos(videos)}\n`);
+    });
+  });
+
+  common(
+    program
+      .command('label')
+      .description('run the reference detector over a video (or a part) and store its labels; resumes where it stopped')
+      .argument('<video>', 'a catalog name or a file path')
+      .option('--from <seconds>', 'start time', Number)
+      .option('--to <seconds>', 'end time', Number)
+      .option('--step <n>', 'label every n-th frame', Number),
+  ).action(async (video: string, flags: CommonFlags & { from?: number; to?: number; step?: number }) => {
+    await withEngine(flags, async (engine, progress) => {
+      const summary = await engine.label(video, { from: flags.from, to: flags.to, step: flags.step, signal: controller.signal, onProgress: progress.onProgress });
+      progress.stop();
+      process.stdout.write(flags.json ? `${JSON.stringify(summary, null, 2)}\n` : `labelled ${summary.referenceCalls} frames (${summary.alreadyLabelled} were already in the label store) of '${summary.video}' in ${summary.seconds.toFixed(1)} s\n`);
+    });
+  });
+
+  common(
+    program
+      .command('demo')
+      .description('run a real query on a sample clip (uses SIEVE_DATA_DIR or ../shared/data; elsewhere downloads a sample clip and model, checksummed)')
+      .option('--exact', 'answer with the reference detector on every frame'),
+  ).action(async (flags: CommonFlags & { exact?: boolean }) => {
+    const demo = await prepareDemo({ dataDir: flags['dataDir'] as string | undefined, onNotice: (m) => process.stderr.write(`sieve: ${m}\n`) });
+    if (!flags['catalog']) flags['catalog'] = demo.catalog;
+    if (!flags['modelDir'] && demo.modelDir) flags['modelDir'] = demo.modelDir;
+    await withEngine({ ...flags, progress: flags.progress ?? true }, async (engine, progress) => {
+      process.stderr.write(`sieve demo: ${demo.description}\n  ${demo.sql}\n`);
+      const result = await engine.query(demo.sql, { videos: { [demo.name]: demo.video }, exact: flags.exact, signal: controller.signal, onProgress: progress.onProgress });
+      progress.stop();
+      printResult(result, flags);
+    });
+  });
+
+  try {
+    await program.parseAsync(argv as string[], { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    const code = exitCodeFor(error);
+    if (json && error instanceof SieveError) {
+      process.stdout.write(`${JSON.stringify({ error: error.toJSON() }, null, 2)}\n`);
+    }
+    process.stderr.write(`sieve: ${error instanceof SieveError ? `${error.message} [${error.code}]` : `internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`}\n`);
+    return code;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** `name=path` binds a name; a bare path binds `video`. */
+export function parseVideoBindings(specs: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const spec of specs) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.+)$/.exec(spec);
+    if (m) out[m[1]!] = m[2]!;
+    else out['video'] = spec;
+  }
+  return out;
+}
+
+function optionName(flag: string): string {
+  return flag
+    .replace(/^--/, '')
+    .split(' ')[0]!
+    .replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}

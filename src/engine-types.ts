@@ -1,0 +1,63 @@
+/** Public result and progress types of the engine. */
+
+export interface ProgressEvent {
+  /** A stable phase key: `label`, `sample`, `train`, `scan`, `verify`. */
+  readonly phase: string;
+  /** What a person reads beside the bar. */
+  readonly label: string;
+  readonly done: number;
+  readonly total: number;
+  readonly unit: 'frames' | 'steps';
+}
+
+export type ResultValue = number | string | null;
+export type ResultRow = Readonly<Record<string, ResultValue>>;
+
+/** One stage of an executed plan and what it did. */
+export interface StageStats {
+  readonly stage: string;
+  /** Frames that reached this stage. */
+  readonly framesIn: number;
+  /** Frames this stage decided (did not pass on). */
+  readonly framesDecided: number;
+  readonly seconds: number;
+}
+
+export interface RunStats {
+  /** Frames in the query's range. */
+  readonly framesInRange: number;
+  /** Frames ffmpeg decoded for this query (any resolution). */
+  readonly framesDecoded: number;
+  /** Frames the reference detector ran on during this query. */
+  readonly referenceCalls: number;
+  /** Frames whose reference labels came from the label store. */
+  readonly labelsFromStore: number;
+  readonly seconds: number;
+  readonly stages: readonly StageStats[];
+}
+
+/** How the answer relates to the reference detector's exact answer. */
+export interface AccuracyReport {
+  /** `exact`: every frame in range has reference labels; otherwise what the plan promised. */
+  readonly mode: 'exact' | 'cascade';
+  readonly targets: Readonly<Record<string, number>>;
+  /** Estimates measured on held-out labelled frames (cascade) or 0 (exact). */
+  readonly estimated: Readonly<Record<string, number>>;
+  readonly met: boolean;
+  readonly note: string;
+}
+
+export interface QueryResult {
+  /** The query shape: `rows`, `frames`, `aggregate`, `limit`, `explain`. */
+  readonly kind: 'rows' | 'frames' | 'aggregate' | 'limit' | 'explain';
+  readonly video: { readonly name: string; readonly path: string };
+  readonly columns: readonly string[];
+  readonly rows: readonly ResultRow[];
+  /** For aggregates: the single value, and its confidence interval when one applies. */
+  readonly value?: number;
+  readonly interval?: { readonly low: number; readonly high: number; readonly confidence: number };
+  readonly accuracy: AccuracyReport;
+  readonly stats: RunStats;
+  /** The plan as `EXPLAIN` prints it. */
+  readonly plan: string;
+}

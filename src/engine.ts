@@ -1,0 +1,261 @@
+/**
+ * The engine: parse -> bind -> plan -> execute, over one catalog. The CLI and the library API
+ * are both thin shells over {@link openEngine}.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { basename, dirname, extname, resolve } from 'node:path';
+import { VideoError } from './errors.js';
+import type { ProgressEvent, QueryResult } from './engine-types.js';
+import { DEFAULT_REFERENCE_MODEL } from './inference/model-manifest.js';
+import { resolveModel, type ResolvedModel } from './inference/model-store.js';
+import type { ExecutionProviderChoice } from './inference/onnx-runtime.js';
+import { ReferenceDetector } from './inference/reference-detector.js';
+import { referenceScan, type ReferenceScanContext, type ReferenceScanCounters } from './operators/reference-scan-operator.js';
+import { Catalog } from './storage/catalog.js';
+import type { ModelRow, VideoRow } from './storage/catalog-rows.js';
+import { hashFile } from './storage/hash-file.js';
+import { probeVideo } from './video/probe.js';
+import { runQuery } from './query-runner.js';
+
+export interface EngineOptions {
+  /** DuckDB catalog file; default `SIEVE_CATALOG`, else `.sieve/catalog.duckdb` in the working directory. */
+  readonly catalog?: string;
+  /** Reference detector: a built-in model name or an ONNX file; default `yolo11n_int8dyn_640`. */
+  readonly referenceModel?: string;
+  readonly modelDir?: string;
+  readonly dataDir?: string;
+  readonly cacheDir?: string;
+  /** Default `cpu`; `auto` tries CUDA first. */
+  readonly executionProvider?: ExecutionProviderChoice;
+  readonly ffmpegPath?: string;
+  readonly ffprobePath?: string;
+  /** One-line notices (an execution-provider fallback, a download). */
+  readonly onNotice?: (message: string) => void;
+}
+
+export interface QueryOptions {
+  /** Names bound to video files for this query (`FROM traffic` with `{ traffic: 'a.mp4' }`). */
+  readonly videos?: Readonly<Record<string, string>>;
+  /** Run the reference detector on every frame in range instead of the cascade. */
+  readonly exact?: boolean;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (event: ProgressEvent) => void;
+}
+
+export interface VideoSummary {
+  readonly name: string;
+  readonly path: string;
+  readonly frameCount: number;
+  readonly width: number;
+  readonly height: number;
+  readonly fps: number;
+  readonly duration: number;
+  readonly variableFrameRate: boolean;
+  /** Frames the current reference model has labelled. */
+  readonly labelledFrames: number;
+}
+
+export interface LabelOptions {
+  /** Seconds. */
+  readonly from?: number;
+  readonly to?: number;
+  readonly step?: number;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (event: ProgressEvent) => void;
+}
+
+export interface LabelSummary {
+  readonly video: string;
+  readonly frames: number;
+  readonly referenceCalls: number;
+  readonly alreadyLabelled: number;
+  readonly seconds: number;
+}
+
+/** A registered video with everything the operators need. */
+export interface VideoHandle {
+  readonly row: VideoRow;
+  readonly name: string;
+  readonly timestamps: Float64Array;
+}
+
+/**
+ * Opens an engine over a catalog file.
+ *
+ * @example
+ * import { openEngine } from 'sieve';
+ * const engine = await openEngine({ catalog: 'traffic.duckdb' });
+ * const result = await engine.query("SELECT FCOUNT(*) FROM video WHERE class = 'car'", { videos: { video: 'traffic.mp4' } });
+ * console.log(result.value, result.stats.referenceCalls);
+ * await engine.close();
+ */
+export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
+  const path = resolve(options.catalog ?? process.env.SIEVE_CATALOG ?? '.sieve/catalog.duckdb');
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const catalog = await Catalog.open(options.catalog === ':memory:' ? ':memory:' : path);
+  return new Engine(catalog, options);
+}
+
+export class Engine {
+  private model: ResolvedModel | undefined;
+  private detector: Promise<ReferenceDetector> | undefined;
+
+  /** @internal use {@link openEngine} */
+  constructor(
+    readonly catalog: Catalog,
+    readonly options: EngineOptions,
+  ) {}
+
+  /** Answers a FrameQL query. See FRAMEQL.md for the dialect. */
+  query(sql: string, options: QueryOptions = {}): Promise<QueryResult> {
+    return runQuery(this, sql, options);
+  }
+
+  /** Registers a video under a name (default: its file name without extension). */
+  async addVideo(path: string, name?: string): Promise<VideoSummary> {
+    const handle = await this.registerVideo(path, name ?? defaultVideoName(path));
+    return this.summarize(handle.row);
+  }
+
+  async listVideos(): Promise<VideoSummary[]> {
+    const rows = await this.catalog.listVideos();
+    return Promise.all(rows.map((r) => this.summarize(r)));
+  }
+
+  /** Labels frames of a video with the reference detector (resuming where an earlier run stopped). */
+  async label(video: string, options: LabelOptions = {}): Promise<LabelSummary> {
+    const started = performance.now();
+    const named = await this.catalog.findVideoByName(video);
+    const handle = await this.registerVideo(named ? named.path : video);
+    const model = await this.referenceModelRow();
+    const ts = handle.timestamps;
+    const step = Math.max(1, Math.floor(options.step ?? 1));
+    const frames: number[] = [];
+    for (let f = 0; f < ts.length; f += step) {
+      if (options.from !== undefined && ts[f]! < options.from) continue;
+      if (options.to !== undefined && ts[f]! > options.to) break;
+      frames.push(f);
+    }
+    const counters: ReferenceScanCounters = { referenceCalls: 0, labelsFromStore: 0, framesDecoded: 0, detectSeconds: 0 };
+    const scan = referenceScan(this.scanContext(handle, model, options.signal, options.onProgress ? (done, total) => options.onProgress!({ phase: 'label', label: 'labelling', done, total, unit: 'frames' }) : undefined), Int32Array.from(frames), counters);
+    for await (const _ of scan) {
+      // labels are written to the store as they come
+    }
+    return { video: handle.name, frames: frames.length, referenceCalls: counters.referenceCalls, alreadyLabelled: counters.labelsFromStore, seconds: (performance.now() - started) / 1000 };
+  }
+
+  async close(): Promise<void> {
+    const detector = this.detector;
+    this.detector = undefined;
+    if (detector) await (await detector.catch(() => undefined))?.dispose();
+    await this.catalog.close();
+  }
+
+  // ---- internals shared with the query runner ----------------------------------------------------
+
+  /** The reference model's file and manifest (resolved once; nothing is loaded). */
+  async referenceModel(): Promise<ResolvedModel> {
+    this.model ??= await resolveModel(this.options.referenceModel ?? process.env.SIEVE_MODEL ?? DEFAULT_REFERENCE_MODEL, {
+      modelDir: this.options.modelDir,
+      dataDir: this.options.dataDir,
+      cacheDir: this.options.cacheDir,
+    });
+    return this.model;
+  }
+
+  async referenceModelRow(): Promise<ModelRow> {
+    const m = await this.referenceModel();
+    return this.catalog.registerModel({
+      name: m.manifest.name,
+      sha256: m.sha256,
+      family: m.manifest.family,
+      inputWidth: m.manifest.input.width,
+      inputHeight: m.manifest.input.height,
+      labels: m.manifest.labels,
+    });
+  }
+
+  /** The loaded detector, created on first use (a warm query may never need it). */
+  referenceDetector(): Promise<ReferenceDetector> {
+    this.detector ??= this.referenceModel().then((m) =>
+      ReferenceDetector.load(m.path, {
+        manifest: m.manifest,
+        executionProvider: this.options.executionProvider ?? 'cpu',
+        onFallback: this.options.onNotice,
+      }),
+    );
+    return this.detector;
+  }
+
+  /**
+   * Finds the video by content in the catalog, or probes and registers it. Probing fails with a
+   * `VideoError` before anything is written.
+   */
+  async registerVideo(path: string, name?: string): Promise<VideoHandle> {
+    const file = resolve(path);
+    if (!existsSync(file)) {
+      throw new VideoError('VIDEO_NOT_FOUND', `video file not found: ${file}. Check the path, or list registered videos with 'sieve videos'.`, { path: file });
+    }
+    const hash = await hashFile(file);
+    let row = await this.catalog.findVideoByHash(hash);
+    let timestamps = row ? await this.catalog.videoTimestamps(row.id) : undefined;
+    if (!row || !timestamps || row.path !== file || (name !== undefined && row.name !== name)) {
+      const info = await probeVideo(file, this.options);
+      row = await this.catalog.transaction(async () => {
+        const registered = await this.catalog.registerVideo({
+          path: file,
+          contentHash: hash,
+          sizeBytes: info.sizeBytes,
+          fps: info.fps,
+          frameCount: info.frameCount,
+          width: info.width,
+          height: info.height,
+          duration: info.duration,
+          codec: info.codec,
+          variableFrameRate: info.variableFrameRate,
+          ...(name !== undefined ? { name } : {}),
+        });
+        await this.catalog.putVideoTimestamps(registered.id, info.timestamps);
+        return registered;
+      });
+      timestamps = info.timestamps;
+    }
+    return { row, name: name ?? row.name ?? defaultVideoName(file), timestamps };
+  }
+
+  scanContext(handle: VideoHandle, model: ModelRow, signal?: AbortSignal, onProgress?: (done: number, total: number) => void): ReferenceScanContext {
+    return {
+      catalog: this.catalog,
+      videoId: handle.row.id,
+      modelId: model.id,
+      path: handle.row.path,
+      width: handle.row.width,
+      height: handle.row.height,
+      timestamps: handle.timestamps,
+      detector: () => this.referenceDetector(),
+      ffmpeg: { ffmpegPath: this.options.ffmpegPath, ffprobePath: this.options.ffprobePath },
+      ...(signal ? { signal } : {}),
+      ...(onProgress ? { onProgress } : {}),
+    };
+  }
+
+  private async summarize(row: VideoRow): Promise<VideoSummary> {
+    const model = await this.referenceModelRow().catch(() => undefined);
+    return {
+      name: row.name ?? defaultVideoName(row.path),
+      path: row.path,
+      frameCount: row.frameCount,
+      width: row.width,
+      height: row.height,
+      fps: row.fps,
+      duration: row.duration,
+      variableFrameRate: row.variableFrameRate,
+      labelledFrames: model ? await this.catalog.countLabelled(row.id, model.id) : 0,
+    };
+  }
+}
+
+export function defaultVideoName(path: string): string {
+  const stem = basename(path, extname(path)).replace(/[^A-Za-z0-9_]/g, '_');
+  return /^[A-Za-z_]/.test(stem) ? stem : `v_${stem}`;
+}

@@ -1,0 +1,11 @@
+/** Sieve's public API. */
+export { openEngine, Engine, type EngineOptions, type QueryOptions, type VideoSummary, type LabelOptions, type LabelSummary } from './engine.js';
+export type { QueryResult, ResultRow, ResultValue, RunStats, StageStats, AccuracyReport, ProgressEvent } from './engine-types.js';
+export { SieveError, QueryError, VideoError, ModelError, StorageError, InterruptedError, EXIT_CODES, exitCodeFor, type ErrorCategory } from './errors.js';
+export { parseQuery, formatQuery } from './language/index.js';
+export { bindQuery, type BoundQuery, type BindContext } from './binder/index.js';
+export { probeVideo, decodeFrames, type VideoInfo, type FrameBatch, type DecodeOptions } from './video/index.js';
+export { ReferenceDetector, type ReferenceDetectorOptions } from './inference/reference-detector.js';
+export { resolveModel, type ModelStoreOptions } from './inference/model-store.js';
+export { builtinModelManifests, type ModelManifest } from './inference/model-manifest.js';
+export { Catalog } from './storage/index.js';
