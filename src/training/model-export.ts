@@ -20,7 +20,12 @@ export interface TrainingProvenance {
   readonly frameStep?: number;
 }
 
-type FrameSpan = { readonly start: number; readonly end: number; readonly frames: number } | null;
+/** Frames [start, end) of the video, `frames` of them labelled. */
+export interface FrameSpan {
+  readonly start: number;
+  readonly end: number;
+  readonly frames: number;
+}
 
 export interface SpecializedModelManifest {
   readonly format: 'sieve-specialized-model/1';
@@ -37,8 +42,8 @@ export interface SpecializedModelManifest {
     readonly optimizer: OptimizerSpec;
     readonly learningRate: number;
     readonly batchSize: number;
-    /** Labelled frames used, and the frame-index spans [start, end) of each time block. */
-    readonly frames: { readonly count: number; readonly train: FrameSpan; readonly validation: FrameSpan; readonly test: FrameSpan };
+    /** Labelled frames used, and the spans of frames in each part of the time-block split. */
+    readonly frames: { readonly count: number; readonly train: readonly FrameSpan[]; readonly validation: readonly FrameSpan[]; readonly test: readonly FrameSpan[] };
     readonly metrics: TrainingMetrics;
   };
 }

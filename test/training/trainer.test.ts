@@ -42,8 +42,10 @@ describe('trainModel', () => {
     expect(metrics.heldOut.accuracy).toBeGreaterThan(0.95);
     expect(metrics.heldOut.frames + metrics.validation.frames + metrics.trainFrames).toBe(600);
     const f = manifest.training.frames;
-    expect(f.train!.end).toBeLessThanOrEqual(f.validation!.start);
-    expect(f.validation!.end).toBeLessThanOrEqual(f.test!.start);
+    const lastEarlier = Math.max(...[...f.train, ...f.validation].map((s) => s.end));
+    expect(lastEarlier).toBeLessThanOrEqual(f.test[0]!.start);
+    expect(f.test).toHaveLength(1);
+    expect(f.validation.length).toBeGreaterThan(1);
     expect(metrics.heldOut.confusion!.flat().reduce((a, b) => a + b, 0)).toBe(metrics.heldOut.frames);
     expect(progress.length).toBeGreaterThan(metrics.epochs);
     expect(progress.filter((p) => p.validationLoss !== undefined)).toHaveLength(metrics.epochs);
@@ -103,11 +105,13 @@ describe('trainModel', () => {
   });
 });
 
-test('timeSplit cuts the frame span into train | validation | test blocks', () => {
-  const frames = Int32Array.from([90, 0, 10, 50, 80, 20, 60, 99, 30, 70]);
-  const s = timeSplit(frames, 0.2, 0.2);
-  const pick = (idx: Int32Array) => Array.from(idx, (i) => frames[i]);
-  expect(pick(s.train)).toEqual([0, 10, 20, 30, 50]);
-  expect(pick(s.validation)).toEqual([60, 70]);
-  expect(pick(s.test)).toEqual([80, 90, 99]);
+test('timeSplit: the later blocks are held out; validation blocks are spread over the earlier span', () => {
+  const frames = Int32Array.from({ length: 100 }, (_, i) => (i * 37) % 100); // 0..99, shuffled
+  const s = timeSplit(frames, { blocks: 10, validation: 0.2, test: 0.2 });
+  const pick = (idx: Int32Array) => Array.from(idx, (i) => frames[i]!);
+  expect(pick(s.test)).toEqual(Array.from({ length: 20 }, (_, i) => 80 + i));
+  // 8 earlier blocks of 10 frames, 2 of them (evenly spaced) for validation.
+  expect(pick(s.validation)).toEqual([...Array.from({ length: 10 }, (_, i) => 30 + i), ...Array.from({ length: 10 }, (_, i) => 70 + i)]);
+  expect(s.train).toHaveLength(60);
+  expect(timeSplit(frames, { blocks: 10, validation: 0, test: 0 }).train).toHaveLength(100);
 });
