@@ -3,8 +3,8 @@
  * and NoScope's architecture search.
  */
 export { measureInferenceCost, NOSCOPE_SEARCH_SPACE, searchArchitectures, type ArchitectureResult, type SearchOptions } from './architecture-search.js';
-export { exportModel, type ExportInfo, type SpecializedModelManifest, type TrainingProvenance } from './model-export.js';
-export { initParams, planNetwork, type LayerSpec, type LossKind, type NetworkPlan, type NetworkSpec, type Normalization, type ParamInfo } from './network.js';
+export { exportModel, type ExportInfo, type FrameSpan, type SpecializedModelManifest, type TrainingProvenance } from './model-export.js';
+export { dropoutMaskName, initParams, planNetwork, type LayerSpec, type LossKind, type NetworkPlan, type NetworkSpec, type Normalization, type ParamInfo } from './network.js';
 export {
   noScopeLayers,
   taskOutputs,
@@ -12,6 +12,7 @@ export {
   trainModel,
   type Architecture,
   type EvaluationMetrics,
+  type SplitOptions,
   type TrainedModel,
   type TrainingData,
   type TrainingMetrics,
