@@ -8,7 +8,8 @@ import { machineKey } from './machine.js';
 import { createAnswerOperator } from './operators/answer-operator.js';
 import { referenceScan, type ReferenceScanCounters } from './operators/reference-scan-operator.js';
 import { framesInBounds, frameList } from './plan/frame-selection.js';
-import { explainExact, type ExactPlan } from './plan/explain.js';
+import { explainCascade, explainExact, type ExactPlan } from './plan/explain.js';
+import { cascadeTaskFor, runCascade, type CascadeParams } from './cascade-runner.js';
 import type { ModelRow } from './storage/catalog-rows.js';
 
 const KIND = { 'select-rows': 'rows', 'select-frames': 'frames', aggregate: 'aggregate', 'grouped-limit': 'limit' } as const;
@@ -22,7 +23,7 @@ export async function runQuery(engine: Engine, sql: string, options: QueryOption
   const query = bindQuery(statement, await bindContext(engine, options, model.manifest.labels));
   const handle = await engine.registerVideo(query.video.path);
   const modelRow = await engine.referenceModelRow();
-  const { start, end } = framesInBounds(query.bounds, handle.timestamps);
+  const { start, end } = framesInBounds(query.bounds, handle.timestamps, query.where);
   const frames = frameList(start, end);
   const plan: ExactPlan = {
     video: query.video.name,
@@ -34,18 +35,27 @@ export async function runQuery(engine: Engine, sql: string, options: QueryOption
     referenceSecondsPerFrame: (await engine.catalog.findStageCost('reference', model.sha256, machineKey()))?.secondsPerFrame,
     decodeSize: `${handle.row.width}x${handle.row.height}`,
   };
+  const task = options.exact ? undefined : cascadeTaskFor(query);
   if (query.explain === 'plan') {
+    if (task) {
+      const stored = await engine.catalog.findSpecializedModel({ videoId: handle.row.id, referenceModelId: modelRow.id, predicateKey: `${task}:${JSON.stringify(query.where)}`, kind: task });
+      return explainResult(query, handle, explainCascade(query, plan, task, stored?.metrics as CascadeParams | undefined), started);
+    }
     return explainResult(query, handle, explainExact(query, plan), started);
   }
-  const result = await executeExact(engine, query, handle, modelRow, frames, options, started);
-  const text = query.explain === 'analyze' ? explainExact(query, plan, result.stats) : explainExact(query, plan);
+  const cascade = task ? await runCascade(engine, query, task, handle, modelRow, start, end, options, started) : undefined;
+  const result = cascade?.result ?? withNote(await executeExact(engine, query, handle, modelRow, frames, options, started), task);
+  const params = cascade ? (cascade.planJson as CascadeParams) : undefined;
+  const text = cascade
+    ? explainCascade(query, plan, task!, params, query.explain === 'analyze' ? result.stats : undefined)
+    : explainExact(query, plan, query.explain === 'analyze' ? result.stats : undefined);
   await engine.catalog.recordQueryRun({
     query: query.text,
     startedAt,
     finishedAt: new Date(),
     videoId: handle.row.id,
     modelId: modelRow.id,
-    plan: { kind: 'exact', ...plan },
+    plan: cascade ? cascade.planJson : { kind: 'exact', ...plan },
     referenceCalls: result.stats.referenceCalls,
     framesDecoded: result.stats.framesDecoded,
     seconds: result.stats.seconds,
@@ -142,6 +152,15 @@ function exactAccuracy(query: BoundQuery): AccuracyReport {
     estimated: Object.fromEntries(Object.keys(targets).filter((k) => k !== 'confidence').map((k) => [k, 0])),
     met: true,
     note: 'exact: the reference detector labelled every frame in range, so every accuracy target is met',
+  };
+}
+
+/** When a cascade could apply but the optimizer chose the reference on every frame, say why. */
+function withNote(result: QueryResult, task: string | undefined): QueryResult {
+  if (!task) return result;
+  return {
+    ...result,
+    accuracy: { ...result.accuracy, note: `${result.accuracy.note} (the optimizer found labelling every frame cheaper than sampling, training and a cascade for ${result.stats.framesInRange} frames)` },
   };
 }
 

@@ -215,3 +215,21 @@ class Collector {
     return limited.map((r) => r.row);
   }
 }
+
+/**
+ * The rows of a frame-level selection from frames already known to match (a cascade's positives),
+ * in frame order: outputs, ORDER BY, LIMIT and GAP as the exact operator applies them.
+ */
+export function frameSelectionRows(
+  query: Extract<BoundQuery, { shape: 'select-frames' }>,
+  frames: readonly { frame: number; timestamp: number }[],
+  labels: readonly string[],
+): ResultRow[] {
+  const out = outputRow(query.outputs, labels);
+  const rows = new Collector(query.orderBy, query.limit, labels, query.gap);
+  for (const f of frames) {
+    const r: DetectionRow = { frame: f.frame, timestamp: f.timestamp, classId: -1, score: 0, xmin: 0, ymin: 0, xmax: 0, ymax: 0 };
+    if (!rows.add(out(r), r)) break;
+  }
+  return rows.result();
+}

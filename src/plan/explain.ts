@@ -48,3 +48,51 @@ function whereText(query: BoundQuery): string {
   const m = /\bWHERE\b([\s\S]*?)(\bGROUP BY\b|\bORDER BY\b|\bLIMIT\b|\bFNR\b|\bFPR\b|\bERROR\b|$)/i.exec(text);
   return m ? `WHERE${m[1]!.trimEnd()}` : '(none)';
 }
+
+/** The cascade plan as a tree: stored thresholds and measured costs when trained, else what a run will do. */
+export function explainCascade(
+  query: BoundQuery,
+  plan: ExactPlan,
+  task: 'presence' | 'count',
+  params: import('../cascade-runner.js').CascadeParams | undefined,
+  stats?: RunStats,
+): string {
+  const frames = plan.end - plan.start;
+  const lines: string[] = [];
+  const limit = query.limit !== undefined ? ` LIMIT ${query.limit}${query.gap !== undefined ? ` GAP ${query.gap}` : ''}` : '';
+  lines.push(`${(TOP[query.shape] as (q: BoundQuery) => string)(query)}${limit}`);
+  lines.push(`└─ Filter ${whereText(query)}`);
+  if (!params) {
+    lines.push(`   └─ Cascade (${task}) on '${plan.video}' frames [${plan.start}, ${plan.end}): ${frames} frames, ${plan.labelled} in the label store`);
+    lines.push(`      │  not trained yet: a run labels a time-stratified sample, trains the specialized models, calibrates thresholds on later time blocks,`);
+    lines.push(`      │  and falls back to ReferenceScan on every frame when that is cheaper (reference ${plan.referenceSecondsPerFrame === undefined ? 'not measured yet' : `${(plan.referenceSecondsPerFrame * 1000).toFixed(1)} ms/frame`})`);
+    lines.push(`      └─ Decode ${plan.path}`);
+  } else {
+    const c = params.costs;
+    const a = params.architecture;
+    const ms = (s: number | undefined) => (s === undefined ? '?' : `${(s * 1000).toFixed(3)} ms`);
+    const t = params.thresholds;
+    const est = task === 'presence'
+      ? `estimated FNR ${Number(params.heldOut.fnr ?? 0).toFixed(4)} FPR ${Number(params.heldOut.fpr ?? 0).toFixed(4)} (targets ${query.accuracy.fnr} / ${query.accuracy.fpr}), ${(Number(params.heldOut.uncertain ?? 0) * 100).toFixed(1)}% of frames to the reference`
+      : `held-out mean abs error ${Number(params.heldOut.meanAbsoluteError ?? NaN).toFixed(3)} vs ${Number(params.heldOut.meanBaselineError ?? NaN).toFixed(3)} for the mean`;
+    const perFrame = (c.decode ?? 0) + (c.specialized ?? 0) / params.skip;
+    const uncertain = task === 'presence' ? Number(params.heldOut.uncertain ?? 0) * frames : params.estimationFrames.length;
+    lines.push(`   └─ Cascade (${task}) on '${plan.video}' frames [${plan.start}, ${plan.end}): ${frames} frames; estimated ${(frames * perFrame + uncertain * (c.reference ?? 0)).toFixed(2)} s`);
+    lines.push(`      ├─ ReferenceDetector ${plan.model} on uncertain frames (${ms(c.reference)}/frame; label store first: ${plan.labelled} labelled)`);
+    if (t) {
+      lines.push(`      ├─ Interpolate between agreeing labelled frames (sample every ${params.sampleStep}); gaps with a change go to the reference`);
+      lines.push(`      ├─ SpecializedModel ${a.convBlocks} conv x ${a.baseFilters} filters, dense ${a.dense}, ${a.inputSize}px as safety net${params.interpolation?.net ? '' : ' (off: interpolation alone met the targets)'}: flags p >= ${t.cLow.toFixed(4)} in negative gaps, p <= ${t.cHigh.toFixed(4)} in positive ones (${ms(c.specialized)}/frame); ${est}`);
+    }
+    else lines.push(`      ├─ SpecializedModel (count) ${a.convBlocks} conv x ${a.baseFilters} filters, dense ${a.dense}, ${a.inputSize}px (${ms(c.specialized)}/frame) as control variate, ${params.estimationFrames.length} random reference frames; ${est}`);
+    if (params.difference?.enabled) lines.push(`      ├─ DifferenceDetector blocked ${params.difference.grid}x${params.difference.grid} MSE vs last evaluated frame < ${params.difference.threshold.toExponential(3)} (hit rate ≥ ${(params.difference.hitRate * 100).toFixed(0)}%)`);
+    else if (task === 'presence') lines.push(`      ├─ DifferenceDetector: off (costs more than it saves here)`);
+    lines.push(`      ├─ FrameSkip every ${params.skip}`);
+    lines.push(`      └─ Decode ${plan.path} at ${a.inputSize}x${a.inputSize} (${ms(c.decode)}/frame)`);
+  }
+  if (stats) {
+    lines.push('');
+    lines.push(`Actual: ${stats.framesInRange} frames in range, ${stats.labelsFromStore} labels from the store, ${stats.referenceCalls} reference calls, ${stats.framesDecoded} frames decoded, ${stats.seconds.toFixed(2)} s`);
+    for (const s of stats.stages) lines.push(`  ${s.stage}: ${s.framesIn} frames in, ${s.framesDecided} decided, ${s.seconds.toFixed(2)} s`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,637 @@
+/**
+ * The NoScope / BlazeIt cascade: a labelled sample, a specialized model trained on it, thresholds
+ * calibrated on held-out labelled frames, then every frame in range through
+ * skip -> difference detector -> specialized model -> reference detector (uncertain frames only).
+ * Aggregates use the model as a control variate with a random sample of reference labels.
+ */
+import { compileObjectPredicate, type BoundQuery } from './binder/index.js';
+import type { Engine, QueryOptions, VideoHandle } from './engine.js';
+import type { AccuracyReport, QueryResult, ResultRow, ResultValue, StageStats } from './engine-types.js';
+import type { Detection } from './inference/detection.js';
+import { SpecializedModel } from './inference/specialized-model.js';
+import { machineKey } from './machine.js';
+import { createAnswerOperator, frameSelectionRows } from './operators/answer-operator.js';
+import { blockedDistance } from './operators/difference-detector.js';
+import { referenceScan, type ReferenceFrame, type ReferenceScanCounters } from './operators/reference-scan-operator.js';
+import { STAGE_BUDGET_SHARE, calibrateDifference, calibrateInterpolation, calibrateNet, calibratePresence, skipErrorRate, type DifferenceCalibration, type InterpolationCalibration, type PresenceThresholds } from './optimizer/calibration.js';
+import { estimateFrameAverage, samplesNeeded, type CountEstimate } from './optimizer/count-estimator.js';
+import { frameList } from './plan/frame-selection.js';
+import type { ModelRow } from './storage/catalog-rows.js';
+import { Random } from './training/random.js';
+import { timeSplit, trainModel, type Architecture, type TrainedModel } from './training/trainer.js';
+import { decodeFrames } from './video/decoder.js';
+
+export type CascadeTask = 'presence' | 'count';
+
+/** Which cascade answers a query, or undefined when only the exact path can. */
+export function cascadeTaskFor(query: BoundQuery): CascadeTask | undefined {
+  switch (query.shape) {
+    case 'select-frames':
+    case 'select-rows':
+      return 'presence';
+    case 'aggregate': {
+      const fns = new Set(query.outputs.map((o) => o.aggregate.fn));
+      if ([...fns].every((f) => f === 'fcount' || f === 'count')) return 'count';
+      if (fns.size === 1 && fns.has('count-distinct-frames')) return 'presence';
+      return undefined;
+    }
+    case 'grouped-limit':
+      return undefined;
+  }
+}
+
+/** Everything the optimizer decided, stored with the trained model so the next run is warm. */
+export interface CascadeParams {
+  readonly task: CascadeTask;
+  readonly architecture: Omit<Architecture, 'inputSize'> & { inputSize: number };
+  /** Frames of the training sample, and every how many frames it was taken. */
+  readonly sampleStep: number;
+  readonly trainingFrames: readonly number[];
+  readonly skip: number;
+  readonly difference: (DifferenceCalibration & { readonly enabled: boolean; readonly grid: number }) | undefined;
+  readonly thresholds: PresenceThresholds | undefined;
+  /** Presence: answers between two agreeing labelled frames, and whether the model's net checks them. */
+  readonly interpolation: (InterpolationCalibration & { readonly net: boolean }) | undefined;
+  /** Count: frames labelled as a sample of the population (their residuals estimate the model's bias). */
+  readonly estimationFrames: readonly number[];
+  readonly heldOut: Readonly<Record<string, number>>;
+  readonly costs: Readonly<Record<string, number>>;
+  readonly trainSeconds: number;
+}
+
+/** Stage costs in seconds per frame, measured on this machine (assumed where not yet measured). */
+interface Costs {
+  reference: number;
+  decode: number;
+  specialized: number;
+  difference: number;
+  trainPerImageEpoch: number;
+  assumed: string[];
+}
+
+const ARCHITECTURES: readonly (Omit<Architecture, 'inputSize'> & { inputSize: number })[] = [
+  { convBlocks: 2, baseFilters: 16, dense: 32, inputSize: 32 },
+  { convBlocks: 3, baseFilters: 32, dense: 64, inputSize: 64 },
+];
+const GRID = 4;
+const SEED = 20261123;
+
+interface Counters extends ReferenceScanCounters {}
+
+export interface CascadeOutcome {
+  readonly result: QueryResult;
+  readonly planJson: unknown;
+}
+
+/**
+ * Runs the query through the cascade, or returns undefined when the optimizer finds the reference
+ * detector on every frame cheaper (the caller then runs the exact plan).
+ */
+export async function runCascade(
+  engine: Engine,
+  query: BoundQuery,
+  task: CascadeTask,
+  handle: VideoHandle,
+  model: ModelRow,
+  start: number,
+  end: number,
+  options: QueryOptions,
+  started: number,
+): Promise<CascadeOutcome | undefined> {
+  const catalog = engine.catalog;
+  const N = end - start;
+  const key = { videoId: handle.row.id, referenceModelId: model.id, predicateKey: `${task}:${JSON.stringify(query.where)}`, kind: task };
+  const stored = await catalog.findSpecializedModel(key);
+  const costs = await loadCosts(engine);
+  const labelledCount = await catalog.countLabelled(handle.row.id, model.id, { start, end });
+  const counters: Counters = { referenceCalls: 0, labelsFromStore: 0, framesDecoded: 0, detectSeconds: 0 };
+  const stages: StageStats[] = [];
+  const progress = (phase: string, label: string) =>
+    options.onProgress ? (done: number, total: number) => options.onProgress!({ phase, label, done, total, unit: 'frames' }) : undefined;
+  const labels = (await engine.referenceModel()).manifest.labels;
+  const where = compileObjectPredicate(query.where);
+  const truthOf = (detections: readonly Detection[], frame: number, timestamp: number): number => {
+    let n = 0;
+    for (const d of detections) if (where({ frame, timestamp, ...d })) n++;
+    return task === 'presence' ? (n > 0 ? 1 : 0) : n;
+  };
+
+  let params: CascadeParams;
+  let onnx: Uint8Array;
+  if (stored) {
+    params = stored.metrics as CascadeParams;
+    onnx = stored.onnx;
+  } else {
+    // ---- plan: is a cascade worth training here? ----
+    const nTarget = Math.min(N, Math.max(150, Math.min(500, Math.round(N / 6))));
+    const step = Math.max(1, Math.floor(N / nTarget));
+    const sample = frameList(start, end, step);
+    const sampleMissing = Math.max(0, sample.length - Math.min(labelledCount, sample.length));
+    const naiveCost = (N - labelledCount) * costs.reference;
+    const cascadeCost = sampleMissing * costs.reference + sample.length * 30 * costs.trainPerImageEpoch * ARCHITECTURES.length + N * (costs.decode + costs.specialized) + 0.15 * (N - sample.length) * costs.reference;
+    if (cascadeCost >= naiveCost) return undefined;
+
+    // ---- the labelled sample ----
+    const sampleStarted = performance.now();
+    const truthByFrame = new Map<number, number>();
+    for await (const chunk of referenceScan(engine.scanContext(handle, model, options.signal, progress('sample', 'labelling sample')), sample, counters)) {
+      for (const f of chunk) truthByFrame.set(f.frame, truthOf(f.detections, f.frame, f.timestamp));
+    }
+    stages.push({ stage: 'sample (reference)', framesIn: sample.length, framesDecided: sample.length, seconds: (performance.now() - sampleStarted) / 1000 });
+    if (counters.referenceCalls > 0) costs.reference = counters.detectSeconds / counters.referenceCalls + costs.decode;
+
+    // ---- train candidates, calibrate on held-out later blocks, pick by expected cost ----
+    const trainStarted = performance.now();
+    const truth = Float32Array.from(sample, (f) => truthByFrame.get(f)!);
+    const trainIdx: number[] = [];
+    const estimationIdx: number[] = [];
+    if (task === 'count') sample.forEach((_, i) => (i % 2 === 0 ? trainIdx : estimationIdx).push(i));
+    else sample.forEach((_, i) => trainIdx.push(i));
+    const maxCount = Math.max(1, Math.min(20, Math.max(...truth)));
+    let best: { arch: (typeof ARCHITECTURES)[number]; trained: TrainedModel; calib: Omit<CascadeParams, 'trainSeconds' | 'costs' | 'estimationFrames' | 'trainingFrames' | 'sampleStep' | 'task' | 'architecture'>; cost: number; cnnCost: number; decodeCost: number } | undefined;
+    for (const arch of ARCHITECTURES) {
+      const decodeStarted = performance.now();
+      const images = await decodeList(handle.row.path, sample, arch.inputSize, engine, options.signal, counters);
+      const decodeCost = (performance.now() - decodeStarted) / 1000 / Math.max(1, sample.length);
+      const sub = (idx: readonly number[]) => {
+        const size = arch.inputSize * arch.inputSize * 3;
+        const out = new Uint8Array(idx.length * size);
+        idx.forEach((i, k) => out.set(images.subarray(i * size, (i + 1) * size), k * size));
+        return out;
+      };
+      const trained = await trainModel(
+        { images: sub(trainIdx), width: arch.inputSize, height: arch.inputSize, labels: Float32Array.from(trainIdx, (i) => truth[i]!), frames: Int32Array.from(trainIdx, (i) => sample[i]!) },
+        {
+          task: task === 'presence' ? { kind: 'presence' } : { kind: 'count', maxCount },
+          architecture: arch,
+          seed: SEED,
+          maxEpochs: 30,
+          patience: 6,
+          split: { test: task === 'presence' ? 0.25 : 0.15 },
+          provenance: { video: handle.row.path, labelSource: (await engine.referenceModel()).manifest.name, target: key.predicateKey, frameStep: step },
+          onProgress: options.onProgress
+            ? (p) => options.onProgress!({ phase: 'train', label: `training ${arch.inputSize}px model`, done: p.epoch, total: p.maxEpochs, unit: 'steps' })
+            : undefined,
+        },
+      );
+      costs.trainPerImageEpoch = 1 / Math.max(1, trained.timing.imagesPerSecond);
+      const specialized = await SpecializedModel.load(trained.onnx);
+      const scoreStarted = performance.now();
+      const scores = await specialized.score({ width: arch.inputSize, height: arch.inputSize, count: sample.length, frames: sample, timestamps: new Float64Array(sample.length), data: images });
+      const cnnCost = (performance.now() - scoreStarted) / 1000 / Math.max(1, sample.length);
+      await specialized.dispose();
+      // Held-out: presence, the later time blocks the trainer never saw; count, the interleaved half.
+      const heldIdx = task === 'presence' ? Array.from(timeSplit(Int32Array.from(sample), { test: 0.25 }).test) : estimationIdx;
+      const heldScores = heldIdx.map((i) => scores[i]!);
+      const heldTruth = heldIdx.map((i) => truth[i]!);
+      // Difference detector on consecutive sample pairs.
+      const size = arch.inputSize * arch.inputSize * 3;
+      const diffStarted = performance.now();
+      const distances: number[] = [];
+      const changed: boolean[] = [];
+      for (let i = 1; i < sample.length; i++) {
+        distances.push(blockedDistance(images.subarray(i * size, (i + 1) * size), images.subarray((i - 1) * size, i * size), arch.inputSize, arch.inputSize, GRID));
+        changed.push(truth[i] !== truth[i - 1]);
+      }
+      const diffCost = (performance.now() - diffStarted) / 1000 / Math.max(1, distances.length);
+      const diff = calibrateDifference(distances, changed);
+      const changes = changed.filter(Boolean).length;
+      const budget = task === 'presence' ? Math.min(query.accuracy.fnr, query.accuracy.fpr) : 0;
+      const skip = [5, 3, 2, 1].find((k) => skipErrorRate(changes, (sample.length - 1) * step, k) <= budget / 4) ?? 1;
+      let thresholds: PresenceThresholds | undefined;
+      let uncertain = 0;
+      const heldOut: Record<string, number> = { frames: heldIdx.length };
+      let interpolation: (InterpolationCalibration & { net: boolean }) | undefined;
+      if (task === 'presence') {
+        const model = calibratePresence(heldScores, heldTruth, { fnr: query.accuracy.fnr, fpr: query.accuracy.fpr });
+        thresholds = { ...model, ...calibrateNet(truth, scores) };
+        const interp = calibrateInterpolation(truth, scores, thresholds);
+        const net = interp.fnr > query.accuracy.fnr * STAGE_BUDGET_SHARE || interp.fpr > query.accuracy.fpr * STAGE_BUDGET_SHARE;
+        interpolation = { ...interp, net };
+        // Frames in gaps whose two labelled ends disagree go to the reference, and so do flagged ones.
+        uncertain = Math.min(1, (changes * (step - 1)) / Math.max(1, N - sample.length) + (net ? interp.flagged : 0));
+        Object.assign(heldOut, {
+          fnr: net ? interp.fnrWithNet : interp.fnr,
+          fpr: net ? interp.fprWithNet : interp.fpr,
+          uncertain,
+          positives: thresholds.positives,
+          negatives: thresholds.negatives,
+          interpolationFrames: interp.agreeing,
+          modelFnr: model.fnr,
+          modelFpr: model.fpr,
+        });
+      } else {
+        let abs = 0;
+        let base = 0;
+        const mean = heldTruth.reduce((a, b) => a + b, 0) / Math.max(1, heldTruth.length);
+        heldIdx.forEach((_, k) => {
+          abs += Math.abs(heldScores[k]! - heldTruth[k]!);
+          base += Math.abs(mean - heldTruth[k]!);
+        });
+        Object.assign(heldOut, { meanAbsoluteError: abs / Math.max(1, heldIdx.length), meanBaselineError: base / Math.max(1, heldIdx.length) });
+      }
+      const useDiff = diffCost < diff.hitRate * cnnCost;
+      const perFrame = decodeCost + (useDiff ? diffCost + (1 - diff.hitRate) * cnnCost : cnnCost) / skip;
+      const cost = N * perFrame + uncertain * (N - sample.length) * costs.reference;
+      if (!best || cost < best.cost) {
+        best = { arch, trained, cost, cnnCost, decodeCost, calib: { skip, difference: { ...diff, enabled: useDiff, grid: GRID }, thresholds, interpolation, heldOut } };
+      }
+    }
+    const trainSeconds = (performance.now() - trainStarted) / 1000;
+    stages.push({ stage: 'train + calibrate', framesIn: sample.length, framesDecided: 0, seconds: trainSeconds });
+    costs.specialized = best!.cnnCost;
+    params = {
+      task,
+      architecture: best!.arch,
+      sampleStep: step,
+      trainingFrames: trainIdx.map((i) => sample[i]!),
+      estimationFrames: estimationIdx.map((i) => sample[i]!),
+      costs: { reference: costs.reference, specialized: best!.cnnCost, decode: best!.decodeCost },
+      trainSeconds,
+      ...best!.calib,
+    };
+    onnx = best!.trained.onnx;
+    await catalog.putSpecializedModel({ ...key, architecture: best!.arch, onnx, manifest: best!.trained.manifest, metrics: params });
+    const machine = machineKey();
+    await catalog.putStageCost({ stageKind: 'specialized', key: `${best!.arch.inputSize}px`, machine, secondsPerFrame: best!.cnnCost });
+    await catalog.putStageCost({ stageKind: 'train', key: 'image-epoch', machine, secondsPerFrame: costs.trainPerImageEpoch });
+  }
+
+  // ---- execute over every frame in range ----
+  const size = params.architecture.inputSize;
+  const labelledSet = new Set(await catalog.labelledFrames(handle.row.id, model.id, { start, end }));
+  const specialized = await SpecializedModel.load(onnx);
+  const decision = new Int8Array(N).fill(-1); // presence: 1/0 decided, -1 uncertain
+  const presenceScore = new Float32Array(N).fill(Number.NaN); // presence: model score (inherited for skips and difference hits)
+  const prediction = new Float32Array(N); // count: expected count
+  const source = new Uint8Array(N); // 0 store, 1 skip, 2 difference, 3 model
+  let decodeSeconds = 0;
+  let modelSeconds = 0;
+  let diffSeconds = 0;
+  let decoded = 0;
+  let modelFrames = 0;
+  let diffHits = 0;
+  let skipped = 0;
+  let anchor: Uint8Array | undefined;
+  let anchorScore = Number.NaN;
+  let lastScore = Number.NaN;
+  const onScan = progress('scan', 'cascade scan');
+  let t = performance.now();
+  for await (const batch of decodeFrames(handle.row.path, { width: size, height: size, range: { start, end }, batchSize: 256, signal: options.signal, ffmpegPath: engine.options.ffmpegPath })) {
+    decodeSeconds += (performance.now() - t) / 1000;
+    decoded += batch.count;
+    counters.framesDecoded += batch.count;
+    const frameBytes = size * size * 3;
+    if (task === 'count') {
+      const idx: number[] = [];
+      for (let i = 0; i < batch.count; i++) if (!labelledSet.has(batch.frames[i]!)) idx.push(i);
+      const m0 = performance.now();
+      const scores = await specialized.score(batch, idx);
+      modelSeconds += (performance.now() - m0) / 1000;
+      modelFrames += idx.length;
+      idx.forEach((i, k) => (prediction[batch.frames[i]! - start] = scores[k]!));
+    } else {
+      // Pass 1: which frames the model must see (skip and difference decided by distances alone).
+      const plan = new Int8Array(batch.count); // 0 store, 1 skip, 2 diff (inherit anchor), 3 model
+      const d0 = performance.now();
+      for (let i = 0; i < batch.count; i++) {
+        const f = batch.frames[i]!;
+        if (labelledSet.has(f)) continue;
+        if ((f - start) % params.skip !== 0) {
+          plan[i] = 1;
+          continue;
+        }
+        const image = batch.data.subarray(i * frameBytes, (i + 1) * frameBytes);
+        if (params.difference?.enabled && anchor && blockedDistance(image, anchor, size, size, params.difference.grid) < params.difference.threshold) plan[i] = 2;
+        else {
+          plan[i] = 3;
+          anchor = image.slice();
+        }
+      }
+      diffSeconds += (performance.now() - d0) / 1000;
+      const idx: number[] = [];
+      for (let i = 0; i < batch.count; i++) if (plan[i] === 3) idx.push(i);
+      const m0 = performance.now();
+      const scores = await specialized.score(batch, idx);
+      modelSeconds += (performance.now() - m0) / 1000;
+      modelFrames += idx.length;
+      let k = 0;
+      // Pass 2: decisions in frame order (skips and difference hits inherit).
+      for (let i = 0; i < batch.count; i++) {
+        const f = batch.frames[i]! - start;
+        if (plan[i] === 0) {
+          source[f] = 0;
+          continue;
+        }
+        if (plan[i] === 3) {
+          anchorScore = scores[k++]!;
+          lastScore = anchorScore;
+          source[f] = 3;
+        } else if (plan[i] === 2) {
+          lastScore = anchorScore;
+          source[f] = 2;
+          diffHits++;
+        } else {
+          source[f] = 1;
+          skipped++;
+        }
+        presenceScore[f] = lastScore;
+      }
+    }
+    onScan?.(decoded, N);
+    t = performance.now();
+  }
+  await specialized.dispose();
+  const machine = machineKey();
+  if (decoded > 0) await catalog.putStageCost({ stageKind: 'decode', key: `${size}x${size}`, machine, secondsPerFrame: decodeSeconds / decoded });
+  stages.push({ stage: `decode ${size}x${size}`, framesIn: N, framesDecided: 0, seconds: decodeSeconds });
+  if (task === 'presence') {
+    stages.push({ stage: `frame skip (every ${params.skip})`, framesIn: N - labelledSet.size, framesDecided: skipped, seconds: 0 });
+    if (params.difference?.enabled) stages.push({ stage: 'difference detector', framesIn: N - labelledSet.size - skipped, framesDecided: diffHits, seconds: diffSeconds });
+  }
+  if (task === 'presence') {
+    // Interpolate between agreeing labelled frames; the model's net flags contradictions.
+    const known = new Map<number, number>();
+    const list = Int32Array.from([...labelledSet].sort((a, b) => a - b));
+    for await (const chunk of referenceScan(engine.scanContext(handle, model, options.signal), list, { referenceCalls: 0, labelsFromStore: 0, framesDecoded: 0, detectSeconds: 0 })) {
+      for (const f of chunk) known.set(f.frame, truthOf(f.detections, f.frame, f.timestamp));
+    }
+    const next = new Int32Array(N).fill(-1);
+    let after = -1;
+    for (let i = N - 1; i >= 0; i--) {
+      next[i] = after;
+      if (known.has(start + i)) after = start + i;
+    }
+    let before = -1;
+    const t = params.thresholds!;
+    const net = params.interpolation?.net ?? true;
+    let flagged = 0;
+    for (let i = 0; i < N; i++) {
+      const f = start + i;
+      if (known.has(f)) {
+        before = f;
+        continue;
+      }
+      if (before < 0 || next[i]! < 0) continue;
+      const a = known.get(before)! > 0;
+      if (a !== known.get(next[i]!)! > 0) continue;
+      const p = presenceScore[i]!;
+      if (net && (Number.isNaN(p) || (a ? p <= t.cHigh : p >= t.cLow))) {
+        flagged++;
+        continue;
+      }
+      decision[i] = a ? 1 : 0;
+    }
+    stages.push({ stage: `specialized model ${size}px (safety net${net ? '' : ': off'})`, framesIn: modelFrames, framesDecided: modelFrames - flagged, seconds: modelSeconds });
+  } else stages.push({ stage: `specialized model ${size}px`, framesIn: modelFrames, framesDecided: modelFrames, seconds: modelSeconds });
+
+  let result: QueryResult;
+  if (task === 'presence') {
+    result = await finishPresence(engine, query, handle, model, start, end, decision, labelledSet, truthOf, counters, stages, options, labels, params, started);
+  } else {
+    result = await finishCount(engine, query, handle, model, start, end, prediction, labelledSet, truthOf, counters, stages, options, params, key, started);
+  }
+  return { result, planJson: { kind: 'cascade', ...params, trainingFrames: params.trainingFrames.length, estimationFrames: params.estimationFrames.length } };
+}
+
+async function finishPresence(
+  engine: Engine,
+  query: BoundQuery,
+  handle: VideoHandle,
+  model: ModelRow,
+  start: number,
+  end: number,
+  decision: Int8Array,
+  labelledSet: Set<number>,
+  truthOf: (d: readonly Detection[], frame: number, ts: number) => number,
+  counters: Counters,
+  stages: StageStats[],
+  options: QueryOptions,
+  labels: readonly string[],
+  params: CascadeParams,
+  started: number,
+): Promise<QueryResult> {
+  const N = end - start;
+  // Frames the reference must see: uncertain ones; for object rows, every positive too.
+  const needRows = query.shape === 'select-rows';
+  const refFrames: number[] = [];
+  for (let i = 0; i < N; i++) {
+    const f = start + i;
+    if (labelledSet.has(f)) continue;
+    if (decision[i] === -1 || (needRows && decision[i] === 1)) refFrames.push(f);
+  }
+  const storeFrames = [...labelledSet];
+  const wanted = Int32Array.from([...new Set([...storeFrames, ...refFrames])].sort((a, b) => a - b));
+  const refStarted = performance.now();
+  const calls0 = counters.referenceCalls;
+  const truthFrames = new Map<number, ReferenceFrame>();
+  const onProgress = options.onProgress ? (done: number, total: number) => options.onProgress!({ phase: 'verify', label: 'reference (uncertain)', done, total, unit: 'frames' }) : undefined;
+  for await (const chunk of referenceScan(engine.scanContext(handle, model, options.signal, onProgress), wanted, counters)) {
+    for (const f of chunk) truthFrames.set(f.frame, f);
+  }
+  stages.push({ stage: 'reference detector', framesIn: refFrames.length, framesDecided: refFrames.length, seconds: (performance.now() - refStarted) / 1000 });
+  stages.unshift({ stage: 'label store', framesIn: N, framesDecided: labelledSet.size, seconds: 0 });
+  const ts = handle.timestamps;
+  const positive = (i: number): boolean => {
+    const f = start + i;
+    const known = truthFrames.get(f);
+    return known ? truthOf(known.detections, f, known.timestamp) > 0 : decision[i] === 1;
+  };
+  let rows: ResultRow[];
+  let value: number | undefined;
+  if (query.shape === 'select-frames') {
+    const frames: { frame: number; timestamp: number }[] = [];
+    for (let i = 0; i < N; i++) if (positive(i)) frames.push({ frame: start + i, timestamp: ts[start + i]! });
+    rows = frameSelectionRows(query, frames, labels);
+  } else if (query.shape === 'select-rows') {
+    const answer = createAnswerOperator(query, labels);
+    for (let i = 0; i < N; i++) {
+      const known = truthFrames.get(start + i);
+      if (known && !answer.consume(known)) break;
+    }
+    rows = answer.finish(N).rows;
+  } else {
+    let n = 0;
+    for (let i = 0; i < N; i++) if (positive(i)) n++;
+    value = n;
+    rows = [{ [query.outputs[0]!.name]: n }];
+  }
+  const h = params.thresholds;
+  const skipErr = 0;
+  const estFnr = Number(params.heldOut.fnr ?? 0);
+  const estFpr = Number(params.heldOut.fpr ?? 0);
+  const accuracy: AccuracyReport = {
+    mode: 'cascade',
+    targets: { fnr: query.accuracy.fnr, fpr: query.accuracy.fpr },
+    estimated: { fnr: estFnr + skipErr, fpr: estFpr + skipErr },
+    met: estFnr <= query.accuracy.fnr && estFpr <= query.accuracy.fpr,
+    note: `cascade: estimated FNR ${fmt(estFnr)} / FPR ${fmt(estFpr)} (targets ${query.accuracy.fnr} / ${query.accuracy.fpr}), measured leave-one-out on ${params.interpolation?.agreeing ?? 0} labelled frames at twice the sample spacing; specialized model held-out (later time blocks) FNR ${fmt(h?.fnr)} / FPR ${fmt(h?.fpr)}; ${counters.referenceCalls - calls0} uncertain frames checked by the reference detector`,
+  };
+  return assemble(query, handle, rows, value, undefined, accuracy, counters, stages, N, started);
+}
+
+async function finishCount(
+  engine: Engine,
+  query: BoundQuery,
+  handle: VideoHandle,
+  model: ModelRow,
+  start: number,
+  end: number,
+  prediction: Float32Array,
+  labelledSet: Set<number>,
+  truthOf: (d: readonly Detection[], frame: number, ts: number) => number,
+  counters: Counters,
+  stages: StageStats[],
+  options: QueryOptions,
+  params: CascadeParams,
+  key: { videoId: number; referenceModelId: number; predicateKey: string; kind: string },
+  started: number,
+): Promise<QueryResult> {
+  if (query.shape !== 'aggregate') throw new Error('internal: count cascade on a non-aggregate query');
+  const N = end - start;
+  const first = query.outputs[0]!;
+  const target = query.accuracy.error;
+  const confidence = target?.confidence ?? 0.95;
+  // ERROR WITHIN applies to the first output: per frame for FCOUNT, in objects for COUNT(*).
+  const within = target ? (first.aggregate.fn === 'count' ? target.within / N : target.within) : DEFAULT_FCOUNT_ERROR;
+  const estimation = new Set(params.estimationFrames.filter((f) => f >= start && f < end));
+  const truth = new Map<number, number>();
+  const refStarted = performance.now();
+  const read = async (frames: readonly number[], phase: string) => {
+    const list = Int32Array.from([...new Set(frames)].sort((a, b) => a - b));
+    const onProgress = options.onProgress ? (done: number, total: number) => options.onProgress!({ phase, label: 'reference (sample)', done, total, unit: 'frames' }) : undefined;
+    for await (const chunk of referenceScan(engine.scanContext(handle, model, options.signal, onProgress), list, counters)) {
+      for (const f of chunk) truth.set(f.frame, truthOf(f.detections, f.frame, f.timestamp));
+    }
+  };
+  await read([...labelledSet, ...estimation], 'store');
+  const rng = new Random(SEED ^ key.videoId);
+  const pool: number[] = [];
+  for (let f = start; f < end; f++) if (!labelledSet.has(f) && !estimation.has(f)) pool.push(f);
+  for (let i = pool.length - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+  }
+  let estimate: CountEstimate;
+  const added: number[] = [];
+  for (;;) {
+    let exactSum = 0;
+    let exactFrames = 0;
+    let predictedUnsampled = 0;
+    const sampleTruth: number[] = [];
+    const samplePrediction: number[] = [];
+    for (let f = start; f < end; f++) {
+      const i = f - start;
+      if (estimation.has(f)) {
+        sampleTruth.push(truth.get(f)!);
+        samplePrediction.push(prediction[i]!);
+      } else if (truth.has(f)) {
+        exactSum += truth.get(f)!;
+        exactFrames++;
+      } else predictedUnsampled += prediction[i]!;
+    }
+    estimate = estimateFrameAverage({ frames: N, exactSum, exactFrames, predictedSumUnsampled: predictedUnsampled, sampleTruth, samplePrediction, confidence });
+    const more = samplesNeeded(estimate, within, pool.length);
+    if (more === 0 || pool.length === 0) break;
+    const next = pool.splice(0, more);
+    // These frames were never labelled, so they need predictions too: predictions exist for every unlabelled frame.
+    await read(next, 'estimate');
+    for (const f of next) estimation.add(f);
+    added.push(...next);
+  }
+  if (added.length > 0) {
+    const stored = await engine.catalog.findSpecializedModel(key);
+    if (stored) {
+      const metrics = { ...(stored.metrics as CascadeParams), estimationFrames: [...estimation].sort((a, b) => a - b) };
+      await engine.catalog.putSpecializedModel({ ...key, architecture: stored.architecture, onnx: stored.onnx, manifest: stored.manifest, metrics });
+    }
+  }
+  stages.unshift({ stage: 'label store', framesIn: N, framesDecided: counters.labelsFromStore, seconds: 0 });
+  stages.push({ stage: 'reference detector (random sample)', framesIn: added.length, framesDecided: added.length, seconds: (performance.now() - refStarted) / 1000 });
+  const row: Record<string, ResultValue> = {};
+  for (const o of query.outputs) row[o.name] = o.aggregate.fn === 'count' ? estimate.value * N : estimate.value;
+  const scale = first.aggregate.fn === 'count' ? N : 1;
+  const value = estimate.value * scale;
+  const half = estimate.halfWidth * scale;
+  const accuracy: AccuracyReport = {
+    mode: 'cascade',
+    targets: { error: within * scale, confidence },
+    estimated: { error: half },
+    met: half <= within * scale + 1e-12,
+    note: `estimate ${fmt(value)} ± ${fmt(half)} at ${Math.round(confidence * 100)}% confidence (target ± ${fmt(within * scale)}${target ? '' : ', the default'}): the specialized model's count on every frame, corrected by the mean residual on ${estimate.sampled} frames the reference detector labelled at random`,
+  };
+  return assemble(query, handle, [row], value, { low: value - half, high: value + half, confidence }, accuracy, counters, stages, N, started);
+}
+
+/** The error bound an FCOUNT gets when the query states none (objects per frame, 95% confidence). */
+export const DEFAULT_FCOUNT_ERROR = 0.05;
+
+function assemble(
+  query: BoundQuery,
+  handle: VideoHandle,
+  rows: ResultRow[],
+  value: number | undefined,
+  interval: QueryResult['interval'],
+  accuracy: AccuracyReport,
+  counters: Counters,
+  stages: StageStats[],
+  N: number,
+  started: number,
+): QueryResult {
+  const kind = query.shape === 'aggregate' ? 'aggregate' : query.shape === 'select-rows' ? 'rows' : 'frames';
+  return {
+    kind,
+    video: { name: query.video.name, path: handle.row.path },
+    columns: query.outputs.map((o) => o.name),
+    rows,
+    ...(value !== undefined ? { value } : {}),
+    ...(interval ? { interval } : value !== undefined ? { interval: { low: value, high: value, confidence: 1 } } : {}),
+    accuracy,
+    stats: {
+      framesInRange: N,
+      framesDecoded: counters.framesDecoded,
+      referenceCalls: counters.referenceCalls,
+      labelsFromStore: counters.labelsFromStore,
+      seconds: (performance.now() - started) / 1000,
+      stages,
+    },
+    plan: '',
+  };
+}
+
+async function decodeList(path: string, frames: Int32Array, size: number, engine: Engine, signal: AbortSignal | undefined, counters: Counters): Promise<Uint8Array> {
+  const bytes = size * size * 3;
+  const out = new Uint8Array(frames.length * bytes);
+  let k = 0;
+  for await (const b of decodeFrames(path, { width: size, height: size, frames, batchSize: 64, signal, ffmpegPath: engine.options.ffmpegPath })) {
+    out.set(b.data.subarray(0, b.count * bytes), k * bytes);
+    k += b.count;
+    counters.framesDecoded += b.count;
+  }
+  return out;
+}
+
+async function loadCosts(engine: Engine): Promise<Costs> {
+  const machine = machineKey();
+  const m = await engine.referenceModel();
+  const get = async (kind: string, key: string, assumed: number, list: string[]) => {
+    const row = await engine.catalog.findStageCost(kind, key, machine);
+    if (!row) list.push(kind);
+    return row?.secondsPerFrame ?? assumed;
+  };
+  const assumed: string[] = [];
+  // Assumptions before anything was measured on this machine: pessimistic for the cheap stages.
+  return {
+    reference: (await get('reference', m.sha256, 0.05, assumed)) + (await get('decode', 'reference', 0.005, [])),
+    decode: await get('decode', '32x32', 0.001, assumed),
+    specialized: await get('specialized', '32px', 0.0005, assumed),
+    difference: 0,
+    trainPerImageEpoch: await get('train', 'image-epoch', 0.001, assumed),
+    assumed,
+  };
+}
+
+function fmt(v: number | undefined): string {
+  return v === undefined ? 'n/a' : Number(v.toFixed(4)).toString();
+}
+

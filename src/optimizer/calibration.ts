@@ -1,0 +1,198 @@
+/**
+ * Pure calibration of cascade stages on labelled frames the stage did not train on. Every
+ * threshold comes from measurements on the video at hand; the only constants are safety
+ * policies (how much of the error budget a stage may spend, margins against sampling noise).
+ */
+
+/** Share of a query's error budget one cheap stage may spend (the rest covers sampling noise). */
+export const STAGE_BUDGET_SHARE = 0.5;
+
+export interface PresenceThresholds {
+  /** Score below which a frame is decided negative. */
+  readonly cLow: number;
+  /** Score above which a frame is decided positive. */
+  readonly cHigh: number;
+  /** Measured on the held-out frames with these thresholds. */
+  readonly fnr: number;
+  readonly fpr: number;
+  /** Share of held-out frames left to the reference detector. */
+  readonly uncertain: number;
+  readonly positives: number;
+  readonly negatives: number;
+}
+
+/** The decision a presence threshold pair makes: 0 negative, 1 positive, -1 uncertain. */
+export function decide(p: number, t: Pick<PresenceThresholds, 'cLow' | 'cHigh'>): -1 | 0 | 1 {
+  const negative = p < t.cLow;
+  const positive = p > t.cHigh;
+  return negative === positive ? -1 : positive ? 1 : 0;
+}
+
+/**
+ * NoScope's c_low / c_high: the widest thresholds whose held-out false-negative and false-positive
+ * rates stay within the stage's share of the targets, then pulled halfway towards 0 and 1 as a
+ * margin for frames the held-out sample did not contain. With no held-out positives (negatives)
+ * nothing is decided negative (positive): what cannot be measured is left to the reference.
+ */
+export function calibratePresence(scores: ArrayLike<number>, truth: ArrayLike<number>, targets: { fnr: number; fpr: number }): PresenceThresholds {
+  const pos: number[] = [];
+  const neg: number[] = [];
+  for (let i = 0; i < scores.length; i++) (truth[i]! > 0 ? pos : neg).push(scores[i]!);
+  pos.sort((a, b) => a - b);
+  neg.sort((a, b) => b - a);
+  const allowedFn = Math.floor(targets.fnr * STAGE_BUDGET_SHARE * pos.length);
+  const allowedFp = Math.floor(targets.fpr * STAGE_BUDGET_SHARE * neg.length);
+  const cLow = pos.length === 0 ? 0 : pos[allowedFn]! * 0.5;
+  const cHigh = neg.length === 0 ? 1 : 1 - (1 - neg[allowedFp]!) * 0.5;
+  const t = { cLow, cHigh };
+  let fn = 0;
+  let fp = 0;
+  let uncertain = 0;
+  for (let i = 0; i < scores.length; i++) {
+    const d = decide(scores[i]!, t);
+    if (d === -1) uncertain++;
+    else if (d === 0 && truth[i]! > 0) fn++;
+    else if (d === 1 && !(truth[i]! > 0)) fp++;
+  }
+  return {
+    cLow,
+    cHigh,
+    fnr: pos.length ? fn / pos.length : 0,
+    fpr: neg.length ? fp / neg.length : 0,
+    uncertain: scores.length ? uncertain / scores.length : 1,
+    positives: pos.length,
+    negatives: neg.length,
+  };
+}
+
+export interface DifferenceCalibration {
+  /** Frames closer than this to the last evaluated frame take its answer. */
+  readonly threshold: number;
+  /** Share of labelled pairs under the threshold (a pessimistic hit rate: pairs are farther apart than neighbours). */
+  readonly hitRate: number;
+  readonly pairs: number;
+  /** Pairs under the threshold whose answers differ. */
+  readonly errors: number;
+}
+
+/**
+ * The difference detector's threshold from pairs of labelled frames (each a later frame and an
+ * earlier one): half the smallest distance at which the answer was seen to change, so no observed
+ * change would have been missed; when no pair changed, the median distance.
+ */
+export function calibrateDifference(distances: ArrayLike<number>, changed: ArrayLike<boolean>): DifferenceCalibration {
+  const n = distances.length;
+  if (n === 0) return { threshold: 0, hitRate: 0, pairs: 0, errors: 0 };
+  let minChanged = Infinity;
+  const all: number[] = [];
+  for (let i = 0; i < n; i++) {
+    all.push(distances[i]!);
+    if (changed[i]) minChanged = Math.min(minChanged, distances[i]!);
+  }
+  all.sort((a, b) => a - b);
+  const threshold = Number.isFinite(minChanged) ? minChanged * 0.5 : all[Math.floor(n / 2)]!;
+  let hits = 0;
+  let errors = 0;
+  for (let i = 0; i < n; i++) {
+    if (distances[i]! < threshold) {
+      hits++;
+      if (changed[i]) errors++;
+    }
+  }
+  return { threshold, hitRate: hits / n, pairs: n, errors };
+}
+
+/**
+ * Error rate a frame skip of `k` adds, estimated from how often the answer changes between
+ * labelled frames `spacing` apart: each change leaves on average (k - 1) / 2 frames with the
+ * previous answer.
+ */
+export function skipErrorRate(changes: number, spanFrames: number, k: number): number {
+  if (k <= 1 || spanFrames <= 0) return 0;
+  return ((changes + 1) / spanFrames) * ((k - 1) / 2);
+}
+
+export interface InterpolationCalibration {
+  /** Interior sample frames whose two neighbours (2 x spacing apart) agree. */
+  readonly agreeing: number;
+  /** Of those, frames whose own answer differs (the error interpolation would make). */
+  readonly errors: number;
+  /** Errors the specialized model's safety net would not flag. */
+  readonly missedByNet: number;
+  /** Share of agreeing frames the net flags (sent to the reference). */
+  readonly flagged: number;
+  /** Error rates over positive / negative frames, without and with the net. */
+  readonly fnr: number;
+  readonly fpr: number;
+  readonly fnrWithNet: number;
+  readonly fprWithNet: number;
+}
+
+/**
+ * Leave-one-out on the labelled sample: each interior frame is predicted from its neighbours,
+ * which are twice the sample spacing apart, so the error measured is pessimistic for frames that
+ * lie between two sample frames. The net flags a frame when the model contradicts the
+ * interpolated answer (score >= cLow in a negative gap, <= cHigh in a positive one).
+ */
+export function calibrateInterpolation(truth: ArrayLike<number>, scores: ArrayLike<number>, net: Pick<PresenceThresholds, 'cLow' | 'cHigh'>): InterpolationCalibration {
+  let agreeing = 0;
+  let errors = 0;
+  let missed = 0;
+  let flagged = 0;
+  let positives = 0;
+  let negatives = 0;
+  let fn = 0;
+  let fp = 0;
+  let fnNet = 0;
+  let fpNet = 0;
+  for (let i = 1; i + 1 < truth.length; i++) {
+    const y = truth[i]! > 0;
+    if (y) positives++;
+    else negatives++;
+    const a = truth[i - 1]! > 0;
+    if (a !== truth[i + 1]! > 0) continue;
+    agreeing++;
+    const flag = a ? scores[i]! <= net.cHigh : scores[i]! >= net.cLow;
+    if (flag) flagged++;
+    if (y === a) continue;
+    errors++;
+    if (y) fn++;
+    else fp++;
+    if (!flag) {
+      missed++;
+      if (y) fnNet++;
+      else fpNet++;
+    }
+  }
+  return {
+    agreeing,
+    errors,
+    missedByNet: missed,
+    flagged: agreeing ? flagged / agreeing : 0,
+    fnr: positives ? fn / positives : 0,
+    fpr: negatives ? fp / negatives : 0,
+    fnrWithNet: positives ? fnNet / positives : 0,
+    fprWithNet: negatives ? fpNet / negatives : 0,
+  };
+}
+
+/**
+ * The safety net's thresholds from the interpolation errors it must catch: a positive frame inside
+ * a negative gap is flagged when its score reaches half the lowest such error's score; a negative
+ * frame inside a positive gap when its score is below the highest such error's score pulled
+ * halfway to 1. A side with no observed error keeps no net (nothing to calibrate it on).
+ */
+export function calibrateNet(truth: ArrayLike<number>, scores: ArrayLike<number>): Pick<PresenceThresholds, 'cLow' | 'cHigh'> {
+  let lowestMissedPositive = Infinity;
+  let highestMissedNegative = -Infinity;
+  for (let i = 1; i + 1 < truth.length; i++) {
+    const a = truth[i - 1]! > 0;
+    if (a !== truth[i + 1]! > 0 || (truth[i]! > 0) === a) continue;
+    if (truth[i]! > 0) lowestMissedPositive = Math.min(lowestMissedPositive, scores[i]!);
+    else highestMissedNegative = Math.max(highestMissedNegative, scores[i]!);
+  }
+  return {
+    cLow: Number.isFinite(lowestMissedPositive) ? lowestMissedPositive * 0.5 : Infinity,
+    cHigh: Number.isFinite(highestMissedNegative) ? 1 - (1 - highestMissedNegative) * 0.5 : -Infinity,
+  };
+}
