@@ -563,8 +563,8 @@ async function finishCount(
   return assemble(query, handle, [row], value, { low: value - half, high: value + half, confidence }, accuracy, counters, stages, N, started);
 }
 
-/** The error bound an FCOUNT gets when the query states none (objects per frame, 95% confidence). */
-export const DEFAULT_FCOUNT_ERROR = 0.05;
+/** The error bound an FCOUNT gets when the query states none (objects per frame, at 95% confidence: an error above 0.1 then has under 1% chance). */
+export const DEFAULT_FCOUNT_ERROR = 0.075;
 
 function assemble(
   query: BoundQuery,

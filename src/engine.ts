@@ -99,6 +99,8 @@ export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
 export class Engine {
   private model: ResolvedModel | undefined;
   private detector: Promise<ReferenceDetector> | undefined;
+  /** The detector loaded to check an unverified model file (see `referenceModel`). */
+  private checked: ReferenceDetector | undefined;
 
   /** @internal use {@link openEngine} */
   constructor(
@@ -125,6 +127,7 @@ export class Engine {
   /** Labels frames of a video with the reference detector (resuming where an earlier run stopped). */
   async label(video: string, options: LabelOptions = {}): Promise<LabelSummary> {
     const started = performance.now();
+    await this.referenceModel(); // a bad model fails before the video is registered
     const named = await this.catalog.findVideoByName(video);
     const handle = await this.registerVideo(named ? named.path : video);
     const model = await this.referenceModelRow();
@@ -148,19 +151,29 @@ export class Engine {
     const detector = this.detector;
     this.detector = undefined;
     if (detector) await (await detector.catch(() => undefined))?.dispose();
+    await this.checked?.dispose();
     await this.catalog.close();
   }
 
   // ---- internals shared with the query runner ----------------------------------------------------
 
-  /** The reference model's file and manifest (resolved once; nothing is loaded). */
+  /** The reference model's file and manifest (resolved once; loaded only when its checksum is not the manifest's). */
   async referenceModel(): Promise<ResolvedModel> {
-    this.model ??= await resolveModel(this.options.referenceModel ?? process.env.SIEVE_MODEL ?? DEFAULT_REFERENCE_MODEL, {
+    if (this.model) return this.model;
+    const model = await resolveModel(this.options.referenceModel ?? process.env.SIEVE_MODEL ?? DEFAULT_REFERENCE_MODEL, {
       modelDir: this.options.modelDir,
       dataDir: this.options.dataDir,
       cacheDir: this.options.cacheDir,
     });
-    return this.model;
+    if (model.sha256 !== model.manifest.source.sha256) {
+      // A file the manifest's checksum does not vouch for: load it now, so that a file of the
+      // wrong shape or no model at all fails before anything is written to the catalog.
+      const checked = await this.loadDetector(model);
+      if (this.checked) await checked.dispose();
+      else this.checked = checked;
+    }
+    this.model = model;
+    return model;
   }
 
   async referenceModelRow(): Promise<ModelRow> {
@@ -177,14 +190,16 @@ export class Engine {
 
   /** The loaded detector, created on first use (a warm query may never need it). */
   referenceDetector(): Promise<ReferenceDetector> {
-    this.detector ??= this.referenceModel().then((m) =>
-      ReferenceDetector.load(m.path, {
-        manifest: m.manifest,
-        executionProvider: this.options.executionProvider ?? 'cpu',
-        onFallback: this.options.onNotice,
-      }),
-    );
+    this.detector ??= this.referenceModel().then((m) => this.checked ?? this.loadDetector(m));
     return this.detector;
+  }
+
+  private loadDetector(m: ResolvedModel): Promise<ReferenceDetector> {
+    return ReferenceDetector.load(m.path, {
+      manifest: m.manifest,
+      executionProvider: this.options.executionProvider ?? 'cpu',
+      onFallback: this.options.onNotice,
+    });
   }
 
   /**

@@ -180,7 +180,8 @@ export function calibrateInterpolation(truth: ArrayLike<number>, scores: ArrayLi
  * The safety net's thresholds from the interpolation errors it must catch: a positive frame inside
  * a negative gap is flagged when its score reaches half the lowest such error's score; a negative
  * frame inside a positive gap when its score is below the highest such error's score pulled
- * halfway to 1. A side with no observed error keeps no net (nothing to calibrate it on).
+ * halfway to 1. A side with no observed error keeps no net (nothing to calibrate it on): its
+ * threshold lies outside [0, 1] (finite, so it survives JSON in the catalog).
  */
 export function calibrateNet(truth: ArrayLike<number>, scores: ArrayLike<number>): Pick<PresenceThresholds, 'cLow' | 'cHigh'> {
   let lowestMissedPositive = Infinity;
@@ -192,7 +193,7 @@ export function calibrateNet(truth: ArrayLike<number>, scores: ArrayLike<number>
     else highestMissedNegative = Math.max(highestMissedNegative, scores[i]!);
   }
   return {
-    cLow: Number.isFinite(lowestMissedPositive) ? lowestMissedPositive * 0.5 : Infinity,
-    cHigh: Number.isFinite(highestMissedNegative) ? 1 - (1 - highestMissedNegative) * 0.5 : -Infinity,
+    cLow: Number.isFinite(lowestMissedPositive) ? lowestMissedPositive * 0.5 : 2,
+    cHigh: Number.isFinite(highestMissedNegative) ? 1 - (1 - highestMissedNegative) * 0.5 : -1,
   };
 }

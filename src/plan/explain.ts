@@ -76,14 +76,15 @@ export function explainCascade(
       ? `estimated FNR ${Number(params.heldOut.fnr ?? 0).toFixed(4)} FPR ${Number(params.heldOut.fpr ?? 0).toFixed(4)} (targets ${query.accuracy.fnr} / ${query.accuracy.fpr}), ${(Number(params.heldOut.uncertain ?? 0) * 100).toFixed(1)}% of frames to the reference`
       : `held-out mean abs error ${Number(params.heldOut.meanAbsoluteError ?? NaN).toFixed(3)} vs ${Number(params.heldOut.meanBaselineError ?? NaN).toFixed(3)} for the mean`;
     const perFrame = (c.decode ?? 0) + (c.specialized ?? 0) / params.skip;
-    const uncertain = task === 'presence' ? Number(params.heldOut.uncertain ?? 0) * frames : params.estimationFrames.length;
+    const estimation = typeof params.estimationFrames === 'number' ? params.estimationFrames : params.estimationFrames.length;
+    const uncertain = task === 'presence' ? Number(params.heldOut.uncertain ?? 0) * frames : estimation;
     lines.push(`   └─ Cascade (${task}) on '${plan.video}' frames [${plan.start}, ${plan.end}): ${frames} frames; estimated ${(frames * perFrame + uncertain * (c.reference ?? 0)).toFixed(2)} s`);
     lines.push(`      ├─ ReferenceDetector ${plan.model} on uncertain frames (${ms(c.reference)}/frame; label store first: ${plan.labelled} labelled)`);
     if (t) {
       lines.push(`      ├─ Interpolate between agreeing labelled frames (sample every ${params.sampleStep}); gaps with a change go to the reference`);
       lines.push(`      ├─ SpecializedModel ${a.convBlocks} conv x ${a.baseFilters} filters, dense ${a.dense}, ${a.inputSize}px as safety net${params.interpolation?.net ? '' : ' (off: interpolation alone met the targets)'}: flags p >= ${t.cLow.toFixed(4)} in negative gaps, p <= ${t.cHigh.toFixed(4)} in positive ones (${ms(c.specialized)}/frame); ${est}`);
     }
-    else lines.push(`      ├─ SpecializedModel (count) ${a.convBlocks} conv x ${a.baseFilters} filters, dense ${a.dense}, ${a.inputSize}px (${ms(c.specialized)}/frame) as control variate, ${params.estimationFrames.length} random reference frames; ${est}`);
+    else lines.push(`      ├─ SpecializedModel (count) ${a.convBlocks} conv x ${a.baseFilters} filters, dense ${a.dense}, ${a.inputSize}px (${ms(c.specialized)}/frame) as control variate, ${estimation} random reference frames; ${est}`);
     if (params.difference?.enabled) lines.push(`      ├─ DifferenceDetector blocked ${params.difference.grid}x${params.difference.grid} MSE vs last evaluated frame < ${params.difference.threshold.toExponential(3)} (hit rate ≥ ${(params.difference.hitRate * 100).toFixed(0)}%)`);
     else if (task === 'presence') lines.push(`      ├─ DifferenceDetector: off (costs more than it saves here)`);
     lines.push(`      ├─ FrameSkip every ${params.skip}`);

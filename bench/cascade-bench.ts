@@ -1,0 +1,187 @@
+/**
+ * `npm run bench:cascade`: for each shared video and its main classes, in one run:
+ * - decode: ffmpeg decode of every frame at the cascade's input resolution (the floor);
+ * - naive: the reference detector on every frame, decode included, on an empty catalog;
+ * - cold: the query on an empty catalog (sample labelling, training, calibration, execution);
+ * - warm: the same query again (labels and trained model cached);
+ * with FNR / FPR (presence) or absolute error (FCOUNT) against the exact answer, which the naive
+ * run's labels give for every frame. Naive work is the same for every query on a video (it labels
+ * every frame once), so it is measured once per video.
+ *
+ * Flags: `--videos a,b` (file-name prefixes), `--no-write`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { openEngine, type Engine } from '../src/engine.js';
+import type { QueryResult } from '../src/engine-types.js';
+import { decodeFrames } from '../src/video/index.js';
+import { dataDir, describeMachine, isoDate, machineLine, markdownTable, resolveFromRoot, updateMarkdownSection, writeJson } from './bench-util.js';
+
+/** Each video's main classes (MANIFEST.md's reference statistics). */
+const SCENARIOS: readonly { video: string; presence: readonly string[]; fcount: readonly string[] }[] = [
+  { video: 'road_polecam.mp4', presence: ['car', 'bus'], fcount: ['car'] },
+  { video: 'shopfront_cctv.mp4', presence: ['person'], fcount: ['person'] },
+  { video: 'intel_one_by_one_person.mp4', presence: ['person'], fcount: ['person'] },
+  { video: 'campus_pedestrians_vtest.mp4', presence: ['person'], fcount: ['person'] },
+  { video: 'interstate_overpass.avi', presence: ['car', 'truck'], fcount: ['car'] },
+  { video: 'street_window_cvtrafficcam.mp4', presence: ['car'], fcount: ['car'] },
+  { video: 'grocery_cctv_screencast.mp4', presence: ['person'], fcount: ['person'] },
+  { video: 'india_intersection_320.mp4', presence: ['car', 'bus'], fcount: ['car'] },
+];
+
+interface Row {
+  video: string;
+  query: string;
+  frames: number;
+  decodeSeconds: number;
+  naiveSeconds: number;
+  coldSeconds: number;
+  warmSeconds: number;
+  coldReferenceCalls: number;
+  warmReferenceCalls: number;
+  speedupCold: number;
+  speedupWarm: number;
+  warmOverDecode: number;
+  fnr?: number;
+  fpr?: number;
+  targets: Record<string, number>;
+  countError?: number;
+  estimate?: number;
+  exact?: number;
+  halfWidth?: number;
+  met: boolean;
+}
+
+const { values } = parseArgs({ options: { videos: { type: 'string' }, 'no-write': { type: 'boolean' } } });
+const only = values.videos?.split(',').map((s) => s.trim());
+const scenarios = SCENARIOS.filter((s) => !only || only.some((o) => s.video.startsWith(o)));
+const rows: Row[] = [];
+const machine = describeMachine();
+const work = mkdtempSync(join(tmpdir(), 'sieve-cascade-bench-'));
+
+try {
+  for (const s of scenarios) {
+    const path = join(dataDir(), 'videos', s.video);
+    const v = 'v';
+    // decode floor at the cascade's input resolution (the smallest candidate, 32x32)
+    const decodeRuns: number[] = [];
+    for (let r = 0; r < 3; r++) {
+      const t = performance.now();
+      for await (const _ of decodeFrames(path, { width: 32, height: 32, batchSize: 256 })) void _;
+      decodeRuns.push((performance.now() - t) / 1000);
+    }
+    const decodeSeconds = decodeRuns.sort((a, b) => a - b)[1]!;
+    // naive: every frame through the reference detector, on an empty catalog
+    const truthEngine = await openEngine({ catalog: join(work, `${s.video}-truth.duckdb`) });
+    const naive = await timed(truthEngine, `SELECT frame FROM ${v} WHERE class = '${s.presence[0]}'`, path, true);
+    const naiveSeconds = naive.seconds;
+    log(`${s.video}: decode ${decodeSeconds.toFixed(2)} s, naive ${naiveSeconds.toFixed(1)} s (${naive.result.stats.referenceCalls} reference calls)`);
+    const queries = [
+      ...s.presence.map((c) => ({ sql: `SELECT frame FROM ${v} WHERE class = '${c}'`, kind: 'presence' as const })),
+      ...s.fcount.map((c) => ({ sql: `SELECT FCOUNT(*) FROM ${v} WHERE class = '${c}'`, kind: 'fcount' as const })),
+    ];
+    for (const q of queries) {
+      const exact = (await timed(truthEngine, q.sql, path, true)).result;
+      const engine = await openEngine({ catalog: join(work, `${s.video}-${rows.length}.duckdb`) });
+      const cold = await timed(engine, q.sql, path, false);
+      const warm = await timed(engine, q.sql, path, false);
+      await engine.close();
+      const N = exact.stats.framesInRange;
+      const row: Row = {
+        video: s.video,
+        query: q.sql.replace(`FROM ${v} `, 'FROM video '),
+        frames: N,
+        decodeSeconds,
+        naiveSeconds,
+        coldSeconds: cold.seconds,
+        warmSeconds: warm.seconds,
+        coldReferenceCalls: cold.result.stats.referenceCalls,
+        warmReferenceCalls: warm.result.stats.referenceCalls,
+        speedupCold: naiveSeconds / cold.seconds,
+        speedupWarm: naiveSeconds / warm.seconds,
+        warmOverDecode: warm.seconds / decodeSeconds,
+        targets: { ...cold.result.accuracy.targets },
+        met: false,
+      };
+      if (q.kind === 'presence') {
+        const truth = new Set(exact.rows.map((r) => r.frame));
+        for (const [name, result] of [['cold', cold.result], ['warm', warm.result]] as const) {
+          const got = new Set(result.rows.map((r) => r.frame));
+          let fn = 0;
+          let fp = 0;
+          for (const f of truth) if (!got.has(f)) fn++;
+          for (const f of got) if (!truth.has(f)) fp++;
+          const fnr = truth.size ? fn / truth.size : 0;
+          const fpr = N - truth.size ? fp / (N - truth.size) : 0;
+          if (name === 'cold') Object.assign(row, { fnr, fpr });
+          else Object.assign(row, { fnr: Math.max(row.fnr!, fnr), fpr: Math.max(row.fpr!, fpr) });
+        }
+        row.met = row.fnr! <= (row.targets.fnr ?? 0.01) && row.fpr! <= (row.targets.fpr ?? 0.01);
+      } else {
+        row.exact = exact.value!;
+        row.estimate = cold.result.value!;
+        row.halfWidth = cold.result.interval ? (cold.result.interval.high - cold.result.interval.low) / 2 : 0;
+        row.countError = Math.max(Math.abs(cold.result.value! - exact.value!), Math.abs(warm.result.value! - exact.value!));
+        row.met = row.countError <= 0.1;
+      }
+      rows.push(row);
+      log(`  ${row.query}: cold ${row.coldSeconds.toFixed(1)} s (${row.coldReferenceCalls} ref), warm ${row.warmSeconds.toFixed(2)} s (${row.warmReferenceCalls} ref), ${q.kind === 'presence' ? `FNR ${row.fnr!.toFixed(4)} FPR ${row.fpr!.toFixed(4)}` : `error ${row.countError!.toFixed(4)} (exact ${row.exact!.toFixed(3)}, estimate ${row.estimate!.toFixed(3)} ± ${row.halfWidth!.toFixed(3)})`}`);
+    }
+    await truthEngine.close();
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : NaN;
+};
+const summary = {
+  medianSpeedupWarm: median(rows.map((r) => r.speedupWarm)),
+  medianSpeedupCold: median(rows.map((r) => r.speedupCold)),
+  warmWithin2xOfDecode: rows.filter((r) => r.warmOverDecode <= 2).length,
+  queries: rows.length,
+  accuracyMet: rows.filter((r) => r.met).length,
+};
+log(JSON.stringify(summary));
+if (!values['no-write']) {
+  const date = isoDate();
+  writeJson(resolveFromRoot('bench', 'results', 'cascade.json'), { date, machine, reference: 'yolo11n_int8dyn_640', summary, rows });
+  const table = markdownTable(
+    ['video', 'query', 'frames', 'decode s', 'naive s', 'cold s', 'warm s', 'naive/cold', 'naive/warm', 'warm/decode', 'ref calls cold/warm', 'accuracy (vs exact, all frames)'],
+    rows.map((r) => [
+      r.video,
+      `\`${r.query}\``,
+      String(r.frames),
+      r.decodeSeconds.toFixed(2),
+      r.naiveSeconds.toFixed(1),
+      r.coldSeconds.toFixed(1),
+      r.warmSeconds.toFixed(2),
+      `${r.speedupCold.toFixed(1)}x`,
+      `${r.speedupWarm.toFixed(1)}x`,
+      `${r.warmOverDecode.toFixed(2)}x`,
+      `${r.coldReferenceCalls} / ${r.warmReferenceCalls}`,
+      r.fnr !== undefined ? `FNR ${r.fnr.toFixed(4)}, FPR ${r.fpr!.toFixed(4)} (targets 0.01)${r.met ? '' : ' MISSED'}` : `abs error ${r.countError!.toFixed(3)} (exact ${r.exact!.toFixed(3)}, ± ${r.halfWidth!.toFixed(3)} at 95%)${r.met ? '' : ' MISSED'}`,
+    ]),
+  );
+  updateMarkdownSection(
+    resolveFromRoot('BENCHMARKS.md'),
+    'Cascade',
+    `\`npm run bench:cascade\`, ${date}, ${machineLine(machine)}. Reference: yolo11n_int8dyn_640. One run; each query's cold run starts from an empty catalog, warm is the same query again. ` +
+      `Naive labels every frame once per video (the same work for every query on it). FNR/FPR are the worse of the cold and warm runs, over every frame in range.\n\n` +
+      `Median speedup naive/warm ${summary.medianSpeedupWarm.toFixed(1)}x, naive/cold ${summary.medianSpeedupCold.toFixed(1)}x; warm within 2x of decode on ${summary.warmWithin2xOfDecode} of ${summary.queries} queries; accuracy target met on ${summary.accuracyMet} of ${summary.queries}.\n\n${table}`,
+  );
+}
+
+async function timed(engine: Engine, sql: string, path: string, exact: boolean): Promise<{ result: QueryResult; seconds: number }> {
+  const t = performance.now();
+  const result = await engine.query(sql, { videos: { v: path }, exact });
+  return { result, seconds: (performance.now() - t) / 1000 };
+}
+
+function log(message: string): void {
+  process.stderr.write(`${message}\n`);
+}

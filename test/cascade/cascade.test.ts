@@ -1,0 +1,73 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openEngine, type Engine } from '../../src/engine.js';
+import { video } from '../helpers.js';
+
+/**
+ * The cascade against the exact answer on real video: shopfront_cctv's first 20 seconds, where
+ * people pass now and then (about a quarter of the frames). The exact answer comes from a separate
+ * catalog in which the reference detector labelled every frame.
+ */
+const path = video('shopfront_cctv.mp4');
+const RANGE = 'timestamp < 20';
+let cascade: Engine;
+let exact: Engine;
+
+beforeAll(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sieve-cascade-'));
+  cascade = await openEngine({ catalog: join(dir, 'cascade.duckdb') });
+  exact = await openEngine({ catalog: join(dir, 'exact.duckdb') });
+});
+
+afterAll(async () => {
+  await cascade?.close();
+  await exact?.close();
+});
+
+describe('presence cascade', { timeout: 600_000 }, () => {
+  it('meets its FNR/FPR targets on frames it never labelled, with fewer reference calls, and is warm the second time', async () => {
+    const sql = `SELECT frame FROM shop WHERE class = 'person' AND ${RANGE} FNR WITHIN 0.02 FPR WITHIN 0.02`;
+    const truth = await exact.query(sql, { videos: { shop: path }, exact: true });
+    const cold = await cascade.query(sql, { videos: { shop: path } });
+    const warm = await cascade.query(sql, { videos: { shop: path } });
+    const N = truth.stats.framesInRange;
+    expect(cold.stats.framesInRange).toBe(N);
+    expect(cold.accuracy.mode).toBe('cascade');
+    // Labelled frames are exact by construction; the promise is about the rest.
+    expect(cold.stats.referenceCalls).toBeLessThan(N * 0.75);
+    expect(warm.stats.referenceCalls).toBeLessThanOrEqual(Math.ceil(N * 0.01));
+    const positives = new Set(truth.rows.map((r) => r.frame));
+    expect(positives.size).toBeGreaterThan(N * 0.05);
+    for (const result of [cold, warm]) {
+      const got = new Set(result.rows.map((r) => r.frame));
+      const fn = [...positives].filter((f) => !got.has(f)).length;
+      const fp = [...got].filter((f) => !positives.has(f)).length;
+      expect(fn / positives.size).toBeLessThanOrEqual(0.02);
+      expect(fp / (N - positives.size)).toBeLessThanOrEqual(0.02);
+    }
+    const plan = await cascade.query(`EXPLAIN ${sql}`, { videos: { shop: path } });
+    expect(plan.plan).toMatch(/Cascade \(presence\)/);
+    expect(plan.plan).toMatch(/SpecializedModel/);
+    expect(plan.plan).toMatch(/Decode .* at \d+x\d+/);
+  });
+
+  it('answers FCOUNT within its stated error bound, reusing the labels it has', async () => {
+    const sql = `SELECT FCOUNT(*) FROM shop WHERE class = 'person' AND ${RANGE} ERROR WITHIN 0.1 AT CONFIDENCE 95%`;
+    const truth = await exact.query(sql, { videos: { shop: path }, exact: true });
+    const result = await cascade.query(sql, { videos: { shop: path } });
+    expect(result.accuracy.mode).toBe('cascade');
+    expect(result.interval!.high - result.value!).toBeLessThanOrEqual(0.1 + 1e-9);
+    expect(Math.abs(result.value! - truth.value!)).toBeLessThanOrEqual(0.1);
+    expect(result.stats.referenceCalls).toBeLessThan(truth.stats.framesInRange);
+  });
+
+  it('keeps the ground-truth path with exact: true', async () => {
+    const sql = `SELECT COUNT(DISTINCT frame) FROM shop WHERE class = 'person' AND ${RANGE}`;
+    const a = await cascade.query(sql, { videos: { shop: path }, exact: true });
+    const b = await exact.query(sql, { videos: { shop: path }, exact: true });
+    expect(a.accuracy.mode).toBe('exact');
+    expect(a.value).toBe(b.value);
+  });
+});
