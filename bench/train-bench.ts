@@ -6,8 +6,8 @@
  *
  * - step: the training-step graph alone, parameters and Adam state carried between runs as
  *   inputs/outputs (what ONNX Runtime's kernels plus the binding cost).
- * - trainer: `trainModel` end to end over epochs (batch assembly, augmentation, dropout masks,
- *   class weights, validation skipped), images/s of its optimisation steps.
+ * - trainer: `trainModel` end to end over epochs (batch assembly, class weights, dropout masks,
+ *   validation skipped), images/s of its optimisation steps.
  * - inference: the exported model through `OnnxSession`, batches of the same size.
  *
  * Flags: `--sizes 32,64` `--batch 64` `--threads N` (default: all cores) `--repeats 3`
@@ -240,7 +240,7 @@ function trainingSection(machine: string, date: string, table: string, rows: rea
 NoScope-style net: 2 x [3x3 conv (16, then 32 filters), ReLU, 2x2 max-pool], dense 64, ReLU, dropout 0.5, one sigmoid output; Adam;
 batch ${B}, ${threads} intra-op threads; median (min–max) of ${repeats} repeats. "train step" is the ONNX training-step graph alone
 (parameters and Adam state passed in and out as flat vectors each step); "trainer end to end" is \`trainModel\` (batch assembly,
-augmentation, dropout masks included); inference runs the exported model through \`OnnxSession\`.
+class weights, dropout masks and the first, slower run included); inference runs the exported model through \`OnnxSession\`.
 
 ${table}${skipped}
 
@@ -259,7 +259,7 @@ function accuracySection(): string {
   const r = JSON.parse(readFileSync(path, 'utf8')) as AccuracyRecord;
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   const table = markdownTable(
-    ['video', 'target', 'labelled frames (step)', 'held-out frames', 'held-out accuracy', 'confusion [[tn, fp], [fn, tp]]', 'count MAE (mean baseline)', 'epochs', 'train img/s'],
+    ['video', 'target', 'labelled frames (step)', 'held-out frames', 'held-out accuracy', 'confusion [[tn, fp], [fn, tp]]', 'count MAE (mean baseline)', 'epochs'],
     r.rows.map((x) => [
       x.video,
       x.target,
@@ -269,9 +269,8 @@ function accuracySection(): string {
       x.heldOut.confusion && x.task === 'presence' ? JSON.stringify(x.heldOut.confusion) : '',
       x.heldOut.meanAbsoluteError !== undefined ? `${x.heldOut.meanAbsoluteError.toFixed(2)} (${x.heldOut.baselineMeanAbsoluteError!.toFixed(2)})` : '',
       String(x.epochs),
-      String(x.imagesPerSecond),
     ]),
-    ['l', 'l', 'r', 'r', 'r', 'l', 'r', 'r', 'r'],
+    ['l', 'l', 'r', 'r', 'r', 'l', 'r', 'r'],
   );
   return `Specialized models trained on reference labels (${r.labelSource}, score >= 0.5) at ${r.inputSize}x${r.inputSize}; held-out = the later
 time blocks (last 20% of the labelled span), never trained on nor used for early stopping. Recorded ${r.date} by
