@@ -13,7 +13,7 @@ import { machineKey } from './machine.js';
 import { createAnswerOperator, frameSelectionRows } from './operators/answer-operator.js';
 import { blockedDistance } from './operators/difference-detector.js';
 import { referenceScan, type ReferenceFrame, type ReferenceScanCounters } from './operators/reference-scan-operator.js';
-import { STAGE_BUDGET_SHARE, calibrateDifference, calibrateInterpolation, calibrateNet, calibratePresence, skipErrorRate, type DifferenceCalibration, type InterpolationCalibration, type PresenceThresholds } from './optimizer/calibration.js';
+import { calibrateDifference, calibrateInterpolation, calibrateNet, calibratePresence, skipErrorRate, type DifferenceCalibration, type InterpolationCalibration, type PresenceThresholds } from './optimizer/calibration.js';
 import { estimateFrameAverage, samplesNeeded, type CountEstimate } from './optimizer/count-estimator.js';
 import { frameList } from './plan/frame-selection.js';
 import type { ModelRow } from './storage/catalog-rows.js';
@@ -204,9 +204,12 @@ export async function runCascade(
       let interpolation: (InterpolationCalibration & { net: boolean }) | undefined;
       if (task === 'presence') {
         const model = calibratePresence(heldScores, heldTruth, { fnr: query.accuracy.fnr, fpr: query.accuracy.fpr });
-        thresholds = { ...model, ...calibrateNet(truth, scores) };
+        // The net catches what interpolation gets wrong; on a side where the sample showed no such
+        // error there is nothing to calibrate on, so the model's own held-out threshold is used.
+        const observed = calibrateNet(truth, scores);
+        thresholds = { ...model, cLow: observed.cLow <= 1 ? observed.cLow : model.cLow, cHigh: observed.cHigh >= 0 ? observed.cHigh : model.cHigh };
         const interp = calibrateInterpolation(truth, scores, thresholds);
-        const net = interp.fnr > query.accuracy.fnr * STAGE_BUDGET_SHARE || interp.fpr > query.accuracy.fpr * STAGE_BUDGET_SHARE;
+        const net = true;
         interpolation = { ...interp, net };
         // Frames in gaps whose two labelled ends disagree go to the reference, and so do flagged ones.
         uncertain = Math.min(1, (changes * (step - 1)) / Math.max(1, N - sample.length) + (net ? interp.flagged : 0));
@@ -283,8 +286,8 @@ export async function runCascade(
     counters.framesDecoded += batch.count;
     const frameBytes = size * size * 3;
     if (task === 'count') {
-      const idx: number[] = [];
-      for (let i = 0; i < batch.count; i++) if (!labelledSet.has(batch.frames[i]!)) idx.push(i);
+      // Every frame, labelled ones too: the estimator compares predictions with labels.
+      const idx = Array.from({ length: batch.count }, (_, i) => i);
       const m0 = performance.now();
       const scores = await specialized.score(batch, idx);
       modelSeconds += (performance.now() - m0) / 1000;
