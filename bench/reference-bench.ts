@@ -9,9 +9,12 @@
  * - full: decode + pre + inference + post, wall clock, over the first `--frames` frames (a
  *   contiguous run, so ffmpeg decodes exactly the frames detected, as a naive scan would).
  *
- * Flags: `--videos a,b` `--models x,y` `--frames N` `--repeats R` `--decode-repeats R` `--no-write`.
+ * Flags: `--videos a,b` `--models x,y` `--frames N` `--repeats R` `--decode-repeats R` `--no-write`;
+ * on a shared machine, `--max-others 0.1` `--quiet-timeout 30` `--max-wait 240` (seconds) bound
+ * how long repeats wait for other processes to go quiet; `--render` rewrites BENCHMARKS.md from
+ * the stored JSON without measuring.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -34,6 +37,7 @@ import {
   stat,
   updateMarkdownSection,
   writeJson,
+  type MachineInfo,
   type QuietOptions,
   type QuietRepeated,
   type Stat,
@@ -102,11 +106,19 @@ async function main(): Promise<void> {
       'quiet-timeout': { type: 'string', default: '30' },
       'max-wait': { type: 'string', default: '240' },
       'no-write': { type: 'boolean', default: false },
+      render: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
-    console.log('usage: node dist/bench/reference-bench.js [--videos a,b] [--models x,y] [--frames 60] [--repeats 3] [--decode-repeats 3] [--max-others 0.1] [--quiet-timeout 30] [--max-wait 240] [--no-write]');
+    console.log('usage: node dist/bench/reference-bench.js [--videos a,b] [--models x,y] [--frames 60] [--repeats 3] [--decode-repeats 3] [--max-others 0.1] [--quiet-timeout 30] [--max-wait 240] [--no-write] | --render');
+    console.log('--render rewrites the BENCHMARKS.md section (and the summary) from bench/results/reference.json without measuring.');
+    return;
+  }
+  const resultPath = resolveFromRoot('bench', 'results', 'reference.json');
+  if (values.render) {
+    const stored = JSON.parse(readFileSync(resultPath, 'utf8')) as ReferenceResult;
+    publish({ ...stored, summary: summarize(stored.rows) }, resultPath, false);
     return;
   }
   const sampleSize = positiveInt(values.frames, '--frames');
@@ -178,7 +190,7 @@ async function main(): Promise<void> {
 
   const seconds = Math.round((performance.now() - started) / 1000);
   log(`done in ${seconds} s`);
-  const result = {
+  const result: ReferenceResult = {
     benchmark: 'reference',
     date: new Date().toISOString(),
     machine,
@@ -196,14 +208,39 @@ async function main(): Promise<void> {
       filters: { videos: values.videos ?? null, models: values.models ?? null },
     },
     videos: videos.map((v) => ({ name: basename(v.path), width: v.width, height: v.height, frames: v.frameCount, fps: Math.round(v.fps * 100) / 100, codec: v.codec })),
+    summary: summarize(rows),
     rows,
   };
-  const table = renderTable(rows);
+  publish(result, resultPath, values['no-write']);
+}
+
+interface ReferenceResult {
+  readonly benchmark: 'reference';
+  readonly date: string;
+  readonly machine: MachineInfo;
+  readonly loadavgAtEnd: readonly number[];
+  readonly durationSeconds: number;
+  readonly settings: {
+    readonly sampleFrames: number;
+    readonly repeats: number;
+    readonly decodeRepeats: number;
+    readonly warmupFrames: number;
+    readonly quiet: { readonly maxShare?: number | undefined; readonly timeoutMs?: number | undefined; readonly maxWaitMs: number; readonly waitBudgetLeftMs?: number };
+    readonly filters: { readonly videos: string | null; readonly models: string | null };
+    readonly [more: string]: unknown;
+  };
+  readonly videos: readonly unknown[];
+  readonly summary: readonly ModelSummary[];
+  readonly rows: readonly Row[];
+}
+
+function publish(result: ReferenceResult, path: string, dryRun: boolean): void {
+  const table = `${renderSummary(result.summary)}\n\nPer video:\n\n${renderTable(result.rows)}`;
   console.log(table);
-  if (values['no-write']) return;
-  writeJson(resolveFromRoot('bench', 'results', 'reference.json'), result);
-  updateMarkdownSection(resolveFromRoot('BENCHMARKS.md'), 'Reference detectors', renderSection(result.date, machineLine(machine), result.settings, seconds, table), INTRO);
-  log('wrote bench/results/reference.json and the "Reference detectors" section of BENCHMARKS.md');
+  if (dryRun) return;
+  writeJson(path, result);
+  updateMarkdownSection(resolveFromRoot('BENCHMARKS.md'), 'Reference detectors', renderSection(result.date, machineLine(result.machine), result.settings, result.durationSeconds, table), INTRO);
+  console.error('wrote bench/results/reference.json and the "Reference detectors" section of BENCHMARKS.md');
 }
 
 const INTRO = '# Benchmarks\n\nMeasured figures for Sieve, one section per benchmark (`npm run bench:*`); the raw results are in `bench/results/`.\n';
@@ -285,6 +322,54 @@ async function measure(
   };
 }
 
+/** Per model, over every video: a detector's cost does not depend on what the frames show. */
+interface ModelSummary {
+  readonly model: string;
+  readonly modelInput: string;
+  readonly videos: number;
+  /** Every repeat of every video pooled. */
+  readonly inferenceFps: Stat;
+  readonly fullFps: Stat;
+  readonly inferenceMsPerFrame: number;
+  /** Mean over videos of each video's mean detections per frame. */
+  readonly perFrameByClass: Readonly<Record<string, number>>;
+}
+
+function summarize(rows: readonly Row[]): ModelSummary[] {
+  const models = [...new Set(rows.map((r) => r.model))];
+  return models.map((model) => {
+    const mine = rows.filter((r) => r.model === model);
+    const inference = stat(mine.flatMap((r) => r.inferenceFps.samples));
+    return {
+      model,
+      modelInput: mine[0]!.modelInput,
+      videos: mine.length,
+      inferenceFps: roundStat(inference, 1),
+      fullFps: roundStat(stat(mine.flatMap((r) => r.full.fps.samples)), 1),
+      inferenceMsPerFrame: Math.round((1000 / inference.median) * 100) / 100,
+      perFrameByClass: Object.fromEntries(
+        CLASSES.map((c) => [c, Math.round((mine.reduce((s, r) => s + (r.detections.perFrameByClass[c] ?? 0), 0) / mine.length) * 1000) / 1000]),
+      ),
+    };
+  });
+}
+
+function renderSummary(summary: readonly ModelSummary[]): string {
+  return markdownTable(
+    ['model', 'input', 'videos', 'inference fr/s', 'infer ms/frame', 'full fr/s (decode + detect)', ...CLASSES.map((c) => `${c}/frame (mean over videos)`)],
+    summary.map((m) => [
+      m.model,
+      m.modelInput,
+      String(m.videos),
+      formatStat(m.inferenceFps, 1),
+      formatNumber(m.inferenceMsPerFrame, 1),
+      formatStat(m.fullFps, 1),
+      ...CLASSES.map((c) => formatNumber(m.perFrameByClass[c] ?? Number.NaN, 2)),
+    ]),
+    ['l', 'l', 'r', 'r', 'r', 'r', ...CLASSES.map(() => 'r' as const)],
+  );
+}
+
 function renderTable(rows: readonly Row[]): string {
   return markdownTable(
     ['video', 'model', 'decode size', 'decode fr/s @ size', 'decode fr/s @ 64x64', 'inference fr/s', 'full fr/s', 'ms/frame pre / infer / post', ...CLASSES.map((c) => `${c}/frame`), 'dets/frame', "others' CPU"],
@@ -308,7 +393,7 @@ function renderTable(rows: readonly Row[]): string {
 function renderSection(
   date: string,
   machine: string,
-  settings: { sampleFrames: number; repeats: number; decodeRepeats: number; warmupFrames: number; quiet: { maxShare?: number | undefined; maxWaitMs: number }; filters: { videos: string | null; models: string | null } },
+  settings: ReferenceResult['settings'],
   seconds: number,
   table: string,
 ): string {
@@ -325,6 +410,7 @@ function renderSection(
     `- **full fr/s**: decode + pre + inference + post, wall clock, over the first ${settings.sampleFrames} frames (contiguous, so ffmpeg decodes only frames that are detected, as a naive scan of every frame would), ${settings.repeats} repeats. This is the \`naive\` rate of DESIGN.md's "Performance, defined", on a sample.`,
     `- **person/frame, car/frame, dets/frame**: mean detections per sampled frame at the model's default score threshold after class-wise NMS — the accuracy-side figure beside the speed (the strongest model, yolo11n_int8dyn_640, is the reference; a lower count from another model mostly means missed objects). Full data: \`bench/results/reference.json\`.`,
     `- **others' CPU**: this machine is shared; every repeat waits until other processes go quiet, and a repeat during which they used more than ${Math.round((settings.quiet.maxShare ?? 0.1) * 100)}% of the CPU is run again (up to 4 tries, keeping the least disturbed; waiting and re-runs together get at most ${Math.round(settings.quiet.maxWaitMs / 1000)} s per run, then repeats are kept as measured). The column is the most other processes used during any kept repeat of the row (its decodes included); above ${Math.round((settings.quiet.maxShare ?? 0.1) * 100)}% the row's speeds are pessimistic.`,
+    `- **Per model** pools every repeat on every video: a detector's input size is fixed, so its cost does not depend on the video (full fr/s does a little, through the decode size). Differences between videos of more than the (min–max) of one row come from the machine (a shared VM whose speed drifts over minutes), not from the video.`,
     '',
     table,
   ].join('\n');
