@@ -207,7 +207,12 @@ export async function runCascade(
         // The net catches what interpolation gets wrong; on a side where the sample showed no such
         // error there is nothing to calibrate on, so the model's own held-out threshold is used.
         const observed = calibrateNet(truth, scores);
-        thresholds = { ...model, cLow: observed.cLow <= 1 ? observed.cLow : model.cLow, cHigh: observed.cHigh >= 0 ? observed.cHigh : model.cHigh };
+        // A side the held-out frames never showed (no positives, or no negatives) has no net.
+        thresholds = {
+          ...model,
+          cLow: observed.cLow <= 1 ? observed.cLow : model.positives > 0 ? model.cLow : 2,
+          cHigh: observed.cHigh >= 0 ? observed.cHigh : model.negatives > 0 ? model.cHigh : -1,
+        };
         const interp = calibrateInterpolation(truth, scores, thresholds);
         const net = true;
         interpolation = { ...interp, net };
