@@ -357,12 +357,17 @@ export async function runCascade(
     stages.push({ stage: `frame skip (every ${params.skip})`, framesIn: N - labelledSet.size, framesDecided: skipped, seconds: 0 });
     if (params.difference?.enabled) stages.push({ stage: 'difference detector', framesIn: N - labelledSet.size - skipped, framesDecided: diffHits, seconds: diffSeconds });
   }
+  /** Labelled frames of the range, read once from the store (presence). */
+  const storedFrames = new Map<number, ReferenceFrame>();
   if (task === 'presence') {
     // Interpolate between agreeing labelled frames; the model's net flags contradictions.
     const known = new Map<number, number>();
     const list = Int32Array.from([...labelledSet].sort((a, b) => a - b));
-    for await (const chunk of referenceScan(engine.scanContext(handle, model, options.signal), list, { referenceCalls: 0, labelsFromStore: 0, framesDecoded: 0, detectSeconds: 0 })) {
-      for (const f of chunk) known.set(f.frame, truthOf(f.detections, f.frame, f.timestamp));
+    for await (const chunk of referenceScan(engine.scanContext(handle, model, options.signal), list, counters)) {
+      for (const f of chunk) {
+        known.set(f.frame, truthOf(f.detections, f.frame, f.timestamp));
+        storedFrames.set(f.frame, f);
+      }
     }
     const next = new Int32Array(N).fill(-1);
     let after = -1;
@@ -395,7 +400,7 @@ export async function runCascade(
 
   let result: QueryResult;
   if (task === 'presence') {
-    result = await finishPresence(engine, query, handle, model, start, end, decision, labelledSet, truthOf, counters, stages, options, labels, params, started);
+    result = await finishPresence(engine, query, handle, model, start, end, decision, storedFrames, truthOf, counters, stages, options, labels, params, started);
   } else {
     result = await finishCount(engine, query, handle, model, start, end, prediction, labelledSet, truthOf, counters, stages, options, params, key, started);
   }
@@ -410,7 +415,7 @@ async function finishPresence(
   start: number,
   end: number,
   decision: Int8Array,
-  labelledSet: Set<number>,
+  storedFrames: ReadonlyMap<number, ReferenceFrame>,
   truthOf: (d: readonly Detection[], frame: number, ts: number) => number,
   counters: Counters,
   stages: StageStats[],
@@ -425,20 +430,19 @@ async function finishPresence(
   const refFrames: number[] = [];
   for (let i = 0; i < N; i++) {
     const f = start + i;
-    if (labelledSet.has(f)) continue;
+    if (storedFrames.has(f)) continue;
     if (decision[i] === -1 || (needRows && decision[i] === 1)) refFrames.push(f);
   }
-  const storeFrames = [...labelledSet];
-  const wanted = Int32Array.from([...new Set([...storeFrames, ...refFrames])].sort((a, b) => a - b));
+  const wanted = Int32Array.from(refFrames);
   const refStarted = performance.now();
   const calls0 = counters.referenceCalls;
-  const truthFrames = new Map<number, ReferenceFrame>();
+  const truthFrames = new Map<number, ReferenceFrame>(storedFrames);
   const onProgress = options.onProgress ? (done: number, total: number) => options.onProgress!({ phase: 'verify', label: 'reference (uncertain)', done, total, unit: 'frames' }) : undefined;
   for await (const chunk of referenceScan(engine.scanContext(handle, model, options.signal, onProgress), wanted, counters)) {
     for (const f of chunk) truthFrames.set(f.frame, f);
   }
   stages.push({ stage: 'reference detector', framesIn: refFrames.length, framesDecided: refFrames.length, seconds: (performance.now() - refStarted) / 1000 });
-  stages.unshift({ stage: 'label store', framesIn: N, framesDecided: labelledSet.size, seconds: 0 });
+  stages.unshift({ stage: 'label store', framesIn: N, framesDecided: storedFrames.size, seconds: 0 });
   const ts = handle.timestamps;
   const positive = (i: number): boolean => {
     const f = start + i;
