@@ -8,9 +8,11 @@
  * run's labels give for every frame. Naive work is the same for every query on a video (it labels
  * every frame once), so it is measured once per video.
  *
- * Flags: `--videos a,b` (file-name prefixes), `--no-write`.
+ * Flags: `--videos a,b` (file-name prefixes), `--no-write`, `--truth-dir <dir>` (keep the naive
+ * runs' fully labelled catalogs there and reuse them: for accuracy work between benchmark runs;
+ * the naive time is then the one recorded when the catalog was made, so the results are not written).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -52,9 +54,14 @@ interface Row {
   exact?: number;
   halfWidth?: number;
   met: boolean;
+  /** What the cold and warm runs did, stage by stage. */
+  coldStages: readonly { stage: string; framesIn: number; framesDecided: number; seconds: number }[];
+  warmStages: readonly { stage: string; framesIn: number; framesDecided: number; seconds: number }[];
 }
 
-const { values } = parseArgs({ options: { videos: { type: 'string' }, 'no-write': { type: 'boolean' } } });
+const { values } = parseArgs({ options: { videos: { type: 'string' }, 'no-write': { type: 'boolean' }, 'truth-dir': { type: 'string' } } });
+const truthDir = values['truth-dir'];
+if (truthDir) mkdirSync(truthDir, { recursive: true });
 const only = values.videos?.split(',').map((s) => s.trim());
 const scenarios = SCENARIOS.filter((s) => !only || only.some((o) => s.video.startsWith(o)));
 const rows: Row[] = [];
@@ -74,9 +81,12 @@ try {
     }
     const decodeSeconds = decodeRuns.sort((a, b) => a - b)[1]!;
     // naive: every frame through the reference detector, on an empty catalog
-    const truthEngine = await openEngine({ catalog: join(work, `${s.video}-truth.duckdb`) });
+    const truthEngine = await openEngine({ catalog: join(truthDir ?? work, `${s.video}-truth.duckdb`) });
+    const naiveFile = truthDir ? join(truthDir, `${s.video}-naive.json`) : undefined;
+    const recorded = naiveFile && existsSync(naiveFile) ? (JSON.parse(readFileSync(naiveFile, 'utf8')) as { seconds: number }) : undefined;
     const naive = await timed(truthEngine, `SELECT frame FROM ${v} WHERE class = '${s.presence[0]}'`, path, true);
-    const naiveSeconds = naive.seconds;
+    const naiveSeconds = recorded?.seconds ?? naive.seconds;
+    if (naiveFile && !recorded) writeFileSync(naiveFile, JSON.stringify({ seconds: naive.seconds }));
     log(`${s.video}: decode ${decodeSeconds.toFixed(2)} s, naive ${naiveSeconds.toFixed(1)} s (${naive.result.stats.referenceCalls} reference calls)`);
     const queries = [
       ...s.presence.map((c) => ({ sql: `SELECT frame FROM ${v} WHERE class = '${c}'`, kind: 'presence' as const })),
@@ -104,6 +114,8 @@ try {
         warmOverDecode: warm.seconds / decodeSeconds,
         targets: { ...cold.result.accuracy.targets },
         met: false,
+        coldStages: cold.result.stats.stages,
+        warmStages: warm.result.stats.stages,
       };
       if (q.kind === 'presence') {
         const truth = new Set(exact.rows.map((r) => r.frame));
@@ -127,6 +139,7 @@ try {
         row.met = row.countError <= 0.1;
       }
       rows.push(row);
+      for (const st of row.coldStages) log(`      cold ${st.stage}: ${st.framesIn} in, ${st.framesDecided} decided, ${st.seconds.toFixed(2)} s`);
       log(`  ${row.query}: cold ${row.coldSeconds.toFixed(1)} s (${row.coldReferenceCalls} ref), warm ${row.warmSeconds.toFixed(2)} s (${row.warmReferenceCalls} ref), ${q.kind === 'presence' ? `FNR ${row.fnr!.toFixed(4)} FPR ${row.fpr!.toFixed(4)}` : `error ${row.countError!.toFixed(4)} (exact ${row.exact!.toFixed(3)}, estimate ${row.estimate!.toFixed(3)} ± ${row.halfWidth!.toFixed(3)})`}`);
     }
     await truthEngine.close();
@@ -147,7 +160,8 @@ const summary = {
   accuracyMet: rows.filter((r) => r.met).length,
 };
 log(JSON.stringify(summary));
-if (!values['no-write']) {
+if (truthDir) writeJson(join(truthDir, 'last-run.json'), { date: isoDate(), machine, summary, rows });
+if (!values['no-write'] && !truthDir) {
   const date = isoDate();
   writeJson(resolveFromRoot('bench', 'results', 'cascade.json'), { date, machine, reference: 'yolo11n_int8dyn_640', summary, rows });
   const table = markdownTable(

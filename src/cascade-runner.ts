@@ -11,10 +11,12 @@ import type { Detection } from './inference/detection.js';
 import { SpecializedModel } from './inference/specialized-model.js';
 import { machineKey } from './machine.js';
 import { createAnswerOperator, frameSelectionRows } from './operators/answer-operator.js';
-import { blockedDistance } from './operators/difference-detector.js';
+import { distance } from './operators/difference-detector.js';
+import { chooseDifferenceDetector, type DifferenceChoice } from './optimizer/difference-choice.js';
 import { referenceScan, type ReferenceFrame, type ReferenceScanCounters } from './operators/reference-scan-operator.js';
-import { calibrateDifference, calibrateInterpolation, calibrateNet, calibratePresence, skipErrorRate, type DifferenceCalibration, type InterpolationCalibration, type PresenceThresholds } from './optimizer/calibration.js';
-import { estimateFrameAverage, samplesNeeded, type CountEstimate } from './optimizer/count-estimator.js';
+import { calibrateInterpolation, calibrateNet, calibratePresence, skipErrorRate, type InterpolationCalibration, type PresenceThresholds } from './optimizer/calibration.js';
+import { estimateStratified, splitBlocks, refineBlocks, topUpBlocks, type Block, type CountEstimate, type StratumSample } from './optimizer/count-estimator.js';
+import { probit } from 'simple-statistics';
 import { frameList } from './plan/frame-selection.js';
 import type { ModelRow } from './storage/catalog-rows.js';
 import { Random } from './training/random.js';
@@ -48,11 +50,11 @@ export interface CascadeParams {
   readonly sampleStep: number;
   readonly trainingFrames: readonly number[];
   readonly skip: number;
-  readonly difference: (DifferenceCalibration & { readonly enabled: boolean; readonly grid: number }) | undefined;
+  readonly difference: DifferenceChoice | undefined;
   readonly thresholds: PresenceThresholds | undefined;
   /** Presence: answers between two agreeing labelled frames, and whether the model's net checks them. */
   readonly interpolation: (InterpolationCalibration & { readonly net: boolean }) | undefined;
-  /** Count: frames labelled as a sample of the population (their residuals estimate the model's bias). */
+  /** Count: frames the stratified random sample drew (labelled for the estimate, not exact frames). */
   readonly estimationFrames: readonly number[];
   readonly heldOut: Readonly<Record<string, number>>;
   readonly costs: Readonly<Record<string, number>>;
@@ -184,18 +186,10 @@ export async function runCascade(
       const heldIdx = task === 'presence' ? Array.from(timeSplit(Int32Array.from(sample), { test: 0.25 }).test) : estimationIdx;
       const heldScores = heldIdx.map((i) => scores[i]!);
       const heldTruth = heldIdx.map((i) => truth[i]!);
-      // Difference detector on consecutive sample pairs.
-      const size = arch.inputSize * arch.inputSize * 3;
-      const diffStarted = performance.now();
-      const distances: number[] = [];
-      const changed: boolean[] = [];
-      for (let i = 1; i < sample.length; i++) {
-        distances.push(blockedDistance(images.subarray(i * size, (i + 1) * size), images.subarray((i - 1) * size, i * size), arch.inputSize, arch.inputSize, GRID));
-        changed.push(truth[i] !== truth[i - 1]);
-      }
-      const diffCost = (performance.now() - diffStarted) / 1000 / Math.max(1, distances.length);
-      const diff = calibrateDifference(distances, changed);
-      const changes = changed.filter(Boolean).length;
+      // Difference detectors, measured on the sample (consecutive sample frames are `step` apart).
+      const difference = chooseDifferenceDetector({ images, size: arch.inputSize, truth: Float32Array.from(truth, (y) => (y > 0 ? 1 : 0)), modelSeconds: cnnCost, grid: GRID });
+      let changes = 0;
+      for (let i = 1; i < sample.length; i++) if (truth[i] !== truth[i - 1]) changes++;
       const budget = task === 'presence' ? Math.min(query.accuracy.fnr, query.accuracy.fpr) : 0;
       const skip = [5, 3, 2, 1].find((k) => skipErrorRate(changes, (sample.length - 1) * step, k) <= budget / 4) ?? 1;
       let thresholds: PresenceThresholds | undefined;
@@ -204,14 +198,15 @@ export async function runCascade(
       let interpolation: (InterpolationCalibration & { net: boolean }) | undefined;
       if (task === 'presence') {
         const model = calibratePresence(heldScores, heldTruth, { fnr: query.accuracy.fnr, fpr: query.accuracy.fpr });
-        // The net catches what interpolation gets wrong; on a side where the sample showed no such
-        // error there is nothing to calibrate on, so the model's own held-out threshold is used.
+        // The net flags a frame whose score contradicts its gap's interpolated answer. Its
+        // thresholds are the more cautious of two measurements: the model's own (NoScope's
+        // c_low / c_high on held-out later blocks) and the scores of the interpolation errors the
+        // sample showed. A side seen in neither (no positives, or no negatives) has no net.
         const observed = calibrateNet(truth, scores);
-        // A side the held-out frames never showed (no positives, or no negatives) has no net.
         thresholds = {
           ...model,
-          cLow: observed.cLow <= 1 ? observed.cLow : model.positives > 0 ? model.cLow : 2,
-          cHigh: observed.cHigh >= 0 ? observed.cHigh : model.negatives > 0 ? model.cHigh : -1,
+          cLow: Math.min(observed.cLow, model.positives > 0 ? model.cLow : 2),
+          cHigh: Math.max(observed.cHigh, model.negatives > 0 ? model.cHigh : -1),
         };
         const interp = calibrateInterpolation(truth, scores, thresholds);
         const net = true;
@@ -236,13 +231,27 @@ export async function runCascade(
           abs += Math.abs(heldScores[k]! - heldTruth[k]!);
           base += Math.abs(mean - heldTruth[k]!);
         });
-        Object.assign(heldOut, { meanAbsoluteError: abs / Math.max(1, heldIdx.length), meanBaselineError: base / Math.max(1, heldIdx.length) });
+        // Pilot for the stratified estimate: how much the value (or the model's residual) varies
+        // between neighbouring held-out frames, i.e. inside a short time block.
+        const pilot = (y: (k: number) => number) => {
+          let ss = 0;
+          for (let k = 1; k < heldIdx.length; k++) ss += (y(k) - y(k - 1)) ** 2;
+          return ss / Math.max(1, 2 * (heldIdx.length - 1));
+        };
+        const truthVariance = pilot((k) => heldTruth[k]!);
+        const residualVariance = pilot((k) => heldTruth[k]! - heldScores[k]!);
+        Object.assign(heldOut, {
+          meanAbsoluteError: abs / Math.max(1, heldIdx.length),
+          meanBaselineError: base / Math.max(1, heldIdx.length),
+          blockTruthVariance: truthVariance,
+          blockResidualVariance: residualVariance,
+          controlVariate: residualVariance < truthVariance ? 1 : 0,
+        });
       }
-      const useDiff = diffCost < diff.hitRate * cnnCost;
-      const perFrame = decodeCost + (useDiff ? diffCost + (1 - diff.hitRate) * cnnCost : cnnCost) / skip;
+      const perFrame = decodeCost + (task === 'presence' && difference.enabled ? difference.expectedSeconds : cnnCost) / skip;
       const cost = N * perFrame + uncertain * (N - sample.length) * costs.reference;
       if (!best || cost < best.cost) {
-        best = { arch, trained, cost, cnnCost, decodeCost, calib: { skip, difference: { ...diff, enabled: useDiff, grid: GRID }, thresholds, interpolation, heldOut } };
+        best = { arch, trained, cost, cnnCost, decodeCost, calib: { skip, difference: task === 'presence' ? difference : undefined, thresholds, interpolation, heldOut } };
       }
     }
     const trainSeconds = (performance.now() - trainStarted) / 1000;
@@ -253,7 +262,7 @@ export async function runCascade(
       architecture: best!.arch,
       sampleStep: step,
       trainingFrames: trainIdx.map((i) => sample[i]!),
-      estimationFrames: estimationIdx.map((i) => sample[i]!),
+      estimationFrames: [],
       costs: { reference: costs.reference, specialized: best!.cnnCost, decode: best!.decodeCost },
       trainSeconds,
       ...best!.calib,
@@ -281,11 +290,15 @@ export async function runCascade(
   let diffHits = 0;
   let skipped = 0;
   let anchor: Uint8Array | undefined;
+  const dd = params.difference?.enabled && params.difference.spec ? params.difference : undefined;
+  const background = dd?.background ? new Uint8Array(Buffer.from(dd.background, 'base64')) : undefined;
   let anchorScore = Number.NaN;
   let lastScore = Number.NaN;
   const onScan = progress('scan', 'cascade scan');
   let t = performance.now();
-  for await (const batch of decodeFrames(handle.row.path, { width: size, height: size, range: { start, end }, batchSize: 256, signal: options.signal, ffmpegPath: engine.options.ffmpegPath })) {
+  // A count whose model did not beat plain block means needs no scan at all.
+  const scan = task === 'presence' || Number(params.heldOut.controlVariate ?? 1) > 0;
+  for await (const batch of scan ? decodeFrames(handle.row.path, { width: size, height: size, range: { start, end }, batchSize: 256, signal: options.signal, ffmpegPath: engine.options.ffmpegPath }) : []) {
     decodeSeconds += (performance.now() - t) / 1000;
     decoded += batch.count;
     counters.framesDecoded += batch.count;
@@ -300,7 +313,7 @@ export async function runCascade(
       idx.forEach((i, k) => (prediction[batch.frames[i]! - start] = scores[k]!));
     } else {
       // Pass 1: which frames the model must see (skip and difference decided by distances alone).
-      const plan = new Int8Array(batch.count); // 0 store, 1 skip, 2 diff (inherit anchor), 3 model
+      const plan = new Int8Array(batch.count); // 0 store, 1 skip, 2 diff (inherit anchor), 3 model, 4 background (negative)
       const d0 = performance.now();
       for (let i = 0; i < batch.count; i++) {
         const f = batch.frames[i]!;
@@ -310,7 +323,8 @@ export async function runCascade(
           continue;
         }
         const image = batch.data.subarray(i * frameBytes, (i + 1) * frameBytes);
-        if (params.difference?.enabled && anchor && blockedDistance(image, anchor, size, size, params.difference.grid) < params.difference.threshold) plan[i] = 2;
+        if (dd?.spec.reference === 'background' && distance(dd.spec, image, background!, size, size) < dd.threshold) plan[i] = 4;
+        else if (dd?.spec.reference === 'earlier-frame' && anchor && distance(dd.spec, image, anchor, size, size) < dd.threshold) plan[i] = 2;
         else {
           plan[i] = 3;
           anchor = image.slice();
@@ -339,6 +353,11 @@ export async function runCascade(
           lastScore = anchorScore;
           source[f] = 2;
           diffHits++;
+        } else if (plan[i] === 4) {
+          // Close to the empty background: as sure a negative as a model score of 0.
+          lastScore = 0;
+          source[f] = 2;
+          diffHits++;
         } else {
           source[f] = 1;
           skipped++;
@@ -355,7 +374,7 @@ export async function runCascade(
   stages.push({ stage: `decode ${size}x${size}`, framesIn: N, framesDecided: 0, seconds: decodeSeconds });
   if (task === 'presence') {
     stages.push({ stage: `frame skip (every ${params.skip})`, framesIn: N - labelledSet.size, framesDecided: skipped, seconds: 0 });
-    if (params.difference?.enabled) stages.push({ stage: 'difference detector', framesIn: N - labelledSet.size - skipped, framesDecided: diffHits, seconds: diffSeconds });
+    if (dd) stages.push({ stage: `difference detector (${dd.spec.kind}, vs ${dd.spec.reference})`, framesIn: N - labelledSet.size - skipped, framesDecided: diffHits, seconds: diffSeconds });
   }
   /** Labelled frames of the range, read once from the store (presence). */
   const storedFrames = new Map<number, ReferenceFrame>();
@@ -506,7 +525,14 @@ async function finishCount(
   const confidence = target?.confidence ?? 0.95;
   // ERROR WITHIN applies to the first output: per frame for FCOUNT, in objects for COUNT(*).
   const within = target ? (first.aggregate.fn === 'count' ? target.within / N : target.within) : DEFAULT_FCOUNT_ERROR;
-  const estimation = new Set(params.estimationFrames.filter((f) => f >= start && f < end));
+  // Frames drawn by an earlier run's random sample are drawn again (same seed, same population),
+  // so they are not exact frames here; every other labelled frame is.
+  const drawnBefore = new Set(params.estimationFrames);
+  const exact = [...labelledSet].filter((f) => f >= start && f < end && !drawnBefore.has(f));
+  const exactSet = new Set(exact);
+  const population: number[] = [];
+  for (let f = start; f < end; f++) if (!exactSet.has(f)) population.push(f);
+  const useModel = Number(params.heldOut.controlVariate ?? 1) > 0;
   const truth = new Map<number, number>();
   const refStarted = performance.now();
   const read = async (frames: readonly number[], phase: string) => {
@@ -516,50 +542,58 @@ async function finishCount(
       for (const f of chunk) truth.set(f.frame, truthOf(f.detections, f.frame, f.timestamp));
     }
   };
-  await read([...labelledSet, ...estimation], 'store');
+  await read(exact, 'store');
+  const exactSum = exact.reduce((a, f) => a + truth.get(f)!, 0);
+  const predicted = (f: number) => (useModel ? prediction[f - start]! : 0);
+  // Stratified random sampling over time blocks, refined until the interval is narrow enough.
   const rng = new Random(SEED ^ key.videoId);
-  const pool: number[] = [];
-  for (let f = start; f < end; f++) if (!labelledSet.has(f) && !estimation.has(f)) pool.push(f);
-  for (let i = pool.length - 1; i > 0; i--) {
-    const j = Math.floor(rng.next() * (i + 1));
-    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
-  }
+  const z = probit(1 - (1 - confidence) / 2);
+  const pilot = Number((useModel ? params.heldOut.blockResidualVariance : params.heldOut.blockTruthVariance) ?? 1);
+  const wanted = ((z * population.length * Math.sqrt(pilot)) / (N * within)) ** 2 / 2;
+  let blocks: Block[] = splitBlocks([{ lo: 0, hi: population.length }], Math.max(4, Math.ceil(wanted / 2)));
+  const drawn = new Set<number>();
   let estimate: CountEstimate;
-  const added: number[] = [];
   for (;;) {
-    let exactSum = 0;
-    let exactFrames = 0;
-    let predictedUnsampled = 0;
-    const sampleTruth: number[] = [];
-    const samplePrediction: number[] = [];
-    for (let f = start; f < end; f++) {
-      const i = f - start;
-      if (estimation.has(f)) {
-        sampleTruth.push(truth.get(f)!);
-        samplePrediction.push(prediction[i]!);
-      } else if (truth.has(f)) {
-        exactSum += truth.get(f)!;
-        exactFrames++;
-      } else predictedUnsampled += prediction[i]!;
+    const next = topUpBlocks(population, blocks, drawn, 2, () => rng.next());
+    await read(next.filter((f) => !truth.has(f)), 'estimate');
+    for (const f of next) drawn.add(f);
+    const strata: StratumSample[] = blocks.map((b) => {
+      const sampleTruth: number[] = [];
+      const samplePrediction: number[] = [];
+      let predictedSumUnsampled = 0;
+      for (let i = b.lo; i < b.hi; i++) {
+        const f = population[i]!;
+        if (drawn.has(f)) {
+          sampleTruth.push(truth.get(f)!);
+          samplePrediction.push(predicted(f));
+        } else predictedSumUnsampled += predicted(f);
+      }
+      return { size: b.hi - b.lo, predictedSumUnsampled, sampleTruth, samplePrediction };
+    });
+    const current = estimateStratified({ frames: N, exactSum, exactFrames: exact.length, strata, confidence });
+    estimate = current;
+    if (current.halfWidth <= within) break;
+    const finer = refineBlocks(blocks, current, within);
+    if (finer.length === blocks.length) {
+      // Blocks cannot be split further: label what is left of them.
+      const rest = population.filter((f) => !drawn.has(f));
+      await read(rest, 'estimate');
+      for (const f of rest) drawn.add(f);
+      estimate = { value: (exactSum + population.reduce((a, f) => a + truth.get(f)!, 0)) / N, halfWidth: 0, confidence, sampled: drawn.size };
+      break;
     }
-    estimate = estimateFrameAverage({ frames: N, exactSum, exactFrames, predictedSumUnsampled: predictedUnsampled, sampleTruth, samplePrediction, confidence });
-    const more = samplesNeeded(estimate, within, pool.length);
-    if (more === 0 || pool.length === 0) break;
-    const next = pool.splice(0, more);
-    // These frames were never labelled, so they need predictions too: predictions exist for every unlabelled frame.
-    await read(next, 'estimate');
-    for (const f of next) estimation.add(f);
-    added.push(...next);
+    blocks = finer;
   }
-  if (added.length > 0) {
+  const added = [...drawn].filter((f) => !drawnBefore.has(f));
+  if (added.length > 0 || drawn.size !== drawnBefore.size) {
     const stored = await engine.catalog.findSpecializedModel(key);
     if (stored) {
-      const metrics = { ...(stored.metrics as CascadeParams), estimationFrames: [...estimation].sort((a, b) => a - b) };
+      const metrics = { ...(stored.metrics as CascadeParams), estimationFrames: [...drawn].sort((a, b) => a - b) };
       await engine.catalog.putSpecializedModel({ ...key, architecture: stored.architecture, onnx: stored.onnx, manifest: stored.manifest, metrics });
     }
   }
   stages.unshift({ stage: 'label store', framesIn: N, framesDecided: counters.labelsFromStore, seconds: 0 });
-  stages.push({ stage: 'reference detector (random sample)', framesIn: added.length, framesDecided: added.length, seconds: (performance.now() - refStarted) / 1000 });
+  stages.push({ stage: `reference detector (stratified random sample, ${blocks.length} time blocks)`, framesIn: drawn.size, framesDecided: drawn.size, seconds: (performance.now() - refStarted) / 1000 });
   const row: Record<string, ResultValue> = {};
   for (const o of query.outputs) row[o.name] = o.aggregate.fn === 'count' ? estimate.value * N : estimate.value;
   const scale = first.aggregate.fn === 'count' ? N : 1;
@@ -570,7 +604,7 @@ async function finishCount(
     targets: { error: within * scale, confidence },
     estimated: { error: half },
     met: half <= within * scale + 1e-12,
-    note: `estimate ${fmt(value)} ± ${fmt(half)} at ${Math.round(confidence * 100)}% confidence (target ± ${fmt(within * scale)}${target ? '' : ', the default'}): the specialized model's count on every frame, corrected by the mean residual on ${estimate.sampled} frames the reference detector labelled at random`,
+    note: `estimate ${fmt(value)} ± ${fmt(half)} at ${Math.round(confidence * 100)}% confidence (target ± ${fmt(within * scale)}${target ? '' : ', the default'}): ${useModel ? "the specialized model's count on every frame, corrected in each time block by its mean residual on" : 'the mean in each time block of'} ${estimate.sampled} frames the reference detector labelled at random (stratified over ${blocks.length} time blocks), plus ${exact.length} frames known exactly`,
   };
   return assemble(query, handle, [row], value, { low: value - half, high: value + half, confidence }, accuracy, counters, stages, N, started);
 }

@@ -72,3 +72,115 @@ export function samplesNeeded(current: CountEstimate, target: number, remaining:
   const wanted = Math.ceil(current.sampled * ratio * 1.1) - current.sampled;
   return Math.min(remaining, Math.max(minimumStep, wanted));
 }
+
+/** One time block of the frames whose values are estimated, with its random sample. */
+export interface StratumSample {
+  /** Frames of the block that were not labelled before sampling (the block's population). */
+  readonly size: number;
+  /** The model's predictions summed over the block's frames that were not sampled (0 without a model). */
+  readonly predictedSumUnsampled: number;
+  /** Reference values and model predictions (0 without a model) on the block's random sample. */
+  readonly sampleTruth: ArrayLike<number>;
+  readonly samplePrediction: ArrayLike<number>;
+}
+
+/**
+ * The frame average from stratified random sampling over time blocks: each block's total is its
+ * sampled values plus, for the rest, the model's predictions corrected by the block's mean
+ * residual (a per-block control variate; with no model the plain block mean). Counts change
+ * slowly in time, so short blocks vary far less inside than the whole range does, and the interval
+ * (from the within-block variances, finite-population corrected) is correspondingly narrower.
+ */
+export function estimateStratified(input: { frames: number; exactSum: number; exactFrames: number; strata: readonly StratumSample[]; confidence: number }): StratifiedEstimate {
+  let total = input.exactSum;
+  let variance = 0;
+  const contributions = new Float64Array(input.strata.length);
+  let sampled = 0;
+  for (const [h, s] of input.strata.entries()) {
+    const m = s.sampleTruth.length;
+    sampled += m;
+    let truthSum = 0;
+    let residualSum = 0;
+    for (let i = 0; i < m; i++) {
+      truthSum += s.sampleTruth[i]!;
+      residualSum += s.sampleTruth[i]! - s.samplePrediction[i]!;
+    }
+    if (m >= s.size) {
+      total += truthSum;
+      continue;
+    }
+    if (m < 2) return { value: Number.NaN, halfWidth: Number.POSITIVE_INFINITY, confidence: input.confidence, sampled, contributions };
+    const mean = residualSum / m;
+    let ss = 0;
+    for (let i = 0; i < m; i++) {
+      const r = s.sampleTruth[i]! - s.samplePrediction[i]! - mean;
+      ss += r * r;
+    }
+    total += truthSum + s.predictedSumUnsampled + (s.size - m) * mean;
+    contributions[h] = (s.size * s.size * (1 - m / s.size) * (ss / (m - 1))) / m;
+    variance += contributions[h]!;
+  }
+  const z = probit(1 - (1 - input.confidence) / 2);
+  return { value: total / input.frames, halfWidth: (z * Math.sqrt(variance)) / input.frames, confidence: input.confidence, sampled, contributions };
+}
+
+export interface StratifiedEstimate extends CountEstimate {
+  /** Each block's share of the estimate's variance. */
+  readonly contributions: Float64Array;
+}
+
+/** A block of a sorted population: indices [lo, hi). */
+export interface Block {
+  readonly lo: number;
+  readonly hi: number;
+}
+
+/** Splits every block into `parts` near-equal consecutive blocks (blocks too small to split stay whole). */
+export function splitBlocks(blocks: readonly Block[], parts: number): Block[] {
+  const out: Block[] = [];
+  for (const b of blocks) {
+    const n = b.hi - b.lo;
+    const k = Math.max(1, Math.min(parts, Math.floor(n / 3)));
+    for (let j = 0; j < k; j++) out.push({ lo: b.lo + Math.floor((j * n) / k), hi: b.lo + Math.floor(((j + 1) * n) / k) });
+  }
+  return out;
+}
+
+/**
+ * Draws, uniformly without replacement inside each block, the frames that bring every block to
+ * `perBlock` sampled frames (all of a block smaller than that). `population` is sorted; `sampled`
+ * holds what earlier rounds drew. Returns the new frames.
+ */
+export function topUpBlocks(population: readonly number[], blocks: readonly Block[], sampled: ReadonlySet<number>, perBlock: number, next: () => number): number[] {
+  const added: number[] = [];
+  for (const b of blocks) {
+    const free: number[] = [];
+    let have = 0;
+    for (let i = b.lo; i < b.hi; i++) (sampled.has(population[i]!) ? have++ : free.push(population[i]!));
+    for (let want = Math.min(perBlock, b.hi - b.lo) - have; want > 0 && free.length > 0; want--) {
+      const j = Math.floor(next() * free.length);
+      added.push(free[j]!);
+      free[j] = free[free.length - 1]!;
+      free.pop();
+    }
+  }
+  return added;
+}
+
+/**
+ * The next, finer set of blocks for a half-width of `target`: the variance falls roughly as
+ * 1 / blocks (or faster), so about blocks x (halfWidth / target)^2 are wanted, at most twice as many as now. Which blocks are halved does
+ * not depend on their observed variance (choosing the noisy-looking ones would leave the
+ * calm-looking ones' variance underestimated, and the interval too narrow): they are spread
+ * evenly over the range. Returns the same blocks when none can be split.
+ */
+export function refineBlocks(blocks: readonly Block[], estimate: StratifiedEstimate, target: number): Block[] {
+  const ratio = Number.isFinite(estimate.halfWidth) ? (estimate.halfWidth / target) ** 2 * 1.1 : 2;
+  // At most doubling per round: once blocks are shorter than the objects' stays, the variance
+  // falls much faster than 1 / blocks, and a bigger jump would label far more than needed.
+  const wanted = Math.min(2 * blocks.length, Math.max(blocks.length + 1, Math.ceil(blocks.length * ratio)));
+  if (wanted >= 2 * blocks.length) return splitBlocks(blocks, 2);
+  const extra = wanted - blocks.length;
+  const split = new Set(Array.from({ length: extra }, (_, j) => Math.floor(((j + 0.5) * blocks.length) / extra)));
+  return blocks.flatMap((b, h) => (split.has(h) ? splitBlocks([b], 2) : [b]));
+}

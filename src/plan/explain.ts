@@ -85,8 +85,12 @@ export function explainCascade(
       lines.push(`      ├─ SpecializedModel ${a.convBlocks} conv x ${a.baseFilters} filters, dense ${a.dense}, ${a.inputSize}px as safety net${params.interpolation?.net ? '' : ' (off: interpolation alone met the targets)'}: flags p >= ${t.cLow.toFixed(4)} in negative gaps, p <= ${t.cHigh.toFixed(4)} in positive ones (${ms(c.specialized)}/frame); ${est}`);
     }
     else lines.push(`      ├─ SpecializedModel (count) ${a.convBlocks} conv x ${a.baseFilters} filters, dense ${a.dense}, ${a.inputSize}px (${ms(c.specialized)}/frame) as control variate, ${estimation} random reference frames; ${est}`);
-    if (params.difference?.enabled) lines.push(`      ├─ DifferenceDetector blocked ${params.difference.grid}x${params.difference.grid} MSE vs last evaluated frame < ${params.difference.threshold.toExponential(3)} (hit rate ≥ ${(params.difference.hitRate * 100).toFixed(0)}%)`);
-    else if (task === 'presence') lines.push(`      ├─ DifferenceDetector: off (costs more than it saves here)`);
+    const d = params.difference;
+    if (d?.enabled) {
+      const kind = d.spec.kind === 'blocked' ? `blocked ${d.spec.grid}x${d.spec.grid} (max block MSE)` : 'global MSE';
+      const against = d.spec.reference === 'background' ? 'background image (median of negative sample frames): closer is negative' : 'last evaluated frame: closer takes its score';
+      lines.push(`      ├─ DifferenceDetector ${kind} vs ${against}; threshold ${d.threshold.toExponential(3)}, hit rate ${(d.hitRate * 100).toFixed(0)}% on the sample, ${ms(d.secondsPerFrame)}/frame`);
+    } else if (task === 'presence') lines.push(`      ├─ DifferenceDetector: off (${d ? `best of ${d.candidates.length} measured saves less than it costs` : 'not measured'})`);
     lines.push(`      ├─ FrameSkip every ${params.skip}`);
     lines.push(`      └─ Decode ${plan.path} at ${a.inputSize}x${a.inputSize} (${ms(c.decode)}/frame)`);
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { estimateFrameAverage, samplesNeeded } from '../../src/optimizer/count-estimator.js';
+import { estimateFrameAverage, estimateStratified, samplesNeeded, refineBlocks, splitBlocks, topUpBlocks, type Block, type CountEstimate } from '../../src/optimizer/count-estimator.js';
 import { Random } from '../../src/training/random.js';
 
 /** A population of per-frame counts with a trend and noise, and an imperfect, biased model of it. */
@@ -53,5 +53,83 @@ describe('estimateFrameAverage (control variate with a random sample)', () => {
     expect(samplesNeeded(wide, 0.1, 10_000)).toBeGreaterThan(700);
     expect(samplesNeeded(wide, 0.1, 30)).toBe(30);
     expect(samplesNeeded({ ...wide, halfWidth: 0.05 }, 0.1, 100)).toBe(0);
+  });
+});
+
+/** The sequential stratified procedure the count cascade runs, on an in-memory population. */
+function stratified(truth: readonly number[], model: readonly number[] | undefined, target: number, rng: Random, initialBlocks: number): CountEstimate & { blocks: number } {
+  const population = truth.map((_, i) => i);
+  const drawn = new Set<number>();
+  let blocks: Block[] = splitBlocks([{ lo: 0, hi: population.length }], initialBlocks);
+  for (;;) {
+    for (const f of topUpBlocks(population, blocks, drawn, 2, () => rng.next())) drawn.add(f);
+    const strata = blocks.map((b) => {
+      const sampleTruth: number[] = [];
+      const samplePrediction: number[] = [];
+      let predictedSumUnsampled = 0;
+      for (let i = b.lo; i < b.hi; i++) {
+        if (drawn.has(i)) {
+          sampleTruth.push(truth[i]!);
+          samplePrediction.push(model?.[i] ?? 0);
+        } else predictedSumUnsampled += model?.[i] ?? 0;
+      }
+      return { size: b.hi - b.lo, predictedSumUnsampled, sampleTruth, samplePrediction };
+    });
+    const e = estimateStratified({ frames: truth.length, exactSum: 0, exactFrames: 0, strata, confidence: 0.95 });
+    if (e.halfWidth <= target) return { ...e, blocks: blocks.length };
+    const finer = refineBlocks(blocks, e, target);
+    if (finer.length === blocks.length) return { ...e, blocks: blocks.length };
+    blocks = finer;
+  }
+}
+
+describe('estimateStratified (time blocks, sequential refinement)', () => {
+  it('covers the true average at the confidence level, with and without a model', () => {
+    const rng = new Random(11);
+    const { truth, model } = population(2000, rng);
+    const trueMean = truth.reduce((a, b) => a + b, 0) / truth.length;
+    for (const m of [model, undefined]) {
+      let covered = 0;
+      const runs = 200;
+      for (let r = 0; r < runs; r++) {
+        const e = stratified(truth, m, 0.1, rng, 8);
+        expect(e.halfWidth).toBeLessThanOrEqual(0.1);
+        if (Math.abs(e.value - trueMean) <= e.halfWidth) covered++;
+      }
+      expect(covered / runs).toBeGreaterThanOrEqual(0.93);
+    }
+  });
+
+  it('needs far fewer frames than a plain random sample when counts persist over frames, as objects in video do', () => {
+    const rng = new Random(5);
+    // Objects stay for 10-40 frames: the count is piecewise constant.
+    const truth: number[] = [];
+    while (truth.length < 2000) {
+      const y = Math.max(0, Math.round(4 + 2.5 * rng.normal()));
+      for (let k = 10 + Math.floor(rng.next() * 30); k > 0 && truth.length < 2000; k--) truth.push(y);
+    }
+    const mean = truth.reduce((a, b) => a + b, 0) / truth.length;
+    const sd = Math.sqrt(truth.reduce((a, b) => a + (b - mean) ** 2, 0) / truth.length);
+    const plain = (1.96 * sd / 0.1) ** 2 / (1 + (1.96 * sd / 0.1) ** 2 / truth.length); // with the finite-population correction
+    let sampled = 0;
+    let covered = 0;
+    const runs = 100;
+    for (let r = 0; r < runs; r++) {
+      const e = stratified(truth, undefined, 0.1, rng, 8);
+      sampled += e.sampled;
+      if (Math.abs(e.value - mean) <= e.halfWidth) covered++;
+    }
+    expect(covered / runs).toBeGreaterThanOrEqual(0.9);
+    expect(sampled / runs).toBeLessThan(plain / 2);
+  });
+
+  it('is exact when blocks are fully sampled, and blocks too small to split stay whole', () => {
+    const e = estimateStratified({ frames: 5, exactSum: 2, exactFrames: 1, strata: [{ size: 2, predictedSumUnsampled: 0, sampleTruth: [1, 3], samplePrediction: [0, 0] }, { size: 2, predictedSumUnsampled: 0, sampleTruth: [2, 2], samplePrediction: [9, 9] }], confidence: 0.95 });
+    expect(e).toMatchObject({ value: 2, halfWidth: 0 });
+    expect(splitBlocks([{ lo: 0, hi: 5 }], 4)).toEqual([{ lo: 0, hi: 5 }]);
+    expect(splitBlocks([{ lo: 0, hi: 12 }], 4)).toEqual([{ lo: 0, hi: 3 }, { lo: 3, hi: 6 }, { lo: 6, hi: 9 }, { lo: 9, hi: 12 }]);
+    const drawn = topUpBlocks([10, 11, 12, 13, 14, 15], [{ lo: 0, hi: 3 }, { lo: 3, hi: 6 }], new Set([10]), 2, () => 0);
+    expect(drawn).toHaveLength(3);
+    expect(drawn.filter((f) => f < 13)).toHaveLength(1);
   });
 });

@@ -37,7 +37,10 @@ afterAll(() => {
   }
 });
 
-describe('presence models from reference labels (held-out = later time blocks)', () => {
+// Labelling (first run) and training on a busy 2-core machine can take minutes.
+const TIMEOUT = 600_000;
+
+describe('presence models from reference labels (held-out = later time blocks)', { timeout: TIMEOUT }, () => {
   test.each([
     { name: 'road_polecam.mp4', className: 'car', step: 4 },
     { name: 'intel_one_by_one_person.mp4', className: 'person', step: 3 },
@@ -58,7 +61,7 @@ describe('presence models from reference labels (held-out = later time blocks)',
   });
 });
 
-test('a count model beats predicting the mean count (person on campus_pedestrians_vtest.mp4)', async () => {
+test('a count model beats predicting the mean count (person on campus_pedestrians_vtest.mp4)', { timeout: TIMEOUT }, async () => {
   const [name, step] = ['campus_pedestrians_vtest.mp4', 2];
   const data = await trainingData(name, step, 'person', SIZE);
   // Counting learns more slowly than presence: more epochs, more patience.

@@ -1,0 +1,79 @@
+/**
+ * The optimizer's choice among NoScope's difference detectors, from measurements on the labelled
+ * sample: global or blocked distance, against the last frame the model evaluated or against a
+ * background image (the per-pixel median of the sample's negative frames). Each candidate's cost
+ * is timed on this machine; it is kept only when it saves more specialized-model time than it
+ * costs.
+ */
+import { distance, medianImage, type DifferenceDetectorSpec } from '../operators/difference-detector.js';
+import { calibrateDifference, type DifferenceCalibration } from './calibration.js';
+
+export interface DifferenceChoice extends DifferenceCalibration {
+  readonly spec: DifferenceDetectorSpec;
+  /** Measured seconds per distance. */
+  readonly secondsPerFrame: number;
+  /** Expected seconds per frame the model would otherwise see: distance + misses x model. */
+  readonly expectedSeconds: number;
+  /** The background image (base64 RGB bytes) for `reference: 'background'`. */
+  readonly background?: string;
+  readonly enabled: boolean;
+  /** Every candidate measured, for EXPLAIN and the catalog. */
+  readonly candidates: readonly { readonly spec: DifferenceDetectorSpec; readonly hitRate: number; readonly secondsPerFrame: number }[];
+}
+
+export interface DifferenceSample {
+  /** Sample frames' images, RGB, `size` x `size`, in frame order. */
+  readonly images: Uint8Array;
+  readonly size: number;
+  /** Presence (1/0) of each sample frame by the reference detector. */
+  readonly truth: ArrayLike<number>;
+  /** Seconds per frame of the specialized model the detector would spare. */
+  readonly modelSeconds: number;
+  readonly grid: number;
+}
+
+/** Minimum negatives for a background image worth trusting. */
+const MIN_BACKGROUND_FRAMES = 5;
+
+export function chooseDifferenceDetector(sample: DifferenceSample): DifferenceChoice {
+  const { images, size, truth, grid } = sample;
+  const bytes = size * size * 3;
+  const n = truth.length;
+  const frame = (i: number) => images.subarray(i * bytes, (i + 1) * bytes);
+  const negatives: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) if (!(truth[i]! > 0)) negatives.push(frame(i));
+  const background = negatives.length >= MIN_BACKGROUND_FRAMES ? medianImage(negatives) : undefined;
+  const options: (DifferenceChoice & { readonly enabled: boolean })[] = [];
+  const candidates: DifferenceChoice['candidates'][number][] = [];
+  for (const kind of ['global', 'blocked'] as const) {
+    for (const reference of ['earlier-frame', 'background'] as const) {
+      if (reference === 'background' && !background) continue;
+      const spec: DifferenceDetectorSpec = { kind, reference, grid };
+      const distances: number[] = [];
+      const changed: boolean[] = [];
+      const started = performance.now();
+      if (reference === 'earlier-frame') {
+        for (let i = 1; i < n; i++) {
+          distances.push(distance(spec, frame(i), frame(i - 1), size, size));
+          changed.push(truth[i] !== truth[i - 1]);
+        }
+      } else {
+        // A frame close to the background is decided negative: a positive there is an error.
+        for (let i = 0; i < n; i++) {
+          distances.push(distance(spec, frame(i), background!, size, size));
+          changed.push(truth[i]! > 0);
+        }
+      }
+      const secondsPerFrame = (performance.now() - started) / 1000 / Math.max(1, distances.length);
+      const calibration = calibrateDifference(distances, changed);
+      // A background detector calibrated on no positive frame would decide everything negative.
+      const usable = reference === 'earlier-frame' || changed.some(Boolean);
+      const hitRate = usable ? calibration.hitRate : 0;
+      candidates.push({ spec, hitRate, secondsPerFrame });
+      const expectedSeconds = secondsPerFrame + (1 - hitRate) * sample.modelSeconds;
+      options.push({ ...calibration, hitRate, spec, secondsPerFrame, expectedSeconds, enabled: usable && expectedSeconds < sample.modelSeconds, candidates: [], ...(reference === 'background' ? { background: Buffer.from(background!).toString('base64') } : {}) });
+    }
+  }
+  options.sort((a, b) => Number(b.enabled) - Number(a.enabled) || a.expectedSeconds - b.expectedSeconds);
+  return { ...options[0]!, candidates };
+}
