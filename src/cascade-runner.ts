@@ -14,7 +14,7 @@ import { createAnswerOperator, frameSelectionRows } from './operators/answer-ope
 import { distance } from './operators/difference-detector.js';
 import { chooseDifferenceDetector, type DifferenceChoice } from './optimizer/difference-choice.js';
 import { referenceScan, type ReferenceFrame, type ReferenceScanCounters } from './operators/reference-scan-operator.js';
-import { calibrateInterpolation, calibrateNet, calibratePresence, skipErrorRate, type InterpolationCalibration, type PresenceThresholds } from './optimizer/calibration.js';
+import { calibrateInterpolation, calibrateNet, crossValidateNet, calibratePresence, skipErrorRate, type InterpolationCalibration, type PresenceThresholds } from './optimizer/calibration.js';
 import { estimateStratified, splitBlocks, refineBlocks, topUpBlocks, type Block, type CountEstimate, type StratumSample } from './optimizer/count-estimator.js';
 import { probit } from 'simple-statistics';
 import { frameList } from './plan/frame-selection.js';
@@ -86,8 +86,9 @@ export interface CascadeOutcome {
 }
 
 /**
- * Runs the query through the cascade, or returns undefined when the optimizer finds the reference
- * detector on every frame cheaper (the caller then runs the exact plan).
+ * Runs the query through the cascade, or says why not when the optimizer finds the reference
+ * detector on every frame cheaper, or no cascade it trained meets the accuracy targets (the
+ * caller then runs the exact plan).
  */
 export async function runCascade(
   engine: Engine,
@@ -99,7 +100,7 @@ export async function runCascade(
   end: number,
   options: QueryOptions,
   started: number,
-): Promise<CascadeOutcome | undefined> {
+): Promise<CascadeOutcome | { readonly fallback: string }> {
   const catalog = engine.catalog;
   const N = end - start;
   const key = { videoId: handle.row.id, referenceModelId: model.id, predicateKey: `${task}:${JSON.stringify(query.where)}`, kind: task };
@@ -131,7 +132,7 @@ export async function runCascade(
     const sampleMissing = Math.max(0, sample.length - Math.min(labelledCount, sample.length));
     const naiveCost = (N - labelledCount) * costs.reference;
     const cascadeCost = sampleMissing * costs.reference + sample.length * 30 * costs.trainPerImageEpoch * ARCHITECTURES.length + N * (costs.decode + costs.specialized) + 0.15 * (N - sample.length) * costs.reference;
-    if (cascadeCost >= naiveCost) return undefined;
+    if (cascadeCost >= naiveCost) return { fallback: `labelling the ${N - labelledCount} unlabelled frames (${fmt(naiveCost)} s estimated) is cheaper than sampling, training and a cascade (${fmt(cascadeCost)} s)` };
 
     // ---- the labelled sample ----
     const sampleStarted = performance.now();
@@ -150,6 +151,7 @@ export async function runCascade(
     if (task === 'count') sample.forEach((_, i) => (i % 2 === 0 ? trainIdx : estimationIdx).push(i));
     else sample.forEach((_, i) => trainIdx.push(i));
     const maxCount = Math.max(1, Math.min(20, Math.max(...truth)));
+    const rejected: string[] = [];
     let best: { arch: (typeof ARCHITECTURES)[number]; trained: TrainedModel; calib: Omit<CascadeParams, 'trainSeconds' | 'costs' | 'estimationFrames' | 'trainingFrames' | 'sampleStep' | 'task' | 'architecture'>; cost: number; cnnCost: number; decodeCost: number } | undefined;
     for (const arch of ARCHITECTURES) {
       const decodeStarted = performance.now();
@@ -213,9 +215,12 @@ export async function runCascade(
         interpolation = { ...interp, net };
         // Frames in gaps whose two labelled ends disagree go to the reference, and so do flagged ones.
         uncertain = Math.min(1, (changes * (step - 1)) / Math.max(1, N - sample.length) + (net ? interp.flagged : 0));
+        const honest = crossValidateNet(truth, scores, { cLow: model.positives > 0 ? model.cLow : 2, cHigh: model.negatives > 0 ? model.cHigh : -1 });
         Object.assign(heldOut, {
-          fnr: net ? interp.fnrWithNet : interp.fnr,
-          fpr: net ? interp.fprWithNet : interp.fpr,
+          fnr: honest.fnr,
+          fpr: honest.fpr,
+          interpolationErrors: honest.errors,
+          missedByNet: honest.missed,
           uncertain,
           positives: thresholds.positives,
           negatives: thresholds.negatives,
@@ -250,9 +255,20 @@ export async function runCascade(
       }
       const perFrame = decodeCost + (task === 'presence' && difference.enabled ? difference.expectedSeconds : cnnCost) / skip;
       const cost = N * perFrame + uncertain * (N - sample.length) * costs.reference;
-      if (!best || cost < best.cost) {
+      // Only a cascade whose estimated accuracy meets the targets is a candidate (a count's
+      // interval is met at run time by sampling until it is narrow enough).
+      const meets = task === 'count' || (heldOut.fnr! <= query.accuracy.fnr && heldOut.fpr! <= query.accuracy.fpr);
+      rejected.push(`${arch.inputSize}px: estimated FNR ${fmt(heldOut.fnr)} / FPR ${fmt(heldOut.fpr)}, ${fmt(cost)} s`);
+      if (meets && (!best || cost < best.cost)) {
         best = { arch, trained, cost, cnnCost, decodeCost, calib: { skip, difference: task === 'presence' ? difference : undefined, thresholds, interpolation, heldOut } };
       }
+    }
+    if (!best) {
+      return { fallback: `no cascade met the targets (FNR ${query.accuracy.fnr}, FPR ${query.accuracy.fpr}) on the ${sample.length}-frame labelled sample (${rejected.join('; ')}), so the reference detector labelled every frame` };
+    }
+    const rest = (N - labelledCount - sample.length) * costs.reference;
+    if (best.cost >= rest) {
+      return { fallback: `the best cascade (${fmt(best.cost)} s estimated) costs more than labelling the remaining frames (${fmt(rest)} s), so the reference detector labelled every frame` };
     }
     const trainSeconds = (performance.now() - trainStarted) / 1000;
     stages.push({ stage: 'train + calibrate', framesIn: sample.length, framesDecided: 0, seconds: trainSeconds });

@@ -43,8 +43,9 @@ export async function runQuery(engine: Engine, sql: string, options: QueryOption
     }
     return explainResult(query, handle, explainExact(query, plan), started);
   }
-  const cascade = task ? await runCascade(engine, query, task, handle, modelRow, start, end, options, started) : undefined;
-  const result = cascade?.result ?? withNote(await executeExact(engine, query, handle, modelRow, frames, options, started), task);
+  const outcome = task ? await runCascade(engine, query, task, handle, modelRow, start, end, options, started) : undefined;
+  const cascade = outcome && 'result' in outcome ? outcome : undefined;
+  const result = cascade?.result ?? withNote(await executeExact(engine, query, handle, modelRow, frames, options, started), outcome && 'fallback' in outcome ? outcome.fallback : undefined);
   const params = cascade ? (cascade.planJson as CascadeParams) : undefined;
   const text = cascade
     ? explainCascade(query, plan, task!, params, query.explain === 'analyze' ? result.stats : undefined)
@@ -156,12 +157,9 @@ function exactAccuracy(query: BoundQuery): AccuracyReport {
 }
 
 /** When a cascade could apply but the optimizer chose the reference on every frame, say why. */
-function withNote(result: QueryResult, task: string | undefined): QueryResult {
-  if (!task) return result;
-  return {
-    ...result,
-    accuracy: { ...result.accuracy, note: `${result.accuracy.note} (the optimizer found labelling every frame cheaper than sampling, training and a cascade for ${result.stats.framesInRange} frames)` },
-  };
+function withNote(result: QueryResult, why: string | undefined): QueryResult {
+  if (!why) return result;
+  return { ...result, accuracy: { ...result.accuracy, note: `${result.accuracy.note} (cascade not used: ${why})` } };
 }
 
 function explainResult(query: BoundQuery, handle: VideoHandle, plan: string, started: number): QueryResult {

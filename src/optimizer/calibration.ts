@@ -197,3 +197,46 @@ export function calibrateNet(truth: ArrayLike<number>, scores: ArrayLike<number>
     cHigh: Number.isFinite(highestMissedNegative) ? 1 - (1 - highestMissedNegative) * 0.5 : -1,
   };
 }
+
+export interface NetEstimate {
+  /** Interpolation errors the sample showed (leave-one-out at twice the spacing). */
+  readonly errors: number;
+  /** Of those, how many the net would miss when its thresholds are set without that error. */
+  readonly missed: number;
+  readonly fnr: number;
+  readonly fpr: number;
+}
+
+/**
+ * An honest estimate of what the safety net misses: each interpolation error the sample showed is
+ * judged by the net the optimizer would have built without it (the model's thresholds, and half
+ * the way past the other errors' scores), so no error is caught only because it set its own
+ * threshold. The model's thresholds were calibrated on held-out frames, not on these errors.
+ */
+export function crossValidateNet(truth: ArrayLike<number>, scores: ArrayLike<number>, model: Pick<PresenceThresholds, 'cLow' | 'cHigh'>): NetEstimate {
+  const positiveErrors: number[] = [];
+  const negativeErrors: number[] = [];
+  let positives = 0;
+  let negatives = 0;
+  for (let i = 1; i + 1 < truth.length; i++) {
+    const y = truth[i]! > 0;
+    if (y) positives++;
+    else negatives++;
+    const a = truth[i - 1]! > 0;
+    if (a !== truth[i + 1]! > 0 || y === a) continue;
+    (y ? positiveErrors : negativeErrors).push(scores[i]!);
+  }
+  let fn = 0;
+  positiveErrors.forEach((score, k) => {
+    const others = positiveErrors.filter((_, j) => j !== k);
+    const cLow = Math.min(model.cLow, others.length ? Math.min(...others) * 0.5 : Infinity);
+    if (!(score >= cLow)) fn++;
+  });
+  let fp = 0;
+  negativeErrors.forEach((score, k) => {
+    const others = negativeErrors.filter((_, j) => j !== k);
+    const cHigh = Math.max(model.cHigh, others.length ? 1 - (1 - Math.max(...others)) * 0.5 : -Infinity);
+    if (!(score <= cHigh)) fp++;
+  });
+  return { errors: positiveErrors.length + negativeErrors.length, missed: fn + fp, fnr: positives ? fn / positives : 0, fpr: negatives ? fp / negatives : 0 };
+}
