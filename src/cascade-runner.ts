@@ -143,9 +143,30 @@ export async function runCascade(
     stages.push({ stage: 'sample (reference)', framesIn: sample.length, framesDecided: sample.length, seconds: (performance.now() - sampleStarted) / 1000 });
     if (counters.referenceCalls > 0) costs.reference = counters.detectSeconds / counters.referenceCalls + costs.decode;
 
+    const truth = Float32Array.from(sample, (f) => truthByFrame.get(f)!);
+    // ---- count: would plain stratified sampling cost less than training could ever save? ----
+    const plain = task === 'count' ? plainSamplingPlan(query, truth, N, Math.max(0, N - labelledCount - sample.length), costs, sample.length) : undefined;
+    if (plain?.cheaper) {
+      params = {
+        task,
+        architecture: ARCHITECTURES[0]!,
+        sampleStep: step,
+        trainingFrames: [],
+        estimationFrames: [],
+        skip: 1,
+        difference: undefined,
+        thresholds: undefined,
+        interpolation: undefined,
+        heldOut: { frames: 0, controlVariate: 0, blockTruthVariance: plain.variance, specializedModel: 0 },
+        costs: { reference: costs.reference },
+        trainSeconds: 0,
+      };
+      onnx = new Uint8Array(0);
+      stages.push({ stage: `plan: no specialized model (about ${Math.round(plain.labels)} random labels, ${fmt(plain.labels * costs.reference)} s, against ${fmt(plain.training)} s to train one)`, framesIn: 0, framesDecided: 0, seconds: 0 });
+      await catalog.putSpecializedModel({ ...key, architecture: null, onnx, manifest: null, metrics: params });
+    } else {
     // ---- train candidates, calibrate on held-out later blocks, pick by expected cost ----
     const trainStarted = performance.now();
-    const truth = Float32Array.from(sample, (f) => truthByFrame.get(f)!);
     const trainIdx: number[] = [];
     const estimationIdx: number[] = [];
     if (task === 'count') sample.forEach((_, i) => (i % 2 === 0 ? trainIdx : estimationIdx).push(i));
@@ -290,10 +311,12 @@ export async function runCascade(
     await catalog.putStageCost({ stageKind: 'train', key: 'image-epoch', machine, secondsPerFrame: costs.trainPerImageEpoch });
   }
 
+  }
+
   // ---- execute over every frame in range ----
   const size = params.architecture.inputSize;
   const labelledSet = new Set(await catalog.labelledFrames(handle.row.id, model.id, { start, end }));
-  const specialized = await SpecializedModel.load(onnx);
+  const specialized = onnx.length > 0 ? await SpecializedModel.load(onnx) : undefined;
   const decision = new Int8Array(N).fill(-1); // presence: 1/0 decided, -1 uncertain
   const presenceScore = new Float32Array(N).fill(Number.NaN); // presence: model score (inherited for skips and difference hits)
   const prediction = new Float32Array(N); // count: expected count
@@ -323,7 +346,7 @@ export async function runCascade(
       // Every frame, labelled ones too: the estimator compares predictions with labels.
       const idx = Array.from({ length: batch.count }, (_, i) => i);
       const m0 = performance.now();
-      const scores = await specialized.score(batch, idx);
+      const scores = await specialized!.score(batch, idx);
       modelSeconds += (performance.now() - m0) / 1000;
       modelFrames += idx.length;
       idx.forEach((i, k) => (prediction[batch.frames[i]! - start] = scores[k]!));
@@ -350,7 +373,7 @@ export async function runCascade(
       const idx: number[] = [];
       for (let i = 0; i < batch.count; i++) if (plan[i] === 3) idx.push(i);
       const m0 = performance.now();
-      const scores = await specialized.score(batch, idx);
+      const scores = await specialized!.score(batch, idx);
       modelSeconds += (performance.now() - m0) / 1000;
       modelFrames += idx.length;
       let k = 0;
@@ -384,7 +407,7 @@ export async function runCascade(
     onScan?.(decoded, N);
     t = performance.now();
   }
-  await specialized.dispose();
+  await specialized?.dispose();
   const machine = machineKey();
   if (decoded > 0) await catalog.putStageCost({ stageKind: 'decode', key: `${size}x${size}`, machine, secondsPerFrame: decodeSeconds / decoded });
   stages.push({ stage: `decode ${size}x${size}`, framesIn: N, framesDecided: 0, seconds: decodeSeconds });
@@ -538,9 +561,7 @@ async function finishCount(
   const N = end - start;
   const first = query.outputs[0]!;
   const target = query.accuracy.error;
-  const confidence = target?.confidence ?? 0.95;
-  // ERROR WITHIN applies to the first output: per frame for FCOUNT, in objects for COUNT(*).
-  const within = target ? (first.aggregate.fn === 'count' ? target.within / N : target.within) : DEFAULT_FCOUNT_ERROR;
+  const { within, confidence } = countTarget(query, N);
   // Frames drawn by an earlier run's random sample are drawn again (same seed, same population),
   // so they are not exact frames here; every other labelled frame is.
   const drawnBefore = new Set(params.estimationFrames);
@@ -624,6 +645,35 @@ async function finishCount(
   };
   return assemble(query, handle, [row], value, { low: value - half, high: value + half, confidence }, accuracy, counters, stages, N, started);
 }
+
+/** The count interval a query asks for, per frame, and its confidence level. */
+function countTarget(query: BoundQuery, N: number): { within: number; confidence: number } {
+  const target = query.accuracy.error;
+  const first = query.shape === 'aggregate' ? query.outputs[0] : undefined;
+  // ERROR WITHIN applies to the first output: per frame for FCOUNT, in objects for COUNT(*).
+  const within = target ? (first?.aggregate.fn === 'count' ? target.within / N : target.within) : DEFAULT_FCOUNT_ERROR;
+  return { within, confidence: target?.confidence ?? 0.95 };
+}
+
+/**
+ * Whether a count needs a specialized model at all: the random labels plain stratified sampling
+ * would need (from how much the count varies between neighbouring sample frames, which bounds how
+ * much it varies inside a time block) against what training and scanning with a model cost, even
+ * if the model then made sampling free.
+ */
+function plainSamplingPlan(query: BoundQuery, truth: Float32Array, N: number, unlabelled: number, costs: Costs, sampleSize: number) {
+  const { within, confidence } = countTarget(query, N);
+  let ss = 0;
+  for (let i = 1; i < truth.length; i++) ss += (truth[i]! - truth[i - 1]!) ** 2;
+  const variance = ss / Math.max(1, 2 * (truth.length - 1));
+  const z = probit(1 - (1 - confidence) / 2);
+  const labels = Math.min(unlabelled, ((z * unlabelled * Math.sqrt(variance)) / (N * within)) ** 2);
+  const training = ARCHITECTURES.length * sampleSize * TYPICAL_EPOCHS * costs.trainPerImageEpoch + N * (costs.decode + costs.specialized);
+  return { cheaper: labels * costs.reference <= training, labels, training, variance };
+}
+
+/** Epochs a specialized model typically trains for before early stopping (for cost estimates). */
+const TYPICAL_EPOCHS = 15;
 
 /** The error bound an FCOUNT gets when the query states none (objects per frame, at 95% confidence: an error above 0.1 then has under 1% chance). */
 export const DEFAULT_FCOUNT_ERROR = 0.075;

@@ -75,7 +75,8 @@ export function explainCascade(
     const est = task === 'presence'
       ? `estimated FNR ${Number(params.heldOut.fnr ?? 0).toFixed(4)} FPR ${Number(params.heldOut.fpr ?? 0).toFixed(4)} (targets ${query.accuracy.fnr} / ${query.accuracy.fpr}), ${(Number(params.heldOut.uncertain ?? 0) * 100).toFixed(1)}% of frames to the reference`
       : `held-out mean abs error ${Number(params.heldOut.meanAbsoluteError ?? NaN).toFixed(3)} vs ${Number(params.heldOut.meanBaselineError ?? NaN).toFixed(3)} for the mean`;
-    const perFrame = (c.decode ?? 0) + (c.specialized ?? 0) / params.skip;
+    const scans = task === 'presence' || params.heldOut.controlVariate !== 0;
+    const perFrame = scans ? (c.decode ?? 0) + (c.specialized ?? 0) / params.skip : 0;
     const estimation = typeof params.estimationFrames === 'number' ? params.estimationFrames : params.estimationFrames.length;
     const uncertain = task === 'presence' ? Number(params.heldOut.uncertain ?? 0) * frames : estimation;
     lines.push(`   └─ Cascade (${task}) on '${plan.video}' frames [${plan.start}, ${plan.end}): ${frames} frames; estimated ${(frames * perFrame + uncertain * (c.reference ?? 0)).toFixed(2)} s`);
@@ -84,15 +85,17 @@ export function explainCascade(
       lines.push(`      ├─ Interpolate between agreeing labelled frames (sample every ${params.sampleStep}); gaps with a change go to the reference`);
       lines.push(`      ├─ SpecializedModel ${a.convBlocks} conv x ${a.baseFilters} filters, dense ${a.dense}, ${a.inputSize}px as safety net${params.interpolation?.net ? '' : ' (off: interpolation alone met the targets)'}: flags p >= ${t.cLow.toFixed(4)} in negative gaps, p <= ${t.cHigh.toFixed(4)} in positive ones (${ms(c.specialized)}/frame); ${est}`);
     }
-    else lines.push(`      ├─ SpecializedModel (count) ${a.convBlocks} conv x ${a.baseFilters} filters, dense ${a.dense}, ${a.inputSize}px (${ms(c.specialized)}/frame) as control variate, ${estimation} random reference frames; ${est}`);
+    else if (params.heldOut.specializedModel === 0) lines.push(`      ├─ StratifiedSample over time blocks, ${estimation} random reference frames so far; no specialized model (the sample's frame-to-frame variance ${Number(params.heldOut.blockTruthVariance).toFixed(3)} made training cost more than it could save)`);
+    else if (params.heldOut.controlVariate === 0) lines.push(`      ├─ StratifiedSample over time blocks, ${estimation} random reference frames so far; the specialized model (${a.inputSize}px) did not beat block means on held-out frames, so it is not used; ${est}`);
+    else lines.push(`      ├─ SpecializedModel (count) ${a.convBlocks} conv x ${a.baseFilters} filters, dense ${a.dense}, ${a.inputSize}px (${ms(c.specialized)}/frame) as control variate in each time block, ${estimation} stratified random reference frames; ${est}`);
     const d = params.difference;
     if (d?.enabled) {
       const kind = d.spec.kind === 'blocked' ? `blocked ${d.spec.grid}x${d.spec.grid} (max block MSE)` : 'global MSE';
       const against = d.spec.reference === 'background' ? 'background image (median of negative sample frames): closer is negative' : 'last evaluated frame: closer takes its score';
       lines.push(`      ├─ DifferenceDetector ${kind} vs ${against}; threshold ${d.threshold.toExponential(3)}, hit rate ${(d.hitRate * 100).toFixed(0)}% on the sample, ${ms(d.secondsPerFrame)}/frame`);
     } else if (task === 'presence') lines.push(`      ├─ DifferenceDetector: off (${d ? `best of ${d.candidates.length} measured saves less than it costs` : 'not measured'})`);
-    lines.push(`      ├─ FrameSkip every ${params.skip}`);
-    lines.push(`      └─ Decode ${plan.path} at ${a.inputSize}x${a.inputSize} (${ms(c.decode)}/frame)`);
+    if (scans) lines.push(`      ├─ FrameSkip every ${params.skip}`);
+    lines.push(scans ? `      └─ Decode ${plan.path} at ${a.inputSize}x${a.inputSize} (${ms(c.decode)}/frame)` : `      └─ Decode ${plan.path}: sampled frames only, for the reference`);
   }
   if (stats) {
     lines.push('');
