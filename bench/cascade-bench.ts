@@ -139,6 +139,7 @@ try {
         row.met = row.countError <= 0.1;
       }
       rows.push(row);
+      if (cold.result.accuracy.mode === 'exact') log(`      cold: ${cold.result.accuracy.note}`);
       for (const st of row.coldStages) log(`      cold ${st.stage}: ${st.framesIn} in, ${st.framesDecided} decided, ${st.seconds.toFixed(2)} s`);
       log(`  ${row.query}: cold ${row.coldSeconds.toFixed(1)} s (${row.coldReferenceCalls} ref), warm ${row.warmSeconds.toFixed(2)} s (${row.warmReferenceCalls} ref), ${q.kind === 'presence' ? `FNR ${row.fnr!.toFixed(4)} FPR ${row.fpr!.toFixed(4)}` : `error ${row.countError!.toFixed(4)} (exact ${row.exact!.toFixed(3)}, estimate ${row.estimate!.toFixed(3)} ± ${row.halfWidth!.toFixed(3)})`}`);
     }

@@ -14,7 +14,7 @@ import { createAnswerOperator, frameSelectionRows } from './operators/answer-ope
 import { distance } from './operators/difference-detector.js';
 import { chooseDifferenceDetector, type DifferenceChoice } from './optimizer/difference-choice.js';
 import { referenceScan, type ReferenceFrame, type ReferenceScanCounters } from './operators/reference-scan-operator.js';
-import { calibrateInterpolation, calibrateNet, crossValidateNet, calibratePresence, skipErrorRate, type InterpolationCalibration, type PresenceThresholds } from './optimizer/calibration.js';
+import { calibrateInterpolation, netCandidates, calibratePresence, skipErrorRate, type InterpolationCalibration, type PresenceThresholds } from './optimizer/calibration.js';
 import { estimateStratified, splitBlocks, refineBlocks, topUpBlocks, type Block, type CountEstimate, type StratumSample } from './optimizer/count-estimator.js';
 import { probit } from 'simple-statistics';
 import { frameList } from './plan/frame-selection.js';
@@ -215,40 +215,37 @@ export async function runCascade(
       for (let i = 1; i < sample.length; i++) if (truth[i] !== truth[i - 1]) changes++;
       const budget = task === 'presence' ? Math.min(query.accuracy.fnr, query.accuracy.fpr) : 0;
       const skip = [5, 3, 2, 1].find((k) => skipErrorRate(changes, (sample.length - 1) * step, k) <= budget / 4) ?? 1;
-      let thresholds: PresenceThresholds | undefined;
-      let uncertain = 0;
       const heldOut: Record<string, number> = { frames: heldIdx.length };
-      let interpolation: (InterpolationCalibration & { net: boolean }) | undefined;
+      // Presence: one option per safety-net margin; count: one option.
+      const choices: { thresholds?: PresenceThresholds; interpolation?: InterpolationCalibration & { net: boolean }; uncertain: number; heldOut: Record<string, number> }[] = [];
       if (task === 'presence') {
         const model = calibratePresence(heldScores, heldTruth, { fnr: query.accuracy.fnr, fpr: query.accuracy.fpr });
-        // The net flags a frame whose score contradicts its gap's interpolated answer. Its
-        // thresholds are the more cautious of two measurements: the model's own (NoScope's
-        // c_low / c_high on held-out later blocks) and the scores of the interpolation errors the
-        // sample showed. A side seen in neither (no positives, or no negatives) has no net.
-        const observed = calibrateNet(truth, scores);
-        thresholds = {
-          ...model,
-          cLow: Math.min(observed.cLow, model.positives > 0 ? model.cLow : 2),
-          cHigh: Math.max(observed.cHigh, model.negatives > 0 ? model.cHigh : -1),
-        };
-        const interp = calibrateInterpolation(truth, scores, thresholds);
-        const net = true;
-        interpolation = { ...interp, net };
         // Frames in gaps whose two labelled ends disagree go to the reference, and so do flagged ones.
-        uncertain = Math.min(1, (changes * (step - 1)) / Math.max(1, N - sample.length) + (net ? interp.flagged : 0));
-        const honest = crossValidateNet(truth, scores, { cLow: model.positives > 0 ? model.cLow : 2, cHigh: model.negatives > 0 ? model.cHigh : -1 });
-        Object.assign(heldOut, {
-          fnr: honest.fnr,
-          fpr: honest.fpr,
-          interpolationErrors: honest.errors,
-          missedByNet: honest.missed,
-          uncertain,
-          positives: thresholds.positives,
-          negatives: thresholds.negatives,
-          interpolationFrames: interp.agreeing,
-          modelFnr: model.fnr,
-          modelFpr: model.fpr,
-        });
+        const disagreeing = (changes * (step - 1)) / Math.max(1, N - sample.length);
+        for (const net of netCandidates(truth, scores, { scores: heldScores, truth: heldTruth }, query.accuracy)) {
+          const thresholds = { ...model, cLow: net.cLow, cHigh: net.cHigh };
+          const interp = calibrateInterpolation(truth, scores, thresholds);
+          const uncertain = Math.min(1, disagreeing + net.flagged);
+          choices.push({
+            thresholds,
+            interpolation: { ...interp, net: true },
+            uncertain,
+            heldOut: {
+              ...heldOut,
+              fnr: net.fnr,
+              fpr: net.fpr,
+              netMargin: net.margin,
+              interpolationErrors: net.errors,
+              missedByNet: net.missed,
+              uncertain,
+              positives: model.positives,
+              negatives: model.negatives,
+              interpolationFrames: interp.agreeing,
+              modelFnr: model.fnr,
+              modelFpr: model.fpr,
+            },
+          });
+        }
       } else {
         let abs = 0;
         let base = 0;
@@ -266,22 +263,29 @@ export async function runCascade(
         };
         const truthVariance = pilot((k) => heldTruth[k]!);
         const residualVariance = pilot((k) => heldTruth[k]! - heldScores[k]!);
-        Object.assign(heldOut, {
-          meanAbsoluteError: abs / Math.max(1, heldIdx.length),
-          meanBaselineError: base / Math.max(1, heldIdx.length),
-          blockTruthVariance: truthVariance,
-          blockResidualVariance: residualVariance,
-          controlVariate: residualVariance < truthVariance ? 1 : 0,
+        choices.push({
+          uncertain: 0,
+          heldOut: {
+            ...heldOut,
+            meanAbsoluteError: abs / Math.max(1, heldIdx.length),
+            meanBaselineError: base / Math.max(1, heldIdx.length),
+            blockTruthVariance: truthVariance,
+            blockResidualVariance: residualVariance,
+            controlVariate: residualVariance < truthVariance ? 1 : 0,
+          },
         });
       }
       const perFrame = decodeCost + (task === 'presence' && difference.enabled ? difference.expectedSeconds : cnnCost) / skip;
-      const cost = N * perFrame + uncertain * (N - sample.length) * costs.reference;
-      // Only a cascade whose estimated accuracy meets the targets is a candidate (a count's
-      // interval is met at run time by sampling until it is narrow enough).
-      const meets = task === 'count' || (heldOut.fnr! <= query.accuracy.fnr && heldOut.fpr! <= query.accuracy.fpr);
-      rejected.push(`${arch.inputSize}px: estimated FNR ${fmt(heldOut.fnr)} / FPR ${fmt(heldOut.fpr)}, ${fmt(cost)} s`);
-      if (meets && (!best || cost < best.cost)) {
-        best = { arch, trained, cost, cnnCost, decodeCost, calib: { skip, difference: task === 'presence' ? difference : undefined, thresholds, interpolation, heldOut } };
+      for (const choice of choices) {
+        const cost = N * perFrame + choice.uncertain * (N - sample.length) * costs.reference;
+        // Only a cascade whose estimated accuracy meets the targets is a candidate (a count's
+        // interval is met at run time by sampling until it is narrow enough).
+        const h = choice.heldOut;
+        const meets = task === 'count' || (h.fnr! <= query.accuracy.fnr && h.fpr! <= query.accuracy.fpr);
+        if (task === 'presence') rejected.push(`${arch.inputSize}px net margin ${h.netMargin}: estimated FNR ${fmt(h.fnr)} / FPR ${fmt(h.fpr)}, ${fmt(cost)} s`);
+        if (meets && (!best || cost < best.cost)) {
+          best = { arch, trained, cost, cnnCost, decodeCost, calib: { skip, difference: task === 'presence' ? difference : undefined, thresholds: choice.thresholds, interpolation: choice.interpolation, heldOut: h } };
+        }
       }
     }
     if (!best) {

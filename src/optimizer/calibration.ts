@@ -176,44 +176,46 @@ export function calibrateInterpolation(truth: ArrayLike<number>, scores: ArrayLi
   };
 }
 
-/**
- * The safety net's thresholds from the interpolation errors it must catch: a positive frame inside
- * a negative gap is flagged when its score reaches half the lowest such error's score; a negative
- * frame inside a positive gap when its score is below the highest such error's score pulled
- * halfway to 1. A side with no observed error keeps no net (nothing to calibrate it on): its
- * threshold lies outside [0, 1] (finite, so it survives JSON in the catalog).
- */
-export function calibrateNet(truth: ArrayLike<number>, scores: ArrayLike<number>): Pick<PresenceThresholds, 'cLow' | 'cHigh'> {
-  let lowestMissedPositive = Infinity;
-  let highestMissedNegative = -Infinity;
-  for (let i = 1; i + 1 < truth.length; i++) {
-    const a = truth[i - 1]! > 0;
-    if (a !== truth[i + 1]! > 0 || (truth[i]! > 0) === a) continue;
-    if (truth[i]! > 0) lowestMissedPositive = Math.min(lowestMissedPositive, scores[i]!);
-    else highestMissedNegative = Math.max(highestMissedNegative, scores[i]!);
-  }
-  return {
-    cLow: Number.isFinite(lowestMissedPositive) ? lowestMissedPositive * 0.5 : 2,
-    cHigh: Number.isFinite(highestMissedNegative) ? 1 - (1 - highestMissedNegative) * 0.5 : -1,
-  };
-}
+/** Margins the optimizer tries for the safety net: larger flags only what the measurements show, smaller flags more. */
+export const NET_MARGINS: readonly number[] = [0.5, 0.25, 0.1, 0.03, 0.01];
 
-export interface NetEstimate {
+export interface NetCandidate {
+  readonly margin: number;
+  readonly cLow: number;
+  readonly cHigh: number;
   /** Interpolation errors the sample showed (leave-one-out at twice the spacing). */
   readonly errors: number;
-  /** Of those, how many the net would miss when its thresholds are set without that error. */
+  /** Of those, how many this net misses when its thresholds are set without that error. */
   readonly missed: number;
+  /** Estimated error rates of interpolation with this net. */
   readonly fnr: number;
   readonly fpr: number;
+  /** Share of agreeing-gap frames the net sends to the reference. */
+  readonly flagged: number;
 }
 
 /**
- * An honest estimate of what the safety net misses: each interpolation error the sample showed is
- * judged by the net the optimizer would have built without it (the model's thresholds, and half
- * the way past the other errors' scores), so no error is caught only because it set its own
- * threshold. The model's thresholds were calibrated on held-out frames, not on these errors.
+ * The safety nets the optimizer chooses from, each with an honest estimate of what it misses.
+ * A net's thresholds anchor on two measurements, whichever is more cautious: the model's scores on
+ * held-out positives / negatives (NoScope's c_low / c_high at the stage's share of the targets)
+ * and the scores of the interpolation errors the sample showed; `margin` then pulls them towards
+ * 0 and 1 (cLow = margin x anchor, cHigh = 1 - margin x (1 - anchor)). Each error is judged by the
+ * net built without it, so none is caught only because it set its own threshold. A side seen in
+ * neither measurement has no net.
  */
-export function crossValidateNet(truth: ArrayLike<number>, scores: ArrayLike<number>, model: Pick<PresenceThresholds, 'cLow' | 'cHigh'>): NetEstimate {
+export function netCandidates(
+  truth: ArrayLike<number>,
+  scores: ArrayLike<number>,
+  held: { readonly scores: readonly number[]; readonly truth: readonly number[] },
+  targets: { fnr: number; fpr: number },
+): NetCandidate[] {
+  const pos: number[] = [];
+  const neg: number[] = [];
+  held.scores.forEach((p, i) => (held.truth[i]! > 0 ? pos : neg).push(p));
+  pos.sort((a, b) => a - b);
+  neg.sort((a, b) => b - a);
+  const lowAnchor = pos.length ? pos[Math.floor(targets.fnr * STAGE_BUDGET_SHARE * pos.length)]! : Infinity;
+  const highAnchor = neg.length ? neg[Math.floor(targets.fpr * STAGE_BUDGET_SHARE * neg.length)]! : -Infinity;
   const positiveErrors: number[] = [];
   const negativeErrors: number[] = [];
   let positives = 0;
@@ -226,17 +228,29 @@ export function crossValidateNet(truth: ArrayLike<number>, scores: ArrayLike<num
     if (a !== truth[i + 1]! > 0 || y === a) continue;
     (y ? positiveErrors : negativeErrors).push(scores[i]!);
   }
-  let fn = 0;
-  positiveErrors.forEach((score, k) => {
-    const others = positiveErrors.filter((_, j) => j !== k);
-    const cLow = Math.min(model.cLow, others.length ? Math.min(...others) * 0.5 : Infinity);
-    if (!(score >= cLow)) fn++;
+  const without = (xs: readonly number[], k: number) => xs.filter((_, j) => j !== k);
+  return NET_MARGINS.map((margin) => {
+    const low = (errors: readonly number[]) => {
+      const anchor = Math.min(lowAnchor, ...errors);
+      return Number.isFinite(anchor) ? anchor * margin : 2;
+    };
+    const high = (errors: readonly number[]) => {
+      const anchor = Math.max(highAnchor, ...errors);
+      return Number.isFinite(anchor) ? 1 - (1 - anchor) * margin : -1;
+    };
+    const fn = positiveErrors.filter((score, k) => !(score >= low(without(positiveErrors, k)))).length;
+    const fp = negativeErrors.filter((score, k) => !(score <= high(without(negativeErrors, k)))).length;
+    const cLow = low(positiveErrors);
+    const cHigh = high(negativeErrors);
+    return {
+      margin,
+      cLow,
+      cHigh,
+      errors: positiveErrors.length + negativeErrors.length,
+      missed: fn + fp,
+      fnr: positives ? fn / positives : 0,
+      fpr: negatives ? fp / negatives : 0,
+      flagged: calibrateInterpolation(truth, scores, { cLow, cHigh }).flagged,
+    };
   });
-  let fp = 0;
-  negativeErrors.forEach((score, k) => {
-    const others = negativeErrors.filter((_, j) => j !== k);
-    const cHigh = Math.max(model.cHigh, others.length ? 1 - (1 - Math.max(...others)) * 0.5 : -Infinity);
-    if (!(score <= cHigh)) fp++;
-  });
-  return { errors: positiveErrors.length + negativeErrors.length, missed: fn + fp, fnr: positives ? fn / positives : 0, fpr: negatives ? fp / negatives : 0 };
 }

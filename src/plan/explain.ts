@@ -83,7 +83,7 @@ export function explainCascade(
     lines.push(`      ├─ ReferenceDetector ${plan.model} on uncertain frames (${ms(c.reference)}/frame; label store first: ${plan.labelled} labelled)`);
     if (t) {
       lines.push(`      ├─ Interpolate between agreeing labelled frames (sample every ${params.sampleStep}); gaps with a change go to the reference`);
-      lines.push(`      ├─ SpecializedModel ${a.convBlocks} conv x ${a.baseFilters} filters, dense ${a.dense}, ${a.inputSize}px as safety net${params.interpolation?.net ? '' : ' (off: interpolation alone met the targets)'}: flags p >= ${t.cLow.toFixed(4)} in negative gaps, p <= ${t.cHigh.toFixed(4)} in positive ones (${ms(c.specialized)}/frame); ${est}`);
+      lines.push(`      ├─ SpecializedModel ${a.convBlocks} conv x ${a.baseFilters} filters, dense ${a.dense}, ${a.inputSize}px as safety net (margin ${params.heldOut.netMargin ?? '?'}): flags p >= ${t.cLow.toFixed(4)} in negative gaps, p <= ${t.cHigh.toFixed(4)} in positive ones (${ms(c.specialized)}/frame); ${est}`);
     }
     else if (params.heldOut.specializedModel === 0) lines.push(`      ├─ StratifiedSample over time blocks, ${estimation} random reference frames so far; no specialized model (the sample's frame-to-frame variance ${Number(params.heldOut.blockTruthVariance).toFixed(3)} made training cost more than it could save)`);
     else if (params.heldOut.controlVariate === 0) lines.push(`      ├─ StratifiedSample over time blocks, ${estimation} random reference frames so far; the specialized model (${a.inputSize}px) did not beat block means on held-out frames, so it is not used; ${est}`);

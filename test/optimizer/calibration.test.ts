@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { calibrateDifference, calibrateInterpolation, calibrateNet, calibratePresence, decide, skipErrorRate } from '../../src/optimizer/calibration.js';
+import { calibrateDifference, calibrateInterpolation, calibratePresence, decide, NET_MARGINS, netCandidates, skipErrorRate } from '../../src/optimizer/calibration.js';
 
 describe('calibratePresence', () => {
   it('keeps every held-out positive and negative on the right side, with margin', () => {
@@ -22,19 +22,33 @@ describe('calibratePresence', () => {
 });
 
 describe('interpolation and its safety net', () => {
-  it('measures leave-one-out errors and flags exactly what the net is calibrated on', () => {
-    //           0  1  2  3  4  5  6  7
-    const truth = [0, 0, 1, 0, 0, 1, 1, 1];
-    const scores = [0.1, 0.1, 0.8, 0.2, 0.1, 0.9, 0.3, 0.9];
-    const net = calibrateNet(truth, scores);
-    // frame 2 is a positive between negatives (score 0.8); frame 6's neighbours disagree (5 and 7 agree: 1,1 -> no error)
-    expect(net.cLow).toBeCloseTo(0.4);
-    expect(net.cHigh).toBe(-1);
-    const c = calibrateInterpolation(truth, scores, net);
-    expect(c.errors).toBe(1);
-    expect(c.missedByNet).toBe(0);
-    expect(c.fnr).toBeGreaterThan(0);
-    expect(c.fnrWithNet).toBe(0);
+  //             0    1    2    3    4    5    6    7    8    9   10
+  const truth = [0, 0, 1, 0, 0, 1, 0, 0, 0, 1, 1];
+  const scores = [0.1, 0.1, 0.8, 0.2, 0.1, 0.3, 0.1, 0.1, 0.2, 0.9, 0.9];
+  const held = { scores: [0.1, 0.05, 0.7, 0.9], truth: [0, 0, 1, 1] };
+
+  it('measures leave-one-out interpolation errors', () => {
+    const c = calibrateInterpolation(truth, scores, { cLow: 2, cHigh: -1 });
+    // frames 2 and 5 are positives between agreeing negatives; nothing flags them without a net
+    expect(c.errors).toBe(2);
+    expect(c.missedByNet).toBe(2);
+    expect(c.fnr).toBeCloseTo(2 / 3);
+  });
+
+  it('judges each error by a net built without it, and narrower margins catch more at the cost of more flags', () => {
+    const nets = netCandidates(truth, scores, held, { fnr: 0.01, fpr: 0.01 });
+    expect(nets.map((n) => n.margin)).toEqual([...NET_MARGINS]);
+    const wide = nets[0]!; // margin 0.5: anchor min(0.7 held-out positive, 0.3 and 0.8 errors) -> cLow 0.15
+    expect(wide.cLow).toBeCloseTo(0.15);
+    // frame 5 (0.3) without itself: anchor min(0.7, 0.8) = 0.7 -> cLow 0.35 misses it; frame 2 (0.8) is caught
+    expect(wide.errors).toBe(2);
+    expect(wide.missed).toBe(1);
+    const narrow = nets.find((n) => n.margin === 0.25)!; // 0.7 x 0.25 = 0.175 <= 0.3: caught
+    expect(narrow.missed).toBe(0);
+    expect(narrow.fnr).toBe(0);
+    expect(nets.at(-1)!.flagged).toBeGreaterThanOrEqual(wide.flagged);
+    // no negatives inside positive gaps and held-out negatives at most 0.1: cHigh = 1 - 0.5 x 0.9
+    expect(wide.cHigh).toBeCloseTo(0.55);
   });
 });
 
