@@ -135,17 +135,26 @@ export async function runCascade(
     if (cascadeCost >= naiveCost) return { fallback: `labelling the ${N - labelledCount} unlabelled frames (${fmt(naiveCost)} s estimated) is cheaper than sampling, training and a cascade (${fmt(cascadeCost)} s)` };
 
     // ---- the labelled sample ----
-    const sampleStarted = performance.now();
     const truthByFrame = new Map<number, number>();
-    for await (const chunk of referenceScan(engine.scanContext(handle, model, options.signal, progress('sample', 'labelling sample')), sample, counters)) {
-      for (const f of chunk) truthByFrame.set(f.frame, truthOf(f.detections, f.frame, f.timestamp));
-    }
-    stages.push({ stage: 'sample (reference)', framesIn: sample.length, framesDecided: sample.length, seconds: (performance.now() - sampleStarted) / 1000 });
-    if (counters.referenceCalls > 0) costs.reference = counters.detectSeconds / counters.referenceCalls + costs.decode;
+    const labelSample = async (frames: Int32Array, stage: string) => {
+      const sampleStarted = performance.now();
+      const calls = counters.referenceCalls;
+      for await (const chunk of referenceScan(engine.scanContext(handle, model, options.signal, progress('sample', 'labelling sample')), frames, counters)) {
+        for (const f of chunk) truthByFrame.set(f.frame, truthOf(f.detections, f.frame, f.timestamp));
+      }
+      stages.push({ stage, framesIn: frames.length, framesDecided: counters.referenceCalls - calls, seconds: (performance.now() - sampleStarted) / 1000 });
+      if (counters.referenceCalls > 0) costs.reference = counters.detectSeconds / counters.referenceCalls + costs.decode;
+    };
+    // A count first labels a third of the sample: enough to tell whether a model is worth training.
+    const pilot = task === 'count' ? frameList(start, end, step * 3) : sample;
+    await labelSample(pilot, task === 'count' ? 'pilot sample (reference)' : 'sample (reference)');
 
-    const truth = Float32Array.from(sample, (f) => truthByFrame.get(f)!);
     // ---- count: would plain stratified sampling cost less than training could ever save? ----
-    const plain = task === 'count' ? plainSamplingPlan(query, truth, N, Math.max(0, N - labelledCount - sample.length), costs, sample.length) : undefined;
+    const plain = task === 'count'
+      ? plainSamplingPlan(query, Float32Array.from(pilot, (f) => truthByFrame.get(f)!), N, Math.max(0, N - labelledCount - pilot.length), costs, sample.length)
+      : undefined;
+    if (task === 'count' && !plain?.cheaper) await labelSample(sample.filter((f) => !truthByFrame.has(f)), 'training sample (reference)');
+    const truth = Float32Array.from(sample, (f) => truthByFrame.get(f)!);
     if (plain?.cheaper) {
       params = {
         task,
@@ -414,7 +423,7 @@ export async function runCascade(
   await specialized?.dispose();
   const machine = machineKey();
   if (decoded > 0) await catalog.putStageCost({ stageKind: 'decode', key: `${size}x${size}`, machine, secondsPerFrame: decodeSeconds / decoded });
-  stages.push({ stage: `decode ${size}x${size}`, framesIn: N, framesDecided: 0, seconds: decodeSeconds });
+  if (scan) stages.push({ stage: `decode ${size}x${size}`, framesIn: N, framesDecided: 0, seconds: decodeSeconds });
   if (task === 'presence') {
     stages.push({ stage: `frame skip (every ${params.skip})`, framesIn: N - labelledSet.size, framesDecided: skipped, seconds: 0 });
     if (dd) stages.push({ stage: `difference detector (${dd.spec.kind}, vs ${dd.spec.reference})`, framesIn: N - labelledSet.size - skipped, framesDecided: diffHits, seconds: diffSeconds });
@@ -458,7 +467,7 @@ export async function runCascade(
       decision[i] = a ? 1 : 0;
     }
     stages.push({ stage: `specialized model ${size}px (safety net${net ? '' : ': off'})`, framesIn: modelFrames, framesDecided: modelFrames - flagged, seconds: modelSeconds });
-  } else stages.push({ stage: `specialized model ${size}px`, framesIn: modelFrames, framesDecided: modelFrames, seconds: modelSeconds });
+  } else if (scan) stages.push({ stage: `specialized model ${size}px`, framesIn: modelFrames, framesDecided: modelFrames, seconds: modelSeconds });
 
   let result: QueryResult;
   if (task === 'presence') {
