@@ -3,7 +3,7 @@
  * sample: global or blocked distance, against the last frame the model evaluated or against a
  * background image (the per-pixel median of the sample's negative frames). Each candidate's cost
  * is timed on this machine; it is kept only when it saves more specialized-model time than it
- * costs.
+ * costs and its leave-one-out error rate on the sample stays within its share of the targets.
  */
 import { distance, medianImage, type DifferenceDetectorSpec } from '../operators/difference-detector.js';
 import { calibrateDifference, type DifferenceCalibration } from './calibration.js';
@@ -18,7 +18,9 @@ export interface DifferenceChoice extends DifferenceCalibration {
   readonly background?: string;
   readonly enabled: boolean;
   /** Every candidate measured, for EXPLAIN and the catalog. */
-  readonly candidates: readonly { readonly spec: DifferenceDetectorSpec; readonly hitRate: number; readonly secondsPerFrame: number }[];
+  readonly candidates: readonly { readonly spec: DifferenceDetectorSpec; readonly hitRate: number; readonly secondsPerFrame: number; readonly errorRate: number }[];
+  /** Leave-one-out error rate of the chosen detector on the sample. */
+  readonly errorRate: number;
 }
 
 export interface DifferenceSample {
@@ -30,6 +32,8 @@ export interface DifferenceSample {
   /** Seconds per frame of the specialized model the detector would spare. */
   readonly modelSeconds: number;
   readonly grid: number;
+  /** The largest error rate the detector may add (a share of the query's target). */
+  readonly errorBudget: number;
 }
 
 /** Minimum negatives for a background image worth trusting. */
@@ -66,12 +70,18 @@ export function chooseDifferenceDetector(sample: DifferenceSample): DifferenceCh
       }
       const secondsPerFrame = (performance.now() - started) / 1000 / Math.max(1, distances.length);
       const calibration = calibrateDifference(distances, changed);
+      // Leave-one-out: a change counts as missed when it falls under the threshold calibrated
+      // without it (half the other changes' smallest distance), so the estimate is not the zero
+      // the calibration guarantees on its own data.
+      const changedDistances = distances.filter((_, i) => changed[i]).sort((a, b) => a - b);
+      const missed = changedDistances.length >= 2 && changedDistances[0]! < changedDistances[1]! * 0.5 ? 1 : 0;
+      const errorRate = missed / Math.max(1, reference === 'earlier-frame' ? distances.length : changedDistances.length);
       // A background detector calibrated on no positive frame would decide everything negative.
-      const usable = reference === 'earlier-frame' || changed.some(Boolean);
+      const usable = (reference === 'earlier-frame' || changed.some(Boolean)) && errorRate <= sample.errorBudget;
       const hitRate = usable ? calibration.hitRate : 0;
-      candidates.push({ spec, hitRate, secondsPerFrame });
+      candidates.push({ spec, hitRate, secondsPerFrame, errorRate });
       const expectedSeconds = secondsPerFrame + (1 - hitRate) * sample.modelSeconds;
-      options.push({ ...calibration, hitRate, spec, secondsPerFrame, expectedSeconds, enabled: usable && expectedSeconds < sample.modelSeconds, candidates: [], ...(reference === 'background' ? { background: Buffer.from(background!).toString('base64') } : {}) });
+      options.push({ ...calibration, hitRate, spec, secondsPerFrame, expectedSeconds, errorRate, enabled: usable && expectedSeconds < sample.modelSeconds, candidates: [], ...(reference === 'background' ? { background: Buffer.from(background!).toString('base64') } : {}) });
     }
   }
   options.sort((a, b) => Number(b.enabled) - Number(a.enabled) || a.expectedSeconds - b.expectedSeconds);

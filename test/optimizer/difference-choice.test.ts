@@ -26,7 +26,7 @@ describe('chooseDifferenceDetector', () => {
   const { images, truth } = scene(120, size, rng);
 
   it('measures all four detectors and, when the model is expensive, keeps one that decides no sample positive as negative', () => {
-    const choice = chooseDifferenceDetector({ images, size, truth, modelSeconds: 1, grid: 4 });
+    const choice = chooseDifferenceDetector({ images, size, truth, modelSeconds: 1, grid: 4, errorBudget: 0.0025 });
     expect(choice.candidates).toHaveLength(4);
     expect(choice.enabled).toBe(true);
     expect(choice.hitRate).toBeGreaterThan(0.3);
@@ -42,12 +42,12 @@ describe('chooseDifferenceDetector', () => {
   });
 
   it('is off when the model it would spare costs less than the distance itself', () => {
-    const choice = chooseDifferenceDetector({ images, size, truth, modelSeconds: 0, grid: 4 });
+    const choice = chooseDifferenceDetector({ images, size, truth, modelSeconds: 0, grid: 4, errorBudget: 0.0025 });
     expect(choice.enabled).toBe(false);
   });
 
   it('offers no background detector without enough negative frames', () => {
-    const choice = chooseDifferenceDetector({ images, size, truth: truth.map(() => 1), modelSeconds: 1, grid: 4 });
+    const choice = chooseDifferenceDetector({ images, size, truth: truth.map(() => 1), modelSeconds: 1, grid: 4, errorBudget: 0.0025 });
     expect(choice.candidates.map((c) => c.spec.reference)).toEqual(['earlier-frame', 'earlier-frame']);
   });
 });
