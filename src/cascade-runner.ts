@@ -14,7 +14,7 @@ import { createAnswerOperator, frameSelectionRows } from './operators/answer-ope
 import { distance } from './operators/difference-detector.js';
 import { chooseDifferenceDetector, type DifferenceChoice } from './optimizer/difference-choice.js';
 import { referenceScan, type ReferenceFrame, type ReferenceScanCounters } from './operators/reference-scan-operator.js';
-import { calibrateInterpolation, netCandidates, calibratePresence, skipErrorRate, type InterpolationCalibration, type PresenceThresholds } from './optimizer/calibration.js';
+import { calibrateInterpolation, netCandidates, STAGE_BUDGET_SHARE, calibratePresence, skipErrorRate, type InterpolationCalibration, type PresenceThresholds } from './optimizer/calibration.js';
 import { estimateStratified, splitBlocks, refineBlocks, topUpBlocks, type Block, type CountEstimate, type StratumSample } from './optimizer/count-estimator.js';
 import { probit } from 'simple-statistics';
 import { frameList } from './plan/frame-selection.js';
@@ -289,12 +289,18 @@ export async function runCascade(
         });
       }
       const perFrame = decodeCost + (task === 'presence' && difference.enabled ? difference.expectedSeconds : cnnCost) / skip;
-      for (const choice of choices) {
+      // Only a cascade whose estimated accuracy meets the targets is a candidate (a count's
+      // interval is met at run time by sampling until it is narrow enough). A presence net may
+      // spend half the target (the cheap stages a quarter each), and since the sample holds few
+      // interpolation errors, the net used is one margin more cautious than the widest that met
+      // it: a net that only just catches the errors the sample happened to show is not trusted.
+      const meetsAt = (h: Record<string, number>) =>
+        h.fnr! - h.skipAndDifferenceError! <= query.accuracy.fnr * STAGE_BUDGET_SHARE && h.fpr! - h.skipAndDifferenceError! <= query.accuracy.fpr * STAGE_BUDGET_SHARE && h.fnr! <= query.accuracy.fnr && h.fpr! <= query.accuracy.fpr;
+      const widest = task === 'presence' ? choices.findIndex((c) => meetsAt(c.heldOut)) : -1;
+      for (const [i, choice] of choices.entries()) {
         const cost = N * perFrame + choice.uncertain * (N - sample.length) * costs.reference;
-        // Only a cascade whose estimated accuracy meets the targets is a candidate (a count's
-        // interval is met at run time by sampling until it is narrow enough).
         const h = choice.heldOut;
-        const meets = task === 'count' || (h.fnr! <= query.accuracy.fnr && h.fpr! <= query.accuracy.fpr);
+        const meets = task === 'count' || (widest >= 0 && i > widest);
         if (task === 'presence') rejected.push(`${arch.inputSize}px net margin ${h.netMargin}: estimated FNR ${fmt(h.fnr)} / FPR ${fmt(h.fpr)}, ${fmt(cost)} s`);
         if (meets && (!best || cost < best.cost)) {
           best = { arch, trained, cost, cnnCost, decodeCost, calib: { skip, difference: task === 'presence' ? difference : undefined, thresholds: choice.thresholds, interpolation: choice.interpolation, heldOut: h } };
