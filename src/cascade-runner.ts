@@ -15,7 +15,7 @@ import { distance } from './operators/difference-detector.js';
 import { chooseDifferenceDetector, type DifferenceChoice } from './optimizer/difference-choice.js';
 import { referenceScan, type ReferenceFrame, type ReferenceScanCounters } from './operators/reference-scan-operator.js';
 import { calibrateInterpolation, netCandidates, STAGE_BUDGET_SHARE, calibratePresence, skipErrorRate, type InterpolationCalibration, type PresenceThresholds } from './optimizer/calibration.js';
-import { estimateStratified, splitBlocks, refineBlocks, topUpBlocks, type Block, type CountEstimate, type StratumSample } from './optimizer/count-estimator.js';
+import { sampleStratified } from './optimizer/count-estimator.js';
 import { probit } from 'simple-statistics';
 import { frameList } from './plan/frame-selection.js';
 import type { ModelRow } from './storage/catalog-rows.js';
@@ -181,7 +181,7 @@ export async function runCascade(
     if (task === 'count') sample.forEach((_, i) => (i % 2 === 0 ? trainIdx : estimationIdx).push(i));
     else sample.forEach((_, i) => trainIdx.push(i));
     const maxCount = Math.max(1, Math.min(20, Math.max(...truth)));
-    const rejected: string[] = [];
+    const considered: string[] = [];
     let best: { arch: (typeof ARCHITECTURES)[number]; trained: TrainedModel; calib: Omit<CascadeParams, 'trainSeconds' | 'costs' | 'estimationFrames' | 'trainingFrames' | 'sampleStep' | 'task' | 'architecture'>; cost: number; cnnCost: number; decodeCost: number } | undefined;
     for (const arch of ARCHITECTURES) {
       const decodeStarted = performance.now();
@@ -301,14 +301,14 @@ export async function runCascade(
         const cost = N * perFrame + choice.uncertain * (N - sample.length) * costs.reference;
         const h = choice.heldOut;
         const meets = task === 'count' || (widest >= 0 && i > widest);
-        if (task === 'presence') rejected.push(`${arch.inputSize}px net margin ${h.netMargin}: estimated FNR ${fmt(h.fnr)} / FPR ${fmt(h.fpr)}, ${fmt(cost)} s`);
+        if (task === 'presence') considered.push(`${arch.inputSize}px net margin ${h.netMargin}: estimated FNR ${fmt(h.fnr)} / FPR ${fmt(h.fpr)}, ${fmt(cost)} s`);
         if (meets && (!best || cost < best.cost)) {
           best = { arch, trained, cost, cnnCost, decodeCost, calib: { skip, difference: task === 'presence' ? difference : undefined, thresholds: choice.thresholds, interpolation: choice.interpolation, heldOut: h } };
         }
       }
     }
     if (!best) {
-      return { fallback: `no cascade met the targets (FNR ${query.accuracy.fnr}, FPR ${query.accuracy.fpr}) on the ${sample.length}-frame labelled sample (${rejected.join('; ')}), so the reference detector labelled every frame` };
+      return { fallback: `no cascade met the targets (FNR ${query.accuracy.fnr}, FPR ${query.accuracy.fpr}) on the ${sample.length}-frame labelled sample (${considered.join('; ')}), so the reference detector labelled every frame` };
     }
     const rest = (N - labelledCount - sample.length) * costs.reference;
     if (best.cost >= rest) {
@@ -607,43 +607,20 @@ async function finishCount(
   const predicted = (f: number) => (useModel ? prediction[f - start]! : 0);
   // Stratified random sampling over time blocks, refined until the interval is narrow enough.
   const rng = new Random(SEED ^ key.videoId);
-  const z = probit(1 - (1 - confidence) / 2);
   const pilot = Number((useModel ? params.heldOut.blockResidualVariance : params.heldOut.blockTruthVariance) ?? 1);
-  const wanted = ((z * population.length * Math.sqrt(pilot)) / (N * within)) ** 2 / 2;
-  let blocks: Block[] = splitBlocks([{ lo: 0, hi: population.length }], Math.max(4, Math.ceil(wanted / 2)));
-  const drawn = new Set<number>();
-  let estimate: CountEstimate;
-  for (;;) {
-    const next = topUpBlocks(population, blocks, drawn, 2, () => rng.next());
-    await read(next.filter((f) => !truth.has(f)), 'estimate');
-    for (const f of next) drawn.add(f);
-    const strata: StratumSample[] = blocks.map((b) => {
-      const sampleTruth: number[] = [];
-      const samplePrediction: number[] = [];
-      let predictedSumUnsampled = 0;
-      for (let i = b.lo; i < b.hi; i++) {
-        const f = population[i]!;
-        if (drawn.has(f)) {
-          sampleTruth.push(truth.get(f)!);
-          samplePrediction.push(predicted(f));
-        } else predictedSumUnsampled += predicted(f);
-      }
-      return { size: b.hi - b.lo, predictedSumUnsampled, sampleTruth, samplePrediction };
-    });
-    const current = estimateStratified({ frames: N, exactSum, exactFrames: exact.length, strata, confidence });
-    estimate = current;
-    if (current.halfWidth <= within) break;
-    const finer = refineBlocks(blocks, current, within);
-    if (finer.length === blocks.length) {
-      // Blocks cannot be split further: label what is left of them.
-      const rest = population.filter((f) => !drawn.has(f));
-      await read(rest, 'estimate');
-      for (const f of rest) drawn.add(f);
-      estimate = { value: (exactSum + population.reduce((a, f) => a + truth.get(f)!, 0)) / N, halfWidth: 0, confidence, sampled: drawn.size };
-      break;
-    }
-    blocks = finer;
-  }
+  const { estimate, drawn, blocks } = await sampleStratified({
+    population,
+    frames: N,
+    exactSum,
+    exactFrames: exact.length,
+    within,
+    confidence,
+    pilotVariance: pilot,
+    random: () => rng.next(),
+    predicted,
+    label: (frames) => read(frames.filter((f) => !truth.has(f)), 'estimate'),
+    value: (f) => truth.get(f)!,
+  });
   const added = [...drawn].filter((f) => !drawnBefore.has(f));
   if (added.length > 0 || drawn.size !== drawnBefore.size) {
     const stored = await engine.catalog.findSpecializedModel(key);

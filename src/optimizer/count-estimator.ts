@@ -89,7 +89,7 @@ export interface StratumSample {
  * sampled values plus, for the rest, the model's predictions corrected by the block's mean
  * residual (a per-block control variate; with no model the plain block mean). Counts change
  * slowly in time, so short blocks vary far less inside than the whole range does, and the interval
- * (from the within-block variances, finite-population corrected) is correspondingly narrower.
+ * (from local within-block variances, finite-population corrected) is correspondingly narrower.
  */
 export function estimateStratified(input: { frames: number; exactSum: number; exactFrames: number; strata: readonly StratumSample[]; confidence: number }): StratifiedEstimate {
   let total = input.exactSum;
@@ -111,17 +111,34 @@ export function estimateStratified(input: { frames: number; exactSum: number; ex
     }
     if (m < 2) return { value: Number.NaN, halfWidth: Number.POSITIVE_INFINITY, confidence: input.confidence, sampled, contributions };
     const mean = residualSum / m;
-    let ss = 0;
-    for (let i = 0; i < m; i++) {
-      const r = s.sampleTruth[i]! - s.samplePrediction[i]! - mean;
-      ss += r * r;
-    }
     total += truthSum + s.predictedSumUnsampled + (s.size - m) * mean;
-    contributions[h] = (s.size * s.size * (1 - m / s.size) * (ss / (m - 1))) / m;
+    contributions[h] = (s.size * s.size * (1 - m / s.size) * localVariance(input.strata, h)) / m;
     variance += contributions[h]!;
   }
   const z = probit(1 - (1 - input.confidence) / 2);
   return { value: total / input.frames, halfWidth: (z * Math.sqrt(variance)) / input.frames, confidence: input.confidence, sampled, contributions };
+}
+
+/**
+ * A block's residual variance, from its own and its two neighbours' samples together. Two samples
+ * per block often agree by chance (no object in either, or the same count on both sides of a
+ * change the block contains), which would make the block look certain and the interval too narrow
+ * on sparse or step-like counts; the neighbours keep it honest, at the price of counting slow
+ * trends as variance (a wider, conservative interval).
+ */
+function localVariance(strata: readonly StratumSample[], h: number): number {
+  return sampleVariance(strata.slice(Math.max(0, h - 1), h + 2));
+}
+
+function sampleVariance(strata: readonly StratumSample[]): number {
+  let n = 0;
+  let sum = 0;
+  for (const s of strata) for (let i = 0; i < s.sampleTruth.length; i++, n++) sum += s.sampleTruth[i]! - s.samplePrediction[i]!;
+  if (n < 2) return 0;
+  const mean = sum / n;
+  let ss = 0;
+  for (const s of strata) for (let i = 0; i < s.sampleTruth.length; i++) ss += (s.sampleTruth[i]! - s.samplePrediction[i]! - mean) ** 2;
+  return ss / (n - 1);
 }
 
 export interface StratifiedEstimate extends CountEstimate {
@@ -183,4 +200,66 @@ export function refineBlocks(blocks: readonly Block[], estimate: StratifiedEstim
   const extra = wanted - blocks.length;
   const split = new Set(Array.from({ length: extra }, (_, j) => Math.floor(((j + 0.5) * blocks.length) / extra)));
   return blocks.flatMap((b, h) => (split.has(h) ? splitBlocks([b], 2) : [b]));
+}
+
+export interface StratifiedSampling {
+  /** Frames whose values are estimated (sorted): the range minus the frames known exactly. */
+  readonly population: readonly number[];
+  /** Frames in range, and the sum and number of those known exactly. */
+  readonly frames: number;
+  readonly exactSum: number;
+  readonly exactFrames: number;
+  /** Target half-width (per frame) and confidence level. */
+  readonly within: number;
+  readonly confidence: number;
+  /** Variance between neighbouring frames seen in a pilot sample: sizes the first set of blocks. */
+  readonly pilotVariance: number;
+  readonly random: () => number;
+  /** The model's prediction for a frame (0 without a model). */
+  readonly predicted: (frame: number) => number;
+  /** Makes `value` known for these frames (the reference detector, or the label store). */
+  readonly label: (frames: readonly number[]) => Promise<void> | void;
+  readonly value: (frame: number) => number;
+}
+
+/**
+ * The count cascade's sampling procedure: blocks sized from the pilot, two random frames each,
+ * then blocks halved and topped up until the interval is as narrow as asked; when no block can be
+ * split any more, the rest is labelled and the answer is exact. Deterministic for a given
+ * `random`, so a warm run draws the frames it drew before.
+ */
+export async function sampleStratified(o: StratifiedSampling): Promise<{ estimate: CountEstimate; drawn: Set<number>; blocks: Block[] }> {
+  const z = probit(1 - (1 - o.confidence) / 2);
+  const wanted = ((z * o.population.length * Math.sqrt(o.pilotVariance)) / (o.frames * o.within)) ** 2 / 2;
+  let blocks: Block[] = splitBlocks([{ lo: 0, hi: o.population.length }], Math.max(4, Math.ceil(wanted / 2)));
+  const drawn = new Set<number>();
+  for (;;) {
+    const next = topUpBlocks(o.population, blocks, drawn, 2, o.random);
+    await o.label(next);
+    for (const f of next) drawn.add(f);
+    const strata: StratumSample[] = blocks.map((b) => {
+      const sampleTruth: number[] = [];
+      const samplePrediction: number[] = [];
+      let predictedSumUnsampled = 0;
+      for (let i = b.lo; i < b.hi; i++) {
+        const f = o.population[i]!;
+        if (drawn.has(f)) {
+          sampleTruth.push(o.value(f));
+          samplePrediction.push(o.predicted(f));
+        } else predictedSumUnsampled += o.predicted(f);
+      }
+      return { size: b.hi - b.lo, predictedSumUnsampled, sampleTruth, samplePrediction };
+    });
+    const estimate = estimateStratified({ frames: o.frames, exactSum: o.exactSum, exactFrames: o.exactFrames, strata, confidence: o.confidence });
+    if (estimate.halfWidth <= o.within) return { estimate, drawn, blocks };
+    const finer = refineBlocks(blocks, estimate, o.within);
+    if (finer.length === blocks.length) {
+      const rest = o.population.filter((f) => !drawn.has(f));
+      await o.label(rest);
+      for (const f of rest) drawn.add(f);
+      const value = (o.exactSum + o.population.reduce((a, f) => a + o.value(f), 0)) / o.frames;
+      return { estimate: { value, halfWidth: 0, confidence: o.confidence, sampled: drawn.size }, drawn, blocks };
+    }
+    blocks = finer;
+  }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { estimateFrameAverage, estimateStratified, samplesNeeded, refineBlocks, splitBlocks, topUpBlocks, type Block, type CountEstimate } from '../../src/optimizer/count-estimator.js';
+import { estimateFrameAverage, estimateStratified, sampleStratified, samplesNeeded, splitBlocks, topUpBlocks, type CountEstimate } from '../../src/optimizer/count-estimator.js';
 import { Random } from '../../src/training/random.js';
 
 /** A population of per-frame counts with a trend and noise, and an imperfect, biased model of it. */
@@ -57,42 +57,33 @@ describe('estimateFrameAverage (control variate with a random sample)', () => {
 });
 
 /** The sequential stratified procedure the count cascade runs, on an in-memory population. */
-function stratified(truth: readonly number[], model: readonly number[] | undefined, target: number, rng: Random, initialBlocks: number): CountEstimate & { blocks: number } {
-  const population = truth.map((_, i) => i);
-  const drawn = new Set<number>();
-  let blocks: Block[] = splitBlocks([{ lo: 0, hi: population.length }], initialBlocks);
-  for (;;) {
-    for (const f of topUpBlocks(population, blocks, drawn, 2, () => rng.next())) drawn.add(f);
-    const strata = blocks.map((b) => {
-      const sampleTruth: number[] = [];
-      const samplePrediction: number[] = [];
-      let predictedSumUnsampled = 0;
-      for (let i = b.lo; i < b.hi; i++) {
-        if (drawn.has(i)) {
-          sampleTruth.push(truth[i]!);
-          samplePrediction.push(model?.[i] ?? 0);
-        } else predictedSumUnsampled += model?.[i] ?? 0;
-      }
-      return { size: b.hi - b.lo, predictedSumUnsampled, sampleTruth, samplePrediction };
-    });
-    const e = estimateStratified({ frames: truth.length, exactSum: 0, exactFrames: 0, strata, confidence: 0.95 });
-    if (e.halfWidth <= target) return { ...e, blocks: blocks.length };
-    const finer = refineBlocks(blocks, e, target);
-    if (finer.length === blocks.length) return { ...e, blocks: blocks.length };
-    blocks = finer;
-  }
+async function stratified(truth: readonly number[], model: readonly number[] | undefined, target: number, rng: Random): Promise<CountEstimate> {
+  const { estimate } = await sampleStratified({
+    population: truth.map((_, i) => i),
+    frames: truth.length,
+    exactSum: 0,
+    exactFrames: 0,
+    within: target,
+    confidence: 0.95,
+    pilotVariance: 0,
+    random: () => rng.next(),
+    predicted: (f) => model?.[f] ?? 0,
+    label: () => undefined,
+    value: (f) => truth[f]!,
+  });
+  return estimate;
 }
 
 describe('estimateStratified (time blocks, sequential refinement)', () => {
-  it('covers the true average at the confidence level, with and without a model', () => {
+  it('covers the true average at the confidence level, with and without a model', async () => {
     const rng = new Random(11);
     const { truth, model } = population(2000, rng);
     const trueMean = truth.reduce((a, b) => a + b, 0) / truth.length;
     for (const m of [model, undefined]) {
       let covered = 0;
-      const runs = 200;
+      const runs = 1000;
       for (let r = 0; r < runs; r++) {
-        const e = stratified(truth, m, 0.1, rng, 8);
+        const e = await stratified(truth, m, 0.1, rng);
         expect(e.halfWidth).toBeLessThanOrEqual(0.1);
         if (Math.abs(e.value - trueMean) <= e.halfWidth) covered++;
       }
@@ -100,13 +91,15 @@ describe('estimateStratified (time blocks, sequential refinement)', () => {
     }
   });
 
-  it('needs far fewer frames than a plain random sample when counts persist over frames, as objects in video do', () => {
+  it('needs far fewer frames than a plain random sample when counts persist over frames, as objects in video do', async () => {
     const rng = new Random(5);
-    // Objects stay for 10-40 frames: the count is piecewise constant.
+    // Objects come and go one at a time and stay for 10-40 frames: the count is piecewise constant
+    // and moves in steps of one.
     const truth: number[] = [];
+    let y = 4;
     while (truth.length < 2000) {
-      const y = Math.max(0, Math.round(4 + 2.5 * rng.normal()));
       for (let k = 10 + Math.floor(rng.next() * 30); k > 0 && truth.length < 2000; k--) truth.push(y);
+      y = Math.max(0, y + (rng.next() < 0.5 ? -1 : 1));
     }
     const mean = truth.reduce((a, b) => a + b, 0) / truth.length;
     const sd = Math.sqrt(truth.reduce((a, b) => a + (b - mean) ** 2, 0) / truth.length);
@@ -115,7 +108,7 @@ describe('estimateStratified (time blocks, sequential refinement)', () => {
     let covered = 0;
     const runs = 100;
     for (let r = 0; r < runs; r++) {
-      const e = stratified(truth, undefined, 0.1, rng, 8);
+      const e = await stratified(truth, undefined, 0.1, rng);
       sampled += e.sampled;
       if (Math.abs(e.value - mean) <= e.halfWidth) covered++;
     }
