@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openEngine } from '../src/engine.js';
 import { DEFAULT_FCOUNT_ERROR } from '../src/cascade-runner.js';
-import { sampleStratified } from '../src/optimizer/count-estimator.js';
+import { neighbourVariance, sampleStratified } from '../src/optimizer/count-estimator.js';
 import { frameList } from '../src/plan/frame-selection.js';
 import { Random } from '../src/training/random.js';
 import { dataDir, describeMachine, isoDate, machineLine, markdownTable, resolveFromRoot, updateMarkdownSection, writeJson } from './bench-util.js';
@@ -54,8 +54,6 @@ for (const [video, cls] of FCOUNT) {
   const pilot = Array.from(frameList(0, N, step * 3));
   const pilotSet = new Set(pilot);
   const population = Array.from({ length: N }, (_, f) => f).filter((f) => !pilotSet.has(f));
-  let ss = 0;
-  for (let i = 1; i < pilot.length; i++) ss += (counts[pilot[i]!]! - counts[pilot[i - 1]!]!) ** 2;
   let covered = 0;
   let labels = 0;
   let worst = 0;
@@ -68,7 +66,7 @@ for (const [video, cls] of FCOUNT) {
       exactFrames: pilot.length,
       within: DEFAULT_FCOUNT_ERROR,
       confidence: CONFIDENCE,
-      pilotVariance: ss / Math.max(1, 2 * (pilot.length - 1)),
+      pilotVariance: neighbourVariance(pilot.map((f) => counts[f]!)),
       random: () => rng.next(),
       predicted: () => 0,
       label: () => undefined,

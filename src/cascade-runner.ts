@@ -15,7 +15,7 @@ import { distance } from './operators/difference-detector.js';
 import { chooseDifferenceDetector, type DifferenceChoice } from './optimizer/difference-choice.js';
 import { referenceScan, type ReferenceFrame, type ReferenceScanCounters } from './operators/reference-scan-operator.js';
 import { calibrateInterpolation, netCandidates, STAGE_BUDGET_SHARE, calibratePresence, skipErrorRate, type InterpolationCalibration, type PresenceThresholds } from './optimizer/calibration.js';
-import { sampleStratified } from './optimizer/count-estimator.js';
+import { neighbourVariance, sampleStratified } from './optimizer/count-estimator.js';
 import { probit } from 'simple-statistics';
 import { frameList } from './plan/frame-selection.js';
 import type { ModelRow } from './storage/catalog-rows.js';
@@ -225,8 +225,9 @@ export async function runCascade(
       const budget = task === 'presence' ? Math.min(query.accuracy.fnr, query.accuracy.fpr) : 0;
       const skip = [5, 3, 2, 1].find((k) => skipErrorRate(changes, (sample.length - 1) * step, k) <= budget / 4) ?? 1;
       const skipError = skipErrorRate(changes, (sample.length - 1) * step, skip);
-      const difference = chooseDifferenceDetector({ images, size: arch.inputSize, truth: Float32Array.from(truth, (y) => (y > 0 ? 1 : 0)), modelSeconds: cnnCost, grid: GRID, errorBudget: budget / 4 });
-      const cheapStagesError = skipError + (difference.enabled ? difference.errorRate : 0);
+      // (Counts score every frame, so only presence uses a difference detector.)
+      const difference = task === 'count' ? undefined : chooseDifferenceDetector({ images, size: arch.inputSize, truth: Float32Array.from(truth, (y) => (y > 0 ? 1 : 0)), modelSeconds: cnnCost, grid: GRID, errorBudget: budget / 4 });
+      const cheapStagesError = skipError + (difference?.enabled ? difference.errorRate : 0);
       const heldOut: Record<string, number> = { frames: heldIdx.length };
       // Presence: one option per safety-net margin; count: one option.
       const choices: { thresholds?: PresenceThresholds; interpolation?: InterpolationCalibration & { net: boolean }; uncertain: number; heldOut: Record<string, number> }[] = [];
@@ -269,13 +270,8 @@ export async function runCascade(
         });
         // Pilot for the stratified estimate: how much the value (or the model's residual) varies
         // between neighbouring held-out frames, i.e. inside a short time block.
-        const pilot = (y: (k: number) => number) => {
-          let ss = 0;
-          for (let k = 1; k < heldIdx.length; k++) ss += (y(k) - y(k - 1)) ** 2;
-          return ss / Math.max(1, 2 * (heldIdx.length - 1));
-        };
-        const truthVariance = pilot((k) => heldTruth[k]!);
-        const residualVariance = pilot((k) => heldTruth[k]! - heldScores[k]!);
+        const truthVariance = neighbourVariance(heldTruth);
+        const residualVariance = neighbourVariance(heldTruth.map((y, k) => y - heldScores[k]!));
         choices.push({
           uncertain: 0,
           heldOut: {
@@ -288,7 +284,7 @@ export async function runCascade(
           },
         });
       }
-      const perFrame = decodeCost + (task === 'presence' && difference.enabled ? difference.expectedSeconds : cnnCost) / skip;
+      const perFrame = decodeCost + (difference?.enabled ? difference.expectedSeconds : cnnCost) / skip;
       // Only a cascade whose estimated accuracy meets the targets is a candidate (a count's
       // interval is met at run time by sampling until it is narrow enough). A presence net may
       // spend half the target (the cheap stages a quarter each), and since the sample holds few
@@ -303,7 +299,7 @@ export async function runCascade(
         const meets = task === 'count' || (widest >= 0 && i > widest);
         if (task === 'presence') considered.push(`${arch.inputSize}px net margin ${h.netMargin}: estimated FNR ${fmt(h.fnr)} / FPR ${fmt(h.fpr)}, ${fmt(cost)} s`);
         if (meets && (!best || cost < best.cost)) {
-          best = { arch, trained, cost, cnnCost, decodeCost, calib: { skip, difference: task === 'presence' ? difference : undefined, thresholds: choice.thresholds, interpolation: choice.interpolation, heldOut: h } };
+          best = { arch, trained, cost, cnnCost, decodeCost, calib: { skip, difference, thresholds: choice.thresholds, interpolation: choice.interpolation, heldOut: h } };
         }
       }
     }
@@ -663,9 +659,7 @@ function countTarget(query: BoundQuery, N: number): { within: number; confidence
  */
 function plainSamplingPlan(query: BoundQuery, truth: Float32Array, N: number, unlabelled: number, costs: Costs, sampleSize: number) {
   const { within, confidence } = countTarget(query, N);
-  let ss = 0;
-  for (let i = 1; i < truth.length; i++) ss += (truth[i]! - truth[i - 1]!) ** 2;
-  const variance = ss / Math.max(1, 2 * (truth.length - 1));
+  const variance = neighbourVariance(truth);
   const z = probit(1 - (1 - confidence) / 2);
   const labels = Math.min(unlabelled, ((z * unlabelled * Math.sqrt(variance)) / (N * within)) ** 2);
   const training = ARCHITECTURES.length * sampleSize * TYPICAL_EPOCHS * costs.trainPerImageEpoch + N * (costs.decode + costs.specialized);

@@ -205,3 +205,10 @@ export async function sampleStratified(o: StratifiedSampling): Promise<{ estimat
     blocks = finer;
   }
 }
+
+/** Half the mean squared difference of consecutive values: their variance within short time spans (a pilot for the first blocks). */
+export function neighbourVariance(values: ArrayLike<number>): number {
+  let ss = 0;
+  for (let i = 1; i < values.length; i++) ss += (values[i]! - values[i - 1]!) ** 2;
+  return ss / Math.max(1, 2 * (values.length - 1));
+}
