@@ -21,7 +21,12 @@ import { frameList } from './plan/frame-selection.js';
 import type { ModelRow } from './storage/catalog-rows.js';
 import { Random } from './training/random.js';
 import { timeSplit, trainModel, type Architecture, type TrainedModel } from './training/trainer.js';
-import { decodeFrames } from './video/decoder.js';
+import { decodeFrames, emptyDecodeStats } from './video/decoder.js';
+import { FrameLedger, decodeSummary } from './video/decode-ledger.js';
+import { loadDecodeCosts, outputKey, recordDecodeCosts, recordOutputCost } from './optimizer/decode-cost.js';
+import { letterboxGeometry } from './inference/detector-preprocess.js';
+import type { FrameBatch } from './video/frame.js';
+import type { FrameGrid } from './video/read-plan.js';
 
 export type CascadeTask = 'presence' | 'count';
 
@@ -78,7 +83,10 @@ const ARCHITECTURES: readonly (Omit<Architecture, 'inputSize'> & { inputSize: nu
 const GRID = 4;
 const SEED = 20261123;
 
-interface Counters extends ReferenceScanCounters {}
+interface Counters extends ReferenceScanCounters {
+  /** A grid of frames labelled in range, which no reference pass needs to decode. */
+  grid?: FrameGrid;
+}
 
 export interface CascadeOutcome {
   readonly result: QueryResult;
@@ -105,9 +113,11 @@ export async function runCascade(
   const N = end - start;
   const key = { videoId: handle.row.id, referenceModelId: model.id, predicateKey: `${task}:${JSON.stringify(query.where)}`, kind: task };
   const stored = await catalog.findSpecializedModel(key);
-  const costs = await loadCosts(engine);
+  const costs = await loadCosts(engine, handle);
   const labelledCount = await catalog.countLabelled(handle.row.id, model.id, { start, end });
-  const counters: Counters = { referenceCalls: 0, labelsFromStore: 0, framesDecoded: 0, detectSeconds: 0 };
+  const counters: Counters = { referenceCalls: 0, labelsFromStore: 0, framesDecoded: 0, detectSeconds: 0, ledger: new FrameLedger(handle.row.frameCount), decode: emptyDecodeStats() };
+  // Sample frames decoded at each candidate model size while the sample was labelled (cold runs).
+  const thumbs = new Map<number, Uint8Array>();
   const stages: StageStats[] = [];
   const progress = (phase: string, label: string) =>
     options.onProgress ? (done: number, total: number) => options.onProgress!({ phase, label, done, total, unit: 'frames' }) : undefined;
@@ -136,14 +146,27 @@ export async function runCascade(
 
     // ---- the labelled sample ----
     const truthByFrame = new Map<number, number>();
+    for (const arch of ARCHITECTURES) thumbs.set(arch.inputSize, new Uint8Array(sample.length * arch.inputSize * arch.inputSize * 3));
+    // One read of the file per sample pass: the detector's input for unlabelled frames and every
+    // candidate model's thumbnails come out of the same ffmpeg process.
+    const thumbnails = {
+      outputs: ARCHITECTURES.map((a) => ({ width: a.inputSize, height: a.inputSize })),
+      onBatch: (batches: readonly FrameBatch[]) => {
+        for (const b of batches) {
+          const bytes = b.width * b.height * 3;
+          const into = thumbs.get(b.width)!;
+          for (let i = 0; i < b.count; i++) into.set(b.data.subarray(i * bytes, (i + 1) * bytes), ((b.frames[i]! - start) / step) * bytes);
+        }
+      },
+    };
     const labelSample = async (frames: Int32Array, stage: string) => {
       const sampleStarted = performance.now();
       const calls = counters.referenceCalls;
-      for await (const chunk of referenceScan(engine.scanContext(handle, model, options.signal, progress('sample', 'labelling sample')), frames, counters)) {
+      for await (const chunk of referenceScan(engine.scanContext(handle, model, options.signal, progress('sample', 'labelling sample')), frames, counters, { thumbnails })) {
         for (const f of chunk) truthByFrame.set(f.frame, truthOf(f.detections, f.frame, f.timestamp));
       }
       stages.push({ stage, framesIn: frames.length, framesDecided: counters.referenceCalls - calls, seconds: (performance.now() - sampleStarted) / 1000 });
-      if (counters.referenceCalls > 0) costs.reference = counters.detectSeconds / counters.referenceCalls + costs.decode;
+      if (counters.referenceCalls > 0) costs.reference = (counters.detectSeconds + (counters.decodeWaitSeconds ?? 0)) / counters.referenceCalls;
     };
     // A count first labels a third of the sample: enough to tell whether a model is worth training.
     const pilot = task === 'count' ? frameList(start, end, step * 3) : sample;
@@ -154,7 +177,11 @@ export async function runCascade(
       ? plainSamplingPlan(query, Float32Array.from(pilot, (f) => truthByFrame.get(f)!), N, Math.max(0, N - labelledCount - pilot.length), costs, sample.length)
       : undefined;
     if (task === 'count' && !plain?.cheaper) await labelSample(sample.filter((f) => !truthByFrame.has(f)), 'training sample (reference)');
+    if (plain?.cheaper) thumbs.clear();
     const truth = Float32Array.from(sample, (f) => truthByFrame.get(f)!);
+    const input = (await engine.referenceModel()).manifest.input;
+    const g = letterboxGeometry(handle.row.width, handle.row.height, input.width, input.height, input.letterbox);
+    await recordOutputCost(catalog, outputKey(handle.row.width, handle.row.height, g.width, g.height), machineKey(), counters.decodeWaitSeconds ?? 0, counters.framesDecoded);
     if (plain?.cheaper) {
       params = {
         task,
@@ -184,9 +211,8 @@ export async function runCascade(
     const considered: string[] = [];
     let best: { arch: (typeof ARCHITECTURES)[number]; trained: TrainedModel; calib: Omit<CascadeParams, 'trainSeconds' | 'costs' | 'estimationFrames' | 'trainingFrames' | 'sampleStep' | 'task' | 'architecture'>; cost: number; cnnCost: number; decodeCost: number } | undefined;
     for (const arch of ARCHITECTURES) {
-      const decodeStarted = performance.now();
-      const images = await decodeList(handle.row.path, sample, arch.inputSize, engine, options.signal, counters);
-      const decodeCost = (performance.now() - decodeStarted) / 1000 / Math.max(1, sample.length);
+      const images = thumbs.get(arch.inputSize)!;
+      const decodeCost = costs.decode;
       const sub = (idx: readonly number[]) => {
         const size = arch.inputSize * arch.inputSize * 3;
         const out = new Uint8Array(idx.length * size);
@@ -351,16 +377,47 @@ export async function runCascade(
   const dd = params.difference?.enabled && params.difference.spec ? params.difference : undefined;
   const background = dd?.background ? new Uint8Array(Buffer.from(dd.background, 'base64')) : undefined;
   let anchorScore = Number.NaN;
-  let lastScore = Number.NaN;
   const onScan = progress('scan', 'cascade scan');
-  let t = performance.now();
-  // A count whose model did not beat plain block means needs no scan at all.
+  const frameBytes = size * size * 3;
+  // Frames this query already holds at the model's size (the cold sample's thumbnails), and a
+  // grid of labelled frames presence never needs: neither is decoded again.
+  const grid: FrameGrid | undefined =
+    task === 'count' ? (thumbs.has(size) ? { start, step: params.sampleStep } : undefined) : labelledGrid(start, end, params.sampleStep, labelledSet);
+  if (task === 'count' && grid && specialized) {
+    const sample = frameList(start, end, params.sampleStep);
+    const images = thumbs.get(size)!;
+    for (let i = 0; i < sample.length; i += 256) {
+      const part = sample.subarray(i, i + 256);
+      const batch: FrameBatch = { width: size, height: size, count: part.length, frames: part, timestamps: new Float64Array(part.length), data: images.subarray(i * frameBytes, (i + part.length) * frameBytes) };
+      const m0 = performance.now();
+      const scores = await specialized.score(batch, Array.from({ length: part.length }, (_, k) => k));
+      modelSeconds += (performance.now() - m0) / 1000;
+      modelFrames += part.length;
+      part.forEach((f, k) => (prediction[f - start] = scores[k]!));
+    }
+  }
+  // A count whose model did not beat plain block means needs no scan at all. Presence decodes
+  // only the frames its frame skip keeps (the skip is pushed down into ffmpeg).
   const scan = task === 'presence' || Number(params.heldOut.controlVariate ?? 1) > 0;
-  for await (const batch of scan ? decodeFrames(handle.row.path, { width: size, height: size, range: { start, end }, batchSize: 256, signal: options.signal, ffmpegPath: engine.options.ffmpegPath }) : []) {
+  const scanStats = emptyDecodeStats();
+  const frames = decodeFrames(handle.row.path, {
+    width: size,
+    height: size,
+    range: { start, end, step: task === 'presence' ? params.skip : 1 },
+    ...(grid ? { skip: grid } : {}),
+    timestamps: handle.timestamps,
+    ...(handle.seekGap !== undefined ? { seekGap: handle.seekGap } : {}),
+    batchSize: 256,
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...engine.ffmpegOptions(),
+    ledger: counters.ledger!,
+    stats: scanStats,
+  });
+  let t = performance.now();
+  for await (const batch of scan ? frames : []) {
     decodeSeconds += (performance.now() - t) / 1000;
     decoded += batch.count;
     counters.framesDecoded += batch.count;
-    const frameBytes = size * size * 3;
     if (task === 'count') {
       // Every frame, labelled ones too: the estimator compares predictions with labels.
       const idx = Array.from({ length: batch.count }, (_, i) => i);
@@ -370,16 +427,12 @@ export async function runCascade(
       modelFrames += idx.length;
       idx.forEach((i, k) => (prediction[batch.frames[i]! - start] = scores[k]!));
     } else {
-      // Pass 1: which frames the model must see (skip and difference decided by distances alone).
-      const plan = new Int8Array(batch.count); // 0 store, 1 skip, 2 diff (inherit anchor), 3 model, 4 background (negative)
+      // Pass 1: which frames the model must see (the difference detector decides by distances alone).
+      const plan = new Int8Array(batch.count); // 0 store, 2 diff (inherit anchor), 3 model, 4 background (negative)
       const d0 = performance.now();
       for (let i = 0; i < batch.count; i++) {
         const f = batch.frames[i]!;
         if (labelledSet.has(f)) continue;
-        if ((f - start) % params.skip !== 0) {
-          plan[i] = 1;
-          continue;
-        }
         const image = batch.data.subarray(i * frameBytes, (i + 1) * frameBytes);
         if (dd?.spec.reference === 'background' && distance(dd.spec, image, background!, size, size) < dd.threshold) plan[i] = 4;
         else if (dd?.spec.reference === 'earlier-frame' && anchor && distance(dd.spec, image, anchor, size, size) < dd.threshold) plan[i] = 2;
@@ -396,39 +449,48 @@ export async function runCascade(
       modelSeconds += (performance.now() - m0) / 1000;
       modelFrames += idx.length;
       let k = 0;
-      // Pass 2: decisions in frame order (skips and difference hits inherit).
+      // Pass 2: decisions in frame order (difference hits inherit their anchor's score).
       for (let i = 0; i < batch.count; i++) {
         const f = batch.frames[i]! - start;
-        if (plan[i] === 0) {
-          source[f] = 0;
-          continue;
-        }
+        if (plan[i] === 0) continue;
         if (plan[i] === 3) {
           anchorScore = scores[k++]!;
-          lastScore = anchorScore;
+          presenceScore[f] = anchorScore;
           source[f] = 3;
-        } else if (plan[i] === 2) {
-          lastScore = anchorScore;
-          source[f] = 2;
-          diffHits++;
-        } else if (plan[i] === 4) {
-          // Close to the empty background: as sure a negative as a model score of 0.
-          lastScore = 0;
-          source[f] = 2;
-          diffHits++;
         } else {
-          source[f] = 1;
-          skipped++;
+          // Close to the empty background: as sure a negative as a model score of 0.
+          presenceScore[f] = plan[i] === 4 ? 0 : anchorScore;
+          source[f] = 2;
+          diffHits++;
         }
-        presenceScore[f] = lastScore;
       }
     }
     onScan?.(decoded, N);
     t = performance.now();
   }
+  if (task === 'presence') {
+    // Frames the skip left out take the score of the last frame evaluated before them.
+    let last = Number.NaN;
+    for (let i = 0; i < N; i++) {
+      if (labelledSet.has(start + i)) continue;
+      if (i % params.skip !== 0) {
+        presenceScore[i] = last;
+        source[i] = 1;
+        skipped++;
+      } else last = presenceScore[i]!;
+    }
+  }
+  counters.grid = labelledGrid(start, end, params.sampleStep, labelledSet) ?? labelledGrid(start, end, params.sampleStep * 3, labelledSet);
+  counters.decode!.processes += scanStats.processes;
+  counters.decode!.seeks += scanStats.seeks;
+  counters.decode!.framesRead += scanStats.framesRead;
+  counters.decode!.framesOutput += scanStats.framesOutput;
+  counters.decode!.seconds += scanStats.seconds;
+  counters.decode!.seekSeconds += scanStats.seekSeconds;
+  await recordDecodeCosts(catalog, handle.row.width, handle.row.height, machineKey(), { all: counters.decode!, readPass: { seconds: decodeSeconds, framesRead: scanStats.framesRead } });
   await specialized?.dispose();
   const machine = machineKey();
-  if (decoded > 0) await catalog.putStageCost({ stageKind: 'decode', key: `${size}x${size}`, machine, secondsPerFrame: decodeSeconds / decoded });
+  await recordOutputCost(catalog, outputKey(handle.row.width, handle.row.height, size, size), machine, decodeSeconds, decoded);
   if (scan) stages.push({ stage: `decode ${size}x${size}`, framesIn: N, framesDecided: 0, seconds: decodeSeconds });
   if (task === 'presence') {
     stages.push({ stage: `frame skip (every ${params.skip})`, framesIn: N - labelledSet.size, framesDecided: skipped, seconds: 0 });
@@ -515,7 +577,7 @@ async function finishPresence(
   const calls0 = counters.referenceCalls;
   const truthFrames = new Map<number, ReferenceFrame>(storedFrames);
   const onProgress = options.onProgress ? (done: number, total: number) => options.onProgress!({ phase: 'verify', label: 'reference (uncertain)', done, total, unit: 'frames' }) : undefined;
-  for await (const chunk of referenceScan(engine.scanContext(handle, model, options.signal, onProgress), wanted, counters)) {
+  for await (const chunk of referenceScan(engine.scanContext(handle, model, options.signal, onProgress), wanted, counters, counters.grid ? { skip: counters.grid } : {})) {
     for (const f of chunk) truthFrames.set(f.frame, f);
   }
   stages.push({ stage: 'reference detector', framesIn: refFrames.length, framesDecided: refFrames.length, seconds: (performance.now() - refStarted) / 1000 });
@@ -594,7 +656,7 @@ async function finishCount(
   const read = async (frames: readonly number[], phase: string) => {
     const list = Int32Array.from([...new Set(frames)].sort((a, b) => a - b));
     const onProgress = options.onProgress ? (done: number, total: number) => options.onProgress!({ phase, label: 'reference (sample)', done, total, unit: 'frames' }) : undefined;
-    for await (const chunk of referenceScan(engine.scanContext(handle, model, options.signal, onProgress), list, counters)) {
+    for await (const chunk of referenceScan(engine.scanContext(handle, model, options.signal, onProgress), list, counters, counters.grid ? { skip: counters.grid } : {})) {
       for (const f of chunk) truth.set(f.frame, truthOf(f.detections, f.frame, f.timestamp));
     }
   };
@@ -640,6 +702,13 @@ async function finishCount(
     note: `estimate ${fmt(value)} ± ${fmt(half)} at ${Math.round(confidence * 100)}% confidence (target ± ${fmt(within * scale)}${target ? '' : ', the default'}): ${useModel ? "the specialized model's count on every frame, corrected in each time block by its mean residual on" : 'the mean in each time block of'} ${estimate.sampled} frames the reference detector labelled at random (stratified over ${blocks.length} time blocks), plus ${exact.length} frames known exactly`,
   };
   return assemble(query, handle, [row], value, { low: value - half, high: value + half, confidence }, accuracy, counters, stages, N, started);
+}
+
+/** The sample grid `start + k * step`, when every frame of it in range is labelled. */
+function labelledGrid(start: number, end: number, step: number, labelled: ReadonlySet<number>): FrameGrid | undefined {
+  if (!(step > 1)) return undefined;
+  for (let f = start; f < end; f += step) if (!labelled.has(f)) return undefined;
+  return { start, step };
 }
 
 /** The count interval a query asks for, per frame, and its confidence level. */
@@ -700,36 +769,30 @@ function assemble(
       labelsFromStore: counters.labelsFromStore,
       seconds: (performance.now() - started) / 1000,
       stages,
+      ...decodeSummary(counters),
     },
     plan: '',
   };
 }
 
-async function decodeList(path: string, frames: Int32Array, size: number, engine: Engine, signal: AbortSignal | undefined, counters: Counters): Promise<Uint8Array> {
-  const bytes = size * size * 3;
-  const out = new Uint8Array(frames.length * bytes);
-  let k = 0;
-  for await (const b of decodeFrames(path, { width: size, height: size, frames, batchSize: 64, signal, ffmpegPath: engine.options.ffmpegPath })) {
-    out.set(b.data.subarray(0, b.count * bytes), k * bytes);
-    k += b.count;
-    counters.framesDecoded += b.count;
-  }
-  return out;
-}
-
-async function loadCosts(engine: Engine): Promise<Costs> {
+async function loadCosts(engine: Engine, handle: VideoHandle): Promise<Costs> {
   const machine = machineKey();
   const m = await engine.referenceModel();
+  const { width: W, height: H } = handle.row;
   const get = async (kind: string, key: string, assumed: number, list: string[]) => {
     const row = await engine.catalog.findStageCost(kind, key, machine);
-    if (!row) list.push(kind);
+    if (!row) list.push(`${kind} ${key}`);
     return row?.secondsPerFrame ?? assumed;
   };
   const assumed: string[] = [];
-  // Assumptions before anything was measured on this machine: pessimistic for the cheap stages.
+  const reader = await loadDecodeCosts(engine.catalog, W, H, machine);
+  const input = m.manifest.input;
+  const g = letterboxGeometry(W, H, input.width, input.height, input.letterbox);
+  // Assumptions before anything was measured on this machine: pessimistic for the cheap stages;
+  // an unmeasured decode costs what reading through the source costs, times two for the scaling.
   return {
-    reference: (await get('reference', m.sha256, 0.05, assumed)) + (await get('decode', 'reference', 0.005, [])),
-    decode: await get('decode', '32x32', 0.001, assumed),
+    reference: (await get('reference', m.sha256, 0.05, assumed)) + (await get('decode', outputKey(W, H, g.width, g.height), 2 * reader.readPerFrame, assumed)),
+    decode: await get('decode', outputKey(W, H, ARCHITECTURES[0]!.inputSize, ARCHITECTURES[0]!.inputSize), 2 * reader.readPerFrame, assumed),
     specialized: await get('specialized', '32px', 0.0005, assumed),
     difference: 0,
     trainPerImageEpoch: await get('train', 'image-epoch', 0.001, assumed),

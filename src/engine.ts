@@ -15,6 +15,7 @@ import { Catalog } from './storage/catalog.js';
 import type { ModelRow, VideoRow } from './storage/catalog-rows.js';
 import { hashFile } from './storage/hash-file.js';
 import { probeVideo } from './video/probe.js';
+import { locateFfmpeg } from './video/ffmpeg-locator.js';
 import { runQuery } from './query-runner.js';
 
 export interface EngineOptions {
@@ -77,6 +78,8 @@ export interface VideoHandle {
   readonly row: VideoRow;
   readonly name: string;
   readonly timestamps: Float64Array;
+  /** Gap in frames above which reading this video seeks instead of decoding through (measured). */
+  readonly seekGap?: number;
 }
 
 /**
@@ -93,6 +96,12 @@ export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
   const path = resolve(options.catalog ?? process.env.SIEVE_CATALOG ?? '.sieve/catalog.duckdb');
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const catalog = await Catalog.open(options.catalog === ':memory:' ? ':memory:' : path);
+  try {
+    // Found once, so that a broken ffmpeg on PATH is reported through this engine's onNotice.
+    locateFfmpeg(options);
+  } catch {
+    // reported by the first command that needs ffmpeg
+  }
   return new Engine(catalog, options);
 }
 
@@ -248,10 +257,17 @@ export class Engine {
       height: handle.row.height,
       timestamps: handle.timestamps,
       detector: () => this.referenceDetector(),
-      ffmpeg: { ffmpegPath: this.options.ffmpegPath, ffprobePath: this.options.ffprobePath },
+      ffmpeg: this.ffmpegOptions(),
+      ...(handle.seekGap !== undefined ? { seekGap: handle.seekGap } : {}),
       ...(signal ? { signal } : {}),
       ...(onProgress ? { onProgress } : {}),
     };
+  }
+
+  /** The ffmpeg binaries this engine was told to use (see {@link locateFfmpeg}). */
+  ffmpegOptions(): { ffmpegPath?: string; ffprobePath?: string; onNotice?: (message: string) => void } {
+    const { ffmpegPath, ffprobePath, onNotice } = this.options;
+    return { ...(ffmpegPath ? { ffmpegPath } : {}), ...(ffprobePath ? { ffprobePath } : {}), ...(onNotice ? { onNotice } : {}) };
   }
 
   private async summarize(row: VideoRow): Promise<VideoSummary> {

@@ -11,6 +11,10 @@ import { framesInBounds, frameList } from './plan/frame-selection.js';
 import { explainCascade, explainExact, type ExactPlan } from './plan/explain.js';
 import { cascadeTaskFor, runCascade, type CascadeParams } from './cascade-runner.js';
 import type { ModelRow } from './storage/catalog-rows.js';
+import { loadDecodeCosts, outputKey, recordDecodeCosts, recordOutputCost } from './optimizer/decode-cost.js';
+import { letterboxGeometry } from './inference/detector-preprocess.js';
+import { emptyDecodeStats } from './video/decoder.js';
+import { FrameLedger, decodeSummary } from './video/decode-ledger.js';
 
 const KIND = { 'select-rows': 'rows', 'select-frames': 'frames', aggregate: 'aggregate', 'grouped-limit': 'limit' } as const;
 
@@ -21,7 +25,9 @@ export async function runQuery(engine: Engine, sql: string, options: QueryOption
   const statement = parseQuery(sql);
   const model = await engine.referenceModel();
   const query = bindQuery(statement, await bindContext(engine, options, model.manifest.labels));
-  const handle = await engine.registerVideo(query.video.path);
+  const registered = await engine.registerVideo(query.video.path);
+  const decodeCosts = await loadDecodeCosts(engine.catalog, registered.row.width, registered.row.height, machineKey());
+  const handle = { ...registered, seekGap: decodeCosts.seekGap };
   const modelRow = await engine.referenceModelRow();
   const { start, end } = framesInBounds(query.bounds, handle.timestamps, query.where);
   const frames = frameList(start, end);
@@ -93,7 +99,7 @@ async function executeExact(
 ): Promise<QueryResult> {
   const labels = (await engine.referenceModel()).manifest.labels;
   const answer = createAnswerOperator(query, labels);
-  const counters: ReferenceScanCounters = { referenceCalls: 0, labelsFromStore: 0, framesDecoded: 0, detectSeconds: 0 };
+  const counters: ReferenceScanCounters = { referenceCalls: 0, labelsFromStore: 0, framesDecoded: 0, detectSeconds: 0, ledger: new FrameLedger(handle.row.frameCount), decode: emptyDecodeStats() };
   const onProgress = options.onProgress
     ? (done: number, total: number) => options.onProgress!({ phase: 'label', label: 'reference detector', done, total, unit: 'frames' })
     : undefined;
@@ -106,6 +112,10 @@ async function executeExact(
     const m = await engine.referenceModel();
     await engine.catalog.putStageCost({ stageKind: 'reference', key: m.sha256, machine: machineKey(), secondsPerFrame: counters.detectSeconds / counters.referenceCalls });
   }
+  await recordDecodeCosts(engine.catalog, handle.row.width, handle.row.height, machineKey(), { all: counters.decode! });
+  const input = (await engine.referenceModel()).manifest.input;
+  const g = letterboxGeometry(handle.row.width, handle.row.height, input.width, input.height, input.letterbox);
+  await recordOutputCost(engine.catalog, outputKey(handle.row.width, handle.row.height, g.width, g.height), machineKey(), counters.decodeWaitSeconds ?? 0, counters.framesDecoded);
   const { rows, value } = answer.finish(frames.length);
   const stages: StageStats[] = [
     { stage: 'label store', framesIn: counters.labelsFromStore + counters.referenceCalls, framesDecided: counters.labelsFromStore, seconds: 0 },
@@ -118,6 +128,7 @@ async function executeExact(
     labelsFromStore: counters.labelsFromStore,
     seconds: (performance.now() - started) / 1000,
     stages,
+    ...decodeSummary(counters),
   };
   return {
     kind: KIND[query.shape],

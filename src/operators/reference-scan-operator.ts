@@ -3,8 +3,10 @@ import type { Detection } from '../inference/detection.js';
 import type { ReferenceDetector } from '../inference/reference-detector.js';
 import type { Catalog } from '../storage/catalog.js';
 import type { LabelledFrame } from '../storage/catalog-rows.js';
-import { decodeFrames } from '../video/decoder.js';
+import { decodeFrameSet, type DecodeLedger, type DecodeOutput, type DecodeStats } from '../video/decoder.js';
 import type { FfmpegOptions } from '../video/ffmpeg-locator.js';
+import type { FrameBatch } from '../video/frame.js';
+import type { FrameGrid } from '../video/read-plan.js';
 
 /** What one reference-labelled frame looks like to the operators above. */
 export interface ReferenceFrame {
@@ -27,6 +29,8 @@ export interface ReferenceScanContext {
   /** Loads the detector the first time a frame is missing from the store. */
   readonly detector: () => Promise<ReferenceDetector>;
   readonly ffmpeg?: FfmpegOptions;
+  /** Gap in frames above which a keyframe seek beats decoding through (measured; default never). */
+  readonly seekGap?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (done: number, total: number) => void;
 }
@@ -36,6 +40,23 @@ export interface ReferenceScanCounters {
   labelsFromStore: number;
   framesDecoded: number;
   detectSeconds: number;
+  /** Seconds spent waiting for decoded frames (decoding not hidden behind detection). */
+  decodeWaitSeconds?: number;
+  /** Frames decoded per size within the query (a repeat is a wasted decode). */
+  readonly ledger?: DecodeLedger;
+  readonly decode?: DecodeStats;
+}
+
+export interface ReferenceScanOptions {
+  /**
+   * Also decode every frame of the scan (labelled ones too) at these sizes, in the same ffmpeg
+   * pass as the detector's input, and hand them over in frame order (a training sample's
+   * thumbnails come from the read that labels it).
+   */
+  readonly thumbnails?: { readonly outputs: readonly DecodeOutput[]; readonly onBatch: (batches: readonly FrameBatch[]) => void };
+  /** Frames never to decode (a grid this query has labelled already). */
+  readonly skip?: FrameGrid;
+  readonly chunkFrames?: number;
 }
 
 /**
@@ -48,9 +69,10 @@ export async function* referenceScan(
   ctx: ReferenceScanContext,
   frames: Int32Array,
   counters: ReferenceScanCounters,
-  chunkFrames = 256,
+  options: ReferenceScanOptions = {},
 ): AsyncGenerator<ReferenceFrame[]> {
   if (frames.length === 0) return;
+  const chunkFrames = options.chunkFrames ?? 256;
   const first = frames[0]!;
   const last = frames[frames.length - 1]!;
   const stored = new Set(await ctx.catalog.labelledFrames(ctx.videoId, ctx.modelId, { start: first, end: last + 1 }));
@@ -83,7 +105,7 @@ export async function* referenceScan(
         while (pending.length === 0 || pending[0]!.frame < f) {
           if (pending.length > 0) pending.shift();
           else {
-            fresh ??= detectMissing(ctx, missing, counters);
+            fresh ??= detectMissing(ctx, frames, missing, counters, options);
             const next = await fresh.next();
             if (next.done) throw new Error(`internal: frame ${f} was not decoded`);
             pending.push(...next.value);
@@ -96,16 +118,59 @@ export async function* referenceScan(
       }
       yield out;
     }
+    if (options.thumbnails) {
+      // Thumbnails of labelled frames after the last missing one are still to come.
+      fresh ??= detectMissing(ctx, frames, missing, counters, options);
+      while (!(await fresh.next()).done) {
+        // drained for its thumbnails
+      }
+    }
   } finally {
     await fresh?.return?.(undefined);
   }
 }
 
-async function* detectMissing(ctx: ReferenceScanContext, missing: Int32Array, counters: ReferenceScanCounters): AsyncGenerator<LabelledFrame[]> {
-  const detector = await ctx.detector();
-  const size = detector.decodeSize(ctx.width, ctx.height);
-  for await (const batch of decodeFrames(ctx.path, { ...ctx.ffmpeg, width: size.width, height: size.height, frames: missing, batchSize: 8, scaler: 'bilinear', signal: ctx.signal })) {
-    counters.framesDecoded += batch.count;
+async function* detectMissing(
+  ctx: ReferenceScanContext,
+  frames: Int32Array,
+  missing: Int32Array,
+  counters: ReferenceScanCounters,
+  options: ReferenceScanOptions,
+): AsyncGenerator<LabelledFrame[]> {
+  const thumbnails = options.thumbnails;
+  const detector = missing.length > 0 ? await ctx.detector() : undefined;
+  const size = detector?.decodeSize(ctx.width, ctx.height);
+  const outputs: DecodeOutput[] = [...(size ? [{ ...size, scaler: 'bilinear' as const }] : []), ...(thumbnails?.outputs ?? [])];
+  if (outputs.length === 0) return;
+  const toDetect = new Set(thumbnails ? missing : []);
+  const decode = decodeFrameSet(ctx.path, {
+    ...ctx.ffmpeg,
+    outputs,
+    frames: { kind: 'list', frames: thumbnails ? frames : missing, ...(options.skip ? { skip: options.skip } : {}) },
+    timestamps: ctx.timestamps,
+    ...(ctx.seekGap !== undefined ? { seekGap: ctx.seekGap } : {}),
+    batchSize: 8,
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+    ...(counters.ledger ? { ledger: counters.ledger } : {}),
+    ...(counters.decode ? { stats: counters.decode } : {}),
+  });
+  for (;;) {
+    const waited = performance.now();
+    const next = await decode.next();
+    counters.decodeWaitSeconds = (counters.decodeWaitSeconds ?? 0) + (performance.now() - waited) / 1000;
+    if (next.done) break;
+    const batches = next.value;
+    counters.framesDecoded += batches[0]!.count;
+    if (thumbnails) thumbnails.onBatch(size ? batches.slice(1) : batches);
+    if (!detector || !size) {
+      yield [];
+      continue;
+    }
+    const batch = thumbnails ? pick(batches[0]!, (f) => toDetect.has(f)) : batches[0]!;
+    if (batch.count === 0) {
+      yield [];
+      continue;
+    }
     const started = performance.now();
     const detections = await detector.detect(batch, { width: ctx.width, height: ctx.height });
     counters.detectSeconds += (performance.now() - started) / 1000;
@@ -118,4 +183,22 @@ async function* detectMissing(ctx: ReferenceScanContext, missing: Int32Array, co
     counters.referenceCalls += batch.count;
     yield labelled;
   }
+}
+
+/** The frames of a batch that pass `keep`, copied into a batch of their own. */
+function pick(batch: FrameBatch, keep: (frame: number) => boolean): FrameBatch {
+  const idx: number[] = [];
+  for (let i = 0; i < batch.count; i++) if (keep(batch.frames[i]!)) idx.push(i);
+  if (idx.length === batch.count) return batch;
+  const bytes = batch.width * batch.height * 3;
+  const data = new Uint8Array(idx.length * bytes);
+  idx.forEach((i, k) => data.set(batch.data.subarray(i * bytes, (i + 1) * bytes), k * bytes));
+  return {
+    width: batch.width,
+    height: batch.height,
+    count: idx.length,
+    frames: Int32Array.from(idx, (i) => batch.frames[i]!),
+    timestamps: Float64Array.from(idx, (i) => batch.timestamps[i]!),
+    data,
+  };
 }

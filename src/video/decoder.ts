@@ -1,31 +1,81 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { execFile, spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { promisify } from 'node:util';
 import type { Readable } from 'node:stream';
-import ffmpeg from 'fluent-ffmpeg';
 import { InterruptedError, VideoError } from '../errors.js';
 import { locateFfmpeg, type FfmpegOptions } from './ffmpeg-locator.js';
 import type { FrameBatch, FrameRange } from './frame.js';
+import { planRead, segmentFrames, selectExpression, type FrameGrid, type FrameSet, type ReadSegment } from './read-plan.js';
 
-export interface DecodeOptions extends FfmpegOptions {
-  /** Output frame size; ffmpeg scales on the way out (aspect ratio is the caller's choice). */
+const execFileAsync = promisify(execFile);
+
+export type Scaler = 'area' | 'bilinear' | 'bicubic' | 'fast_bilinear';
+
+/** One scaled RGB output of a decode pass. */
+export interface DecodeOutput {
   readonly width: number;
   readonly height: number;
+  /** ffmpeg's scaler: `area` (default) suits big reductions, `bilinear` suits detector input. */
+  readonly scaler?: Scaler;
+}
+
+/** What decode passes did, summed over the calls that share this object. */
+export interface DecodeStats {
+  /** ffmpeg processes started, and how many of them began with a keyframe seek. */
+  processes: number;
+  seeks: number;
+  /** Frames ffmpeg decoded to reach the output frames (counted from each process's start). */
+  framesRead: number;
+  /** Frames ffmpeg output (per output size), and those the reader dropped as not asked for. */
+  framesOutput: number;
+  framesDropped: number;
+  seconds: number;
+  /** Seconds from starting a seeking process to its first frame, summed. */
+  seekSeconds: number;
+}
+
+export function emptyDecodeStats(): DecodeStats {
+  return { processes: 0, seeks: 0, framesRead: 0, framesOutput: 0, framesDropped: 0, seconds: 0, seekSeconds: 0 };
+}
+
+/** Counts frames decoded per output size within one query, so that a repeat shows. */
+export interface DecodeLedger {
+  record(size: string, frame: number): void;
+}
+
+export interface FrameSetDecodeOptions extends FfmpegOptions {
+  readonly outputs: readonly DecodeOutput[];
+  readonly frames: FrameSet;
+  /** The video's probed frame timestamps: enables keyframe seeks and checks where each lands. */
+  readonly timestamps?: Float64Array;
+  /** Gap in frames above which a seek beats decoding through (from measured costs; default never). */
+  readonly seekGap?: number;
+  /** Frames per yielded batch (default 32). */
+  readonly batchSize?: number;
+  readonly signal?: AbortSignal;
+  readonly ledger?: DecodeLedger;
+  readonly stats?: DecodeStats;
+}
+
+export interface DecodeOptions extends FfmpegOptions, DecodeOutput {
   /** Frames [start, end) every `step`; default: every frame. */
   readonly range?: Partial<FrameRange>;
   /** An explicit ascending list of frame indices to decode (overrides `range`). */
   readonly frames?: ArrayLike<number>;
-  /** Frames per yielded batch (default 32). */
+  /** Frames never to output (a grid decoded earlier in the same query). */
+  readonly skip?: FrameGrid;
+  readonly timestamps?: Float64Array;
+  readonly seekGap?: number;
   readonly batchSize?: number;
-  /** ffmpeg's scaler: `area` (default) suits big reductions, `bilinear` suits detector input. */
-  readonly scaler?: 'area' | 'bilinear' | 'bicubic' | 'fast_bilinear';
   readonly signal?: AbortSignal;
+  readonly ledger?: DecodeLedger;
+  readonly stats?: DecodeStats;
 }
 
 /**
- * Streams RGB frames out of a video through ffmpeg, scaled, with frame-range and sampling pushed
- * down into ffmpeg's `select` filter. Memory is bounded: ffmpeg blocks while the consumer is
- * busy. Frame indices count decoded frames from 0; timestamps are the container's.
+ * Streams RGB frames out of a video through ffmpeg, scaled, with frame ranges and lists pushed
+ * down into a `select` expression of bounded size (see `read-plan.ts`). Memory is bounded:
+ * ffmpeg blocks while the consumer is busy. Frame indices count decoded frames from 0.
  *
  * @example
  * for await (const batch of decodeFrames('clip.mp4', { width: 64, height: 64, range: { step: 5 } })) {
@@ -33,148 +83,316 @@ export interface DecodeOptions extends FfmpegOptions {
  * }
  */
 export async function* decodeFrames(path: string, options: DecodeOptions): AsyncGenerator<FrameBatch> {
-  const { width, height } = options;
-  if (!(width > 0 && height > 0 && Number.isInteger(width) && Number.isInteger(height))) {
-    throw new VideoError('DECODE_BAD_SIZE', `decode size must be positive integers, got ${width}x${height}`);
-  }
-  const batchSize = Math.max(1, options.batchSize ?? 32);
-  const plan = selection(options);
-  if (plan.count === 0) return;
-  const bins = locateFfmpeg(options);
-  const filters = `${plan.filter}scale=${width}:${height}:flags=${options.scaler ?? 'area'},format=rgb24,showinfo`;
-  let scriptDir: string | undefined;
-  const command = ffmpeg(path).setFfmpegPath(bins.ffmpeg).inputOptions(['-hide_banner', '-nostats', '-nostdin']);
-  const outputOptions = ['-map', '0:v:0', '-vsync', '0', '-an', '-sn', '-pix_fmt', 'rgb24', '-loglevel', 'info'];
-  if (filters.length > 4000) {
-    scriptDir = mkdtempSync(join(tmpdir(), 'sieve-select-'));
-    writeFileSync(join(scriptDir, 'filter.txt'), filters);
-    outputOptions.push('-filter_script:v', join(scriptDir, 'filter.txt'));
-  } else {
-    outputOptions.push('-vf', filters);
-  }
-  if (Number.isFinite(plan.count)) outputOptions.push('-frames:v', String(plan.count));
-  command.outputOptions(outputOptions).format('rawvideo');
+  const skip = options.skip ? { skip: options.skip } : {};
+  const frames: FrameSet = options.frames
+    ? { kind: 'list', frames: Int32Array.from(options.frames as ArrayLike<number>), ...skip }
+    : { kind: 'range', start: options.range?.start ?? 0, end: options.range?.end ?? Infinity, step: options.range?.step ?? 1, ...skip };
+  const output: DecodeOutput = { width: options.width, height: options.height, ...(options.scaler ? { scaler: options.scaler } : {}) };
+  for await (const [batch] of decodeFrameSet(path, { ...options, outputs: [output], frames })) yield batch!;
+}
 
-  const timestamps: number[] = [];
+/**
+ * Decodes a frame set once and scales every frame to each of `outputs` in the same ffmpeg
+ * process (`split`), yielding one batch per output with the same frames: one read of the file
+ * gives the reference detector's input and the specialized models' thumbnails.
+ */
+export async function* decodeFrameSet(path: string, options: FrameSetDecodeOptions): AsyncGenerator<FrameBatch[]> {
+  for (const o of options.outputs) {
+    if (!(o.width > 0 && o.height > 0 && Number.isInteger(o.width) && Number.isInteger(o.height))) {
+      throw new VideoError('DECODE_BAD_SIZE', `decode size must be positive integers, got ${o.width}x${o.height}`);
+    }
+  }
+  if (options.outputs.length === 0) throw new VideoError('DECODE_BAD_SIZE', 'a decode pass needs at least one output size');
+  let segments: ReadSegment[];
+  try {
+    segments = planRead(options.frames, { seekGap: options.timestamps ? options.seekGap : undefined });
+  } catch (error) {
+    throw new VideoError('DECODE_BAD_RANGE', (error as Error).message);
+  }
+  const wanted = wantedTest(options.frames);
+  const bins = locateFfmpeg(options);
+  const seeking = segments.some((s) => s.seek) ? await seekInfo(bins.ffprobe, path) : undefined;
+  for (const planned of segments) {
+    if (options.signal?.aborted) throw new InterruptedError();
+    const seg = planned.seek && !seeking?.exact ? { ...planned, seek: false } : planned;
+    try {
+      yield* readSegment(path, bins.ffmpeg, seg, options, wanted, seeking?.startTime ?? 0);
+    } catch (error) {
+      // A seek that lands off its frame (some AVI indexes) is thrown before any frame is yielded:
+      // read that segment, and the rest of this file, sequentially.
+      if (!(error instanceof VideoError && error.code === 'VIDEO_SEEK_MISMATCH') || !seeking) throw error;
+      seeking.exact = false;
+      yield* readSegment(path, bins.ffmpeg, { ...seg, seek: false }, options, wanted, 0);
+    }
+  }
+}
+
+/** Per file: the container's start time (seek targets are relative to it) and whether seeks land exactly. */
+const seekable = new Map<string, { startTime: number; exact: boolean }>();
+
+async function seekInfo(ffprobe: string, path: string): Promise<{ startTime: number; exact: boolean }> {
+  const key = `${path}|${statSync(path).mtimeMs}`;
+  let info = seekable.get(key);
+  if (!info) {
+    const { stdout } = await execFileAsync(ffprobe, ['-v', 'error', '-show_entries', 'format=format_name,start_time', '-of', 'json', path]).catch(() => ({ stdout: '{}' }));
+    const format = (JSON.parse(stdout || '{}') as { format?: { format_name?: string; start_time?: string } }).format;
+    const startTime = Number(format?.start_time);
+    // AVI frames carry no presentation timestamps: a seek cannot be checked, and lands off by a
+    // frame or more (measured on interstate_overpass.avi), so AVI is always read sequentially.
+    const exact = Number.isFinite(startTime) && !/\bavi\b/.test(format?.format_name ?? '');
+    info = { startTime: Number.isFinite(startTime) ? startTime : 0, exact };
+    seekable.set(key, info);
+  }
+  return info;
+}
+
+function wantedTest(set: FrameSet): (f: number) => boolean {
+  if (set.kind === 'range') return () => true;
+  const list = set.frames;
+  let p = 0;
+  return (f) => {
+    while (p < list.length && list[p]! < f) p++;
+    return list[p] === f;
+  };
+}
+
+function ffmpegArgs(path: string, seg: ReadSegment, outputs: readonly DecodeOutput[], seekTo: number | undefined): string[] {
+  const whole = !seg.seek && !seg.skip && seg.terms.length === 1 && seg.terms[0]!.lo === 0 && seg.terms[0]!.step === 1;
+  const head = `[0:v:0]${whole ? '' : `select='${selectExpression(seg)}',`}showinfo`;
+  const scale = (o: DecodeOutput) => `scale=${o.width}:${o.height}:flags=${o.scaler ?? 'area'},format=rgb24`;
+  const graph =
+    outputs.length === 1
+      ? `${head},${scale(outputs[0]!)}[o0]`
+      : `${head},split=${outputs.length}${outputs.map((_, i) => `[s${i}]`).join('')};${outputs.map((o, i) => `[s${i}]${scale(o)}[o${i}]`).join(';')}`;
+  const args = ['-hide_banner', '-nostats', '-nostdin', '-loglevel', 'info'];
+  // -copyts keeps the container's timestamps, so where the seek landed can be checked.
+  if (seekTo !== undefined) args.push('-ss', seekTo.toFixed(6), '-copyts');
+  args.push('-i', path, '-filter_complex', graph, '-vsync', '0');
+  outputs.forEach((_, i) => {
+    args.push('-map', `[o${i}]`, '-an', '-sn');
+    if (Number.isFinite(seg.outputCount)) args.push('-frames:v', String(seg.outputCount));
+    args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', `pipe:${i === 0 ? 1 : i + 2}`);
+  });
+  return args;
+}
+
+/** Where a seek lands: halfway between the frame before the segment and its first frame. */
+function seekTime(seg: ReadSegment, ts: Float64Array | undefined): number | undefined {
+  if (!seg.seek || !ts) return undefined;
+  const t = ts[seg.first];
+  const before = ts[seg.first - 1];
+  if (t === undefined || before === undefined) return undefined;
+  return (t + before) / 2;
+}
+
+async function* readSegment(
+  path: string,
+  ffmpegPath: string,
+  planned: ReadSegment,
+  options: FrameSetDecodeOptions,
+  wanted: (f: number) => boolean,
+  startTime: number,
+): AsyncGenerator<FrameBatch[]> {
+  const ts = options.timestamps;
+  const seekTo = seekTime(planned, ts);
+  const seg = seekTo === undefined && planned.seek ? { ...planned, seek: false } : planned;
+  const outputs = options.outputs;
+  const batchSize = Math.max(1, options.batchSize ?? 32);
+  const frameBytes = outputs.map((o) => o.width * o.height * 3);
+  const started = performance.now();
+  const child = spawn(ffmpegPath, ffmpegArgs(path, seg, outputs, seekTo), { stdio: ['ignore', 'pipe', 'pipe', ...outputs.slice(1).map(() => 'pipe' as const)] });
+  const streams = outputs.map((_, i) => child.stdio[i === 0 ? 1 : i + 2] as Readable);
+  const queues = outputs.map(() => new ByteQueue());
+  const showTimes: number[] = [];
   const stderrTail: string[] = [];
-  let finished = false;
-  let failure: Error | undefined;
-  let aborted = false;
+  let stderrRest = '';
+  let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  let spawnError: Error | undefined;
+  let endedStreams = 0;
   let wake: (() => void) | undefined;
   const notify = () => {
     const w = wake;
     wake = undefined;
     w?.();
   };
-  command.on('stderr', (line: string) => {
-    if (line.includes('Parsed_showinfo') && line.includes('pts_time:')) {
-      const m = /pts_time:\s*(-?[0-9.e+-]+)/.exec(line);
-      if (m) timestamps.push(Number(m[1]));
+  const available = () => Math.min(...queues.map((q, i) => Math.floor(q.bytes / frameBytes[i]!)));
+  streams.forEach((s, i) => {
+    s.on('data', (chunk: Buffer) => {
+      queues[i]!.push(chunk);
+      // Pause a stream that runs ahead only while every output has a batch ready, so the
+      // consumer can always go on (and resumes them): bounded memory, no deadlock.
+      if (queues[i]!.bytes >= 4 * batchSize * frameBytes[i]! && available() >= batchSize) s.pause();
       notify();
-    } else {
-      stderrTail.push(line);
-      if (stderrTail.length > 30) stderrTail.shift();
-    }
+    });
+    s.on('end', () => {
+      endedStreams++;
+      notify();
+    });
+    s.on('error', () => notify());
   });
-  command.on('error', (error: Error) => {
-    if (!aborted) failure = error;
-    finished = true;
-    notify();
-  });
-  command.on('end', () => {
-    finished = true;
-    notify();
-  });
-  const onAbort = () => {
-    aborted = true;
-    command.kill('SIGKILL');
-  };
-  options.signal?.addEventListener('abort', onAbort, { once: true });
-
-  const stream = command.pipe() as Readable;
-  const frameBytes = width * height * 3;
-  let buffer = new Uint8Array(batchSize * frameBytes);
-  let filled = 0; // bytes in `buffer`
-  let produced = 0; // frames yielded so far
-  const waitForTimestamps = async (needed: number) => {
-    while (timestamps.length < needed && !finished) await new Promise<void>((r) => (wake = r));
-  };
-  const emit = async (frames: number): Promise<FrameBatch> => {
-    await waitForTimestamps(produced + frames);
-    const batch: FrameBatch = {
-      width,
-      height,
-      count: frames,
-      frames: Int32Array.from({ length: frames }, (_, i) => plan.frameAt(produced + i)),
-      timestamps: Float64Array.from({ length: frames }, (_, i) => timestamps[produced + i] ?? Number.NaN),
-      data: buffer.subarray(0, frames * frameBytes),
-    };
-    produced += frames;
-    buffer = new Uint8Array(batchSize * frameBytes);
-    filled = 0;
-    return batch;
-  };
-  try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      if (options.signal?.aborted) throw new InterruptedError();
-      let offset = 0;
-      while (offset < chunk.length) {
-        const take = Math.min(chunk.length - offset, buffer.length - filled);
-        buffer.set(chunk.subarray(offset, offset + take), filled);
-        filled += take;
-        offset += take;
-        if (filled === buffer.length) yield await emit(batchSize);
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (text: string) => {
+    const lines = (stderrRest + text).split('\n');
+    stderrRest = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line.includes('Parsed_showinfo') && line.includes('pts_time:')) {
+        const m = /pts_time:\s*(-?[0-9.e+-]+)/.exec(line);
+        if (m) showTimes.push(Number(m[1]));
+        notify();
+      } else if (line.trim()) {
+        stderrTail.push(line);
+        if (stderrTail.length > 30) stderrTail.shift();
       }
     }
-    while (!finished) await new Promise<void>((r) => (wake = r));
+  });
+  child.on('error', (error) => {
+    spawnError = error;
+    notify();
+  });
+  child.on('close', (code, signal) => {
+    exit = { code, signal };
+    notify();
+  });
+  const kill = () => {
+    if (exit) return;
+    child.kill('SIGKILL');
+  };
+  options.signal?.addEventListener('abort', kill, { once: true });
+  const frames = segmentFrames(seg);
+  let produced = 0;
+  let lastFrame = -1;
+  try {
+    for (;;) {
+      if (options.signal?.aborted) throw new InterruptedError();
+      const done = exit !== undefined && endedStreams === streams.length;
+      const n = Math.min(available(), batchSize);
+      // Frames' timestamps come from showinfo on stderr, which may lag the pixels on stdout.
+      const timesLag = (!ts || (produced === 0 && seekTo !== undefined)) && showTimes.length < produced + n;
+      if ((n < batchSize || timesLag) && !done && !spawnError) {
+        await new Promise<void>((r) => (wake = r));
+        continue;
+      }
+      if (n === 0) break;
+      if (produced === 0 && seekTo !== undefined) {
+        options.stats && (options.stats.seekSeconds += (performance.now() - started) / 1000);
+        checkSeek(path, seg, showTimes[0] === undefined ? Number.NaN : showTimes[0] - startTime, ts!);
+      }
+      const { batch, last } = takeBatch(queues, outputs, frameBytes, n, frames, wanted, ts, showTimes, produced, options);
+      produced += n;
+      lastFrame = last;
+      for (const s of streams) if (s.isPaused()) s.resume();
+      if (batch[0]!.count > 0) yield batch;
+    }
     if (options.signal?.aborted) throw new InterruptedError();
-    if (failure) throw decodeError(path, failure, stderrTail);
-    const rest = Math.floor(filled / frameBytes);
-    if (rest > 0) yield await emit(rest);
+    if (spawnError) throw decodeError(path, spawnError, stderrTail);
+    if (exit?.code !== 0) throw decodeError(path, new Error(`ffmpeg exited with ${exit?.code ?? exit?.signal}`), stderrTail);
+    if (Number.isFinite(seg.outputCount) && produced < seg.outputCount) {
+      throw new VideoError(
+        'VIDEO_DECODE_SHORT',
+        `ffmpeg gave ${produced} of the ${seg.outputCount} frames asked for from ${path} (frames ${seg.first}-${seg.terms[seg.terms.length - 1]!.hi}): the file is shorter than when it was registered, or damaged. Re-register it with 'sieve add' or check the file.`,
+        { path },
+      );
+    }
   } finally {
-    options.signal?.removeEventListener('abort', onAbort);
-    if (!finished) {
-      aborted = true;
-      command.kill('SIGKILL');
+    options.signal?.removeEventListener('abort', kill);
+    kill();
+    if (options.stats) {
+      const s = options.stats;
+      s.processes++;
+      if (seekTo !== undefined) s.seeks++;
+      s.seconds += (performance.now() - started) / 1000;
+      if (lastFrame >= 0) s.framesRead += lastFrame + 1 - (seekTo !== undefined ? seg.first : 0);
     }
-    if (scriptDir) rmSync(scriptDir, { recursive: true, force: true });
   }
 }
 
-interface Selection {
-  /** `select=...,` or empty for every frame. */
-  readonly filter: string;
-  /** Frames ffmpeg will output (Infinity when the range is open-ended). */
-  readonly count: number;
-  readonly frameAt: (k: number) => number;
+function takeBatch(
+  queues: ByteQueue[],
+  outputs: readonly DecodeOutput[],
+  frameBytes: readonly number[],
+  n: number,
+  frames: Generator<number>,
+  wanted: (f: number) => boolean,
+  ts: Float64Array | undefined,
+  showTimes: readonly number[],
+  produced: number,
+  options: FrameSetDecodeOptions,
+): { batch: FrameBatch[]; last: number } {
+  const index: number[] = [];
+  const keep: boolean[] = [];
+  let last = -1;
+  for (let k = 0; k < n; k++) {
+    const f = frames.next();
+    if (f.done) throw new Error('internal: ffmpeg output more frames than its read plan selects');
+    index.push(f.value);
+    keep.push(wanted(f.value));
+    last = f.value;
+  }
+  const kept = keep.filter(Boolean).length;
+  const stats = options.stats;
+  if (stats) {
+    stats.framesOutput += n;
+    stats.framesDropped += n - kept;
+  }
+  const batches = outputs.map((o, i) => {
+    const data = new Uint8Array(kept * frameBytes[i]!);
+    let at = 0;
+    for (let k = 0; k < n; k++) {
+      options.ledger?.record(`${o.width}x${o.height}`, index[k]!);
+      if (keep[k]) {
+        queues[i]!.take(frameBytes[i]!, data, at);
+        at += frameBytes[i]!;
+      } else queues[i]!.take(frameBytes[i]!, undefined, 0);
+    }
+    const frameIdx = Int32Array.from(index.filter((_, k) => keep[k]));
+    const times = new Float64Array(kept);
+    let j = 0;
+    for (let k = 0; k < n; k++) if (keep[k]) times[j++] = ts?.[index[k]!] ?? showTimes[produced + k] ?? Number.NaN;
+    return { width: o.width, height: o.height, count: kept, frames: frameIdx, timestamps: times, data };
+  });
+  return { batch: batches, last };
 }
 
-function selection(options: DecodeOptions): Selection {
-  if (options.frames) {
-    const list = Int32Array.from(options.frames as ArrayLike<number>);
-    for (let i = 1; i < list.length; i++) {
-      if (list[i]! <= list[i - 1]!) throw new VideoError('DECODE_BAD_RANGE', 'frames to decode must be strictly ascending');
-    }
-    if (list.length === 0) return { filter: '', count: 0, frameAt: () => 0 };
-    const terms: string[] = [];
-    for (let i = 0; i < list.length; ) {
-      let j = i;
-      while (j + 1 < list.length && list[j + 1] === list[j]! + 1) j++;
-      terms.push(i === j ? `eq(n\\,${list[i]})` : `between(n\\,${list[i]}\\,${list[j]})`);
-      i = j + 1;
-    }
-    return { filter: `select='${terms.join('+')}',`, count: list.length, frameAt: (k) => list[k]! };
+/** After a seek, the first frame must be the one the plan expects (else ffmpeg landed elsewhere). */
+function checkSeek(path: string, seg: ReadSegment, landed: number, ts: Float64Array): void {
+  const expected = ts[seg.first]!;
+  const interval = Math.max(1e-4, expected - (ts[seg.first - 1] ?? expected - 0.04));
+  if (!(Math.abs(landed - expected) < interval / 4)) {
+    throw new VideoError(
+      'VIDEO_SEEK_MISMATCH',
+      `seeking in ${path} to frame ${seg.first} (${expected.toFixed(3)} s) landed at ${landed.toFixed(3)} s`,
+      { path },
+    );
   }
-  const start = Math.max(0, Math.floor(options.range?.start ?? 0));
-  const end = options.range?.end ?? Infinity;
-  const step = Math.max(1, Math.floor(options.range?.step ?? 1));
-  if (end <= start) return { filter: '', count: 0, frameAt: () => 0 };
-  const conditions: string[] = [];
-  if (start > 0) conditions.push(`gte(n\\,${start})`);
-  if (Number.isFinite(end)) conditions.push(`lt(n\\,${end})`);
-  if (step > 1) conditions.push(`not(mod(n-${start}\\,${step}))`);
-  const count = Number.isFinite(end) ? Math.ceil((end - start) / step) : Infinity;
-  return { filter: conditions.length ? `select='${conditions.join('*')}',` : '', count, frameAt: (k) => start + k * step };
+}
+
+/** Chunks of bytes, taken from the front in fixed-size pieces. */
+class ByteQueue {
+  private chunks: Buffer[] = [];
+  private offset = 0;
+  bytes = 0;
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.bytes += chunk.length;
+  }
+
+  /** Moves `n` bytes into `into` at `at` (or discards them). */
+  take(n: number, into: Uint8Array | undefined, at: number): void {
+    let left = n;
+    while (left > 0) {
+      const head = this.chunks[0]!;
+      const take = Math.min(left, head.length - this.offset);
+      into?.set(head.subarray(this.offset, this.offset + take), at + (n - left));
+      left -= take;
+      this.offset += take;
+      if (this.offset === head.length) {
+        this.chunks.shift();
+        this.offset = 0;
+      }
+    }
+    this.bytes -= n;
+  }
 }
 
 function decodeError(path: string, error: Error, stderr: readonly string[]): VideoError {
