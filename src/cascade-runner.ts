@@ -21,7 +21,7 @@ import { frameList } from './plan/frame-selection.js';
 import type { ModelRow } from './storage/catalog-rows.js';
 import { Random } from './training/random.js';
 import { timeSplit, trainModel, type Architecture, type TrainedModel } from './training/trainer.js';
-import { decodeFrames, emptyDecodeStats } from './video/decoder.js';
+import { addDecodeStats, decodeFrames, emptyDecodeStats } from './video/decoder.js';
 import { FrameLedger, decodeSummary } from './video/decode-ledger.js';
 import { loadDecodeCosts, outputKey, recordDecodeCosts, recordOutputCost } from './optimizer/decode-cost.js';
 import { letterboxGeometry } from './inference/detector-preprocess.js';
@@ -481,12 +481,7 @@ export async function runCascade(
     }
   }
   counters.grid = labelledGrid(start, end, params.sampleStep, labelledSet) ?? labelledGrid(start, end, params.sampleStep * 3, labelledSet);
-  counters.decode!.processes += scanStats.processes;
-  counters.decode!.seeks += scanStats.seeks;
-  counters.decode!.framesRead += scanStats.framesRead;
-  counters.decode!.framesOutput += scanStats.framesOutput;
-  counters.decode!.seconds += scanStats.seconds;
-  counters.decode!.seekSeconds += scanStats.seekSeconds;
+  addDecodeStats(counters.decode!, scanStats);
   await recordDecodeCosts(catalog, handle.row.width, handle.row.height, machineKey(), { all: counters.decode!, readPass: { seconds: decodeSeconds, framesRead: scanStats.framesRead } });
   await specialized?.dispose();
   const machine = machineKey();

@@ -36,8 +36,11 @@ export interface RunStats {
   readonly stages: readonly StageStats[];
   /** Frames ffmpeg output per size in this query, and how many of them it had output before (0 when no frame is decoded twice at one size). */
   readonly decoded?: readonly { readonly size: string; readonly frames: number; readonly repeated: number }[];
-  /** The ffmpeg processes that read the video, the keyframe seeks among them, and the frames they decoded through. */
-  readonly reads?: { readonly processes: number; readonly seeks: number; readonly framesRead: number; readonly framesDropped: number };
+  /**
+   * The ffmpeg processes that read the video, the keyframe seeks among them, the frames they
+   * decoded through, those output only to be dropped, and the longest command line (characters).
+   */
+  readonly reads?: { readonly processes: number; readonly seeks: number; readonly framesRead: number; readonly framesDropped: number; readonly longestCommand: number };
 }
 
 /** How the answer relates to the reference detector's exact answer. */

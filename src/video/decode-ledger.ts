@@ -35,7 +35,7 @@ export class FrameLedger implements DecodeLedger {
 /** How a query read its video: per output size, and the ffmpeg processes behind it. */
 export interface ReadSummary {
   readonly decoded: readonly DecodedAtSize[];
-  readonly reads: { readonly processes: number; readonly seeks: number; readonly framesRead: number; readonly framesDropped: number };
+  readonly reads: { readonly processes: number; readonly seeks: number; readonly framesRead: number; readonly framesDropped: number; readonly longestCommand: number };
 }
 
 export function decodeSummary(counters: { readonly ledger?: DecodeLedger; readonly decode?: DecodeStats }): Partial<ReadSummary> {
@@ -43,6 +43,6 @@ export function decodeSummary(counters: { readonly ledger?: DecodeLedger; readon
   const d = counters.decode;
   return {
     ...(ledger ? { decoded: ledger.summary() } : {}),
-    ...(d ? { reads: { processes: d.processes, seeks: d.seeks, framesRead: d.framesRead, framesDropped: d.framesDropped } } : {}),
+    ...(d ? { reads: { processes: d.processes, seeks: d.seeks, framesRead: d.framesRead, framesDropped: d.framesDropped, longestCommand: d.longestCommand } } : {}),
   };
 }

@@ -32,10 +32,24 @@ export interface DecodeStats {
   seconds: number;
   /** Seconds from starting a seeking process to its first frame, summed. */
   seekSeconds: number;
+  /** Characters in the longest ffmpeg command line started (bounded, whatever the frames asked for). */
+  longestCommand: number;
 }
 
 export function emptyDecodeStats(): DecodeStats {
-  return { processes: 0, seeks: 0, framesRead: 0, framesOutput: 0, framesDropped: 0, seconds: 0, seekSeconds: 0 };
+  return { processes: 0, seeks: 0, framesRead: 0, framesOutput: 0, framesDropped: 0, seconds: 0, seekSeconds: 0, longestCommand: 0 };
+}
+
+/** Adds one set of decode statistics into another. */
+export function addDecodeStats(into: DecodeStats, from: DecodeStats): void {
+  into.processes += from.processes;
+  into.seeks += from.seeks;
+  into.framesRead += from.framesRead;
+  into.framesOutput += from.framesOutput;
+  into.framesDropped += from.framesDropped;
+  into.seconds += from.seconds;
+  into.seekSeconds += from.seekSeconds;
+  into.longestCommand = Math.max(into.longestCommand, from.longestCommand);
 }
 
 /** Counts frames decoded per output size within one query, so that a repeat shows. */
@@ -112,19 +126,27 @@ export async function* decodeFrameSet(path: string, options: FrameSetDecodeOptio
   const wanted = wantedTest(options.frames);
   const bins = locateFfmpeg(options);
   const seeking = segments.some((s) => s.seek) ? await seekInfo(bins.ffprobe, path) : undefined;
-  for (const planned of segments) {
+  if (seeking && !seeking.exact) segments = planRead(options.frames);
+  for (let i = 0; i < segments.length; i++) {
     if (options.signal?.aborted) throw new InterruptedError();
-    const seg = planned.seek && !seeking?.exact ? { ...planned, seek: false } : planned;
+    const seg = segments[i]!;
     try {
       yield* readSegment(path, bins.ffmpeg, seg, options, wanted, seeking?.startTime ?? 0);
     } catch (error) {
-      // A seek that lands off its frame (some AVI indexes) is thrown before any frame is yielded:
-      // read that segment, and the rest of this file, sequentially.
+      // A seek that lands off its frame is thrown before any frame of it is yielded: read the
+      // rest of the set, and this file from now on, in one sequential pass.
       if (!(error instanceof VideoError && error.code === 'VIDEO_SEEK_MISMATCH') || !seeking) throw error;
       seeking.exact = false;
-      yield* readSegment(path, bins.ffmpeg, { ...seg, seek: false }, options, wanted, 0);
+      segments = [...segments.slice(0, i), ...planRead(from(options.frames, seg.first))];
+      i--;
     }
   }
+}
+
+/** The part of a frame set at or after `first`. */
+function from(set: FrameSet, first: number): FrameSet {
+  if (set.kind === 'range') return { ...set, start: set.start + Math.max(0, Math.ceil((first - set.start) / set.step)) * set.step };
+  return { ...set, frames: set.frames.filter((f) => f >= first) };
 }
 
 /** Per file: the container's start time (seek targets are relative to it) and whether seeks land exactly. */
@@ -200,7 +222,9 @@ async function* readSegment(
   const batchSize = Math.max(1, options.batchSize ?? 32);
   const frameBytes = outputs.map((o) => o.width * o.height * 3);
   const started = performance.now();
-  const child = spawn(ffmpegPath, ffmpegArgs(path, seg, outputs, seekTo), { stdio: ['ignore', 'pipe', 'pipe', ...outputs.slice(1).map(() => 'pipe' as const)] });
+  const args = ffmpegArgs(path, seg, outputs, seekTo);
+  if (options.stats) options.stats.longestCommand = Math.max(options.stats.longestCommand, [ffmpegPath, ...args].join(' ').length);
+  const child = spawn(ffmpegPath, args, { stdio: ['ignore', 'pipe', 'pipe', ...outputs.slice(1).map(() => 'pipe' as const)] });
   const streams = outputs.map((_, i) => child.stdio[i === 0 ? 1 : i + 2] as Readable);
   const queues = outputs.map(() => new ByteQueue());
   const showTimes: number[] = [];

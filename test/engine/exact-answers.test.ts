@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEngine, type Engine } from '../../src/engine.js';
 import type { QueryResult, ResultRow } from '../../src/engine-types.js';
 import { ReferenceDetector } from '../../src/inference/reference-detector.js';
-import { dataDir, model, video } from '../helpers.js';
+import { dataDir, ffmpegBackends, model, video, type FfmpegBackend } from '../helpers.js';
 import { detectFrameRange, probeWithFfprobe } from './independent-labels.js';
 
 interface Case {
@@ -64,30 +64,28 @@ interface Truth {
 const SELECT_ALL = ['frame', 'timestamp', 'class', 'score', 'xmin', 'ymin', 'xmax', 'ymax', 'width', 'height', 'area'] as const;
 
 let tmp: string;
-let engine: Engine;
 let detector: ReferenceDetector;
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'sieve-exact-'));
-  engine = await openEngine({ catalog: join(tmp, 'catalog.duckdb'), dataDir });
   detector = await ReferenceDetector.load(model('yolo11n_int8dyn_640.onnx'), { executionProvider: 'cpu' });
 });
 
 afterAll(async () => {
   await detector?.dispose();
-  await engine?.close();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-async function groundTruth(c: Case): Promise<Truth> {
+/** The truth of one case as decoded by one ffmpeg build (its own ffprobe and ffmpeg, run directly). */
+async function groundTruth(c: Case, bins: FfmpegBackend): Promise<Truth> {
   const file = video(c.file);
-  const probed = await probeWithFfprobe(file);
+  const probed = await probeWithFfprobe(file, bins);
   const inRange = probed.timestamps.map((t, f) => c.inRange(f, t));
   const start = inRange.indexOf(true);
   const end = inRange.indexOf(false, start) === -1 ? inRange.length : inRange.indexOf(false, start);
   expect(start, 'the range is not empty').toBeGreaterThanOrEqual(0);
   expect(inRange.slice(end).some(Boolean), 'the range is contiguous').toBe(false);
-  const detections = await detectFrameRange(detector, file, probed, start, end);
+  const detections = await detectFrameRange(detector, file, probed, start, end, bins);
   const rows: TruthRow[] = [];
   detections.forEach((list, i) => {
     const frame = start + i;
@@ -120,6 +118,18 @@ function timestampsOf(result: QueryResult): number[] {
   return result.rows.map((r) => r['timestamp'] as number);
 }
 
+// Every case against every ffmpeg build present (CI has the bundled 2018 build and Debian's).
+describe.each(ffmpegBackends())('ffmpeg $name ($version)', (backend) => {
+let engine: Engine;
+
+beforeAll(async () => {
+  engine = await openEngine({ catalog: join(tmp, `catalog-${backend.name}.duckdb`), dataDir, ffmpegPath: backend.ffmpegPath, ffprobePath: backend.ffprobePath });
+});
+
+afterAll(async () => {
+  await engine?.close();
+});
+
 describe.each(CASES)('$file: $range', (c) => {
   let truth: Truth;
   const clip = { clip: video(c.file) };
@@ -127,7 +137,7 @@ describe.each(CASES)('$file: $range', (c) => {
   const run = async (sql: string): Promise<QueryResult> => engine.query(sql, { videos: clip, exact: true });
 
   beforeAll(async () => {
-    truth = await groundTruth(c);
+    truth = await groundTruth(c, backend);
     // The check is only worth something when the class is really there.
     expect(truth.rows.filter((r) => r.class === c.cls).length).toBeGreaterThan(0);
   });
@@ -205,4 +215,5 @@ describe.each(CASES)('$file: $range', (c) => {
     timestampsOf(result).forEach((t, i) => expect(t).toBeCloseTo(truth.timestamps[picked[i]!]!, 9));
     expect(result.stats.referenceCalls).toBe(0);
   });
+});
 });

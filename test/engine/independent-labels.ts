@@ -18,8 +18,8 @@ export interface ProbedVideo {
 }
 
 /** Frame size and per-frame timestamps, straight from ffprobe. */
-export async function probeWithFfprobe(file: string): Promise<ProbedVideo> {
-  const { ffprobe } = locateFfmpeg();
+export async function probeWithFfprobe(file: string, bins: { ffprobePath?: string } = {}): Promise<ProbedVideo> {
+  const ffprobe = bins.ffprobePath ?? locateFfmpeg().ffprobe;
   const { stdout: streamJson } = await execFileAsync(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height:format=start_time', '-of', 'json', file]);
   const info = JSON.parse(streamJson) as { streams: { width: number; height: number }[]; format: { start_time?: string } };
   const start = Number(info.format.start_time ?? 0) || 0;
@@ -40,8 +40,8 @@ export async function probeWithFfprobe(file: string): Promise<ProbedVideo> {
  * Frames [start, end) in decode order, scaled to `width x height`, as packed RGB (one Buffer per
  * frame). ffmpeg decodes from the beginning; the frames before `start` are dropped here.
  */
-export function decodeFrameRange(file: string, start: number, end: number, width: number, height: number): Promise<Buffer[]> {
-  const { ffmpeg } = locateFfmpeg();
+export function decodeFrameRange(file: string, start: number, end: number, width: number, height: number, bins: { ffmpegPath?: string } = {}): Promise<Buffer[]> {
+  const ffmpeg = bins.ffmpegPath ?? locateFfmpeg().ffmpeg;
   const args = ['-v', 'error', '-nostdin', '-i', file, '-map', '0:v:0', '-vsync', '0', '-vf', `scale=${width}:${height}:flags=bilinear,format=rgb24`, '-frames:v', String(end), '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
   const size = width * height * 3;
   return new Promise((resolve, reject) => {
@@ -74,9 +74,9 @@ export function decodeFrameRange(file: string, start: number, end: number, width
  * Reference detections of frames [start, end): decoded by ffmpeg at the detector's decode size and
  * run through `detector` one frame at a time.
  */
-export async function detectFrameRange(detector: ReferenceDetector, file: string, video: ProbedVideo, start: number, end: number): Promise<Detection[][]> {
+export async function detectFrameRange(detector: ReferenceDetector, file: string, video: ProbedVideo, start: number, end: number, bins: { ffmpegPath?: string } = {}): Promise<Detection[][]> {
   const size = detector.decodeSize(video.width, video.height);
-  const frames = await decodeFrameRange(file, start, end, size.width, size.height);
+  const frames = await decodeFrameRange(file, start, end, size.width, size.height, bins);
   const out: Detection[][] = [];
   for (let i = 0; i < frames.length; i++) {
     const data = frames[i]!;
