@@ -3,8 +3,11 @@ import type { DecodeLedger, DecodeStats } from './decoder.js';
 /** Frames ffmpeg output at one size within one query, and how many of them it had output before. */
 export interface DecodedAtSize {
   readonly size: string;
+  /** Frames delivered at this size, and how many of them had been delivered at it before. */
   readonly frames: number;
   readonly repeated: number;
+  /** Frames ffmpeg output at this size only to be dropped (covered by a bounded `select` term). */
+  readonly dropped: number;
 }
 
 /**
@@ -12,13 +15,17 @@ export interface DecodedAtSize {
  * the video), so that a frame decoded twice at the same size shows in the run statistics.
  */
 export class FrameLedger implements DecodeLedger {
-  private readonly seen = new Map<string, { bits: Uint8Array; frames: number; repeated: number }>();
+  private readonly seen = new Map<string, { bits: Uint8Array; frames: number; repeated: number; dropped: number }>();
 
   constructor(private readonly frameCount: number) {}
 
-  record(size: string, frame: number): void {
+  record(size: string, frame: number, delivered: boolean): void {
     let entry = this.seen.get(size);
-    if (!entry) this.seen.set(size, (entry = { bits: new Uint8Array((this.frameCount >> 3) + 1), frames: 0, repeated: 0 }));
+    if (!entry) this.seen.set(size, (entry = { bits: new Uint8Array((this.frameCount >> 3) + 1), frames: 0, repeated: 0, dropped: 0 }));
+    if (!delivered) {
+      entry.dropped++;
+      return;
+    }
     const byte = frame >> 3;
     const bit = 1 << (frame & 7);
     if (byte >= entry.bits.length) return;
@@ -27,8 +34,13 @@ export class FrameLedger implements DecodeLedger {
     entry.frames++;
   }
 
+  has(size: string, frame: number): boolean {
+    const bits = this.seen.get(size)?.bits;
+    return bits ? ((bits[frame >> 3] ?? 0) & (1 << (frame & 7))) !== 0 : false;
+  }
+
   summary(): DecodedAtSize[] {
-    return [...this.seen].map(([size, e]) => ({ size, frames: e.frames, repeated: e.repeated }));
+    return [...this.seen].map(([size, e]) => ({ size, frames: e.frames, repeated: e.repeated, dropped: e.dropped }));
   }
 }
 

@@ -54,7 +54,10 @@ export function addDecodeStats(into: DecodeStats, from: DecodeStats): void {
 
 /** Counts frames decoded per output size within one query, so that a repeat shows. */
 export interface DecodeLedger {
-  record(size: string, frame: number): void;
+  /** A frame ffmpeg output at `size`: delivered to the caller, or dropped as not asked for. */
+  record(size: string, frame: number, delivered: boolean): void;
+  /** Whether the frame was delivered at `size` before (bounded covers avoid such frames). */
+  has(size: string, frame: number): boolean;
 }
 
 export interface FrameSetDecodeOptions extends FfmpegOptions {
@@ -119,14 +122,14 @@ export async function* decodeFrameSet(path: string, options: FrameSetDecodeOptio
   if (options.outputs.length === 0) throw new VideoError('DECODE_BAD_SIZE', 'a decode pass needs at least one output size');
   let segments: ReadSegment[];
   try {
-    segments = planRead(options.frames, { seekGap: options.timestamps ? options.seekGap : undefined });
+    segments = planRead(options.frames, { seekGap: options.timestamps ? options.seekGap : undefined, avoid: avoidance(options) });
   } catch (error) {
     throw new VideoError('DECODE_BAD_RANGE', (error as Error).message);
   }
   const wanted = wantedTest(options.frames);
   const bins = locateFfmpeg(options);
   const seeking = segments.some((s) => s.seek) ? await seekInfo(bins.ffprobe, path) : undefined;
-  if (seeking && !seeking.exact) segments = planRead(options.frames);
+  if (seeking && !seeking.exact) segments = planRead(options.frames, { avoid: avoidance(options) });
   for (let i = 0; i < segments.length; i++) {
     if (options.signal?.aborted) throw new InterruptedError();
     const seg = segments[i]!;
@@ -137,10 +140,18 @@ export async function* decodeFrameSet(path: string, options: FrameSetDecodeOptio
       // rest of the set, and this file from now on, in one sequential pass.
       if (!(error instanceof VideoError && error.code === 'VIDEO_SEEK_MISMATCH') || !seeking) throw error;
       seeking.exact = false;
-      segments = [...segments.slice(0, i), ...planRead(from(options.frames, seg.first))];
+      segments = [...segments.slice(0, i), ...planRead(from(options.frames, seg.first), { avoid: avoidance(options) })];
       i--;
     }
   }
+}
+
+/** Frames this query already has at every output size: a cover should not decode them again. */
+function avoidance(options: FrameSetDecodeOptions): ((f: number) => boolean) | undefined {
+  const ledger = options.ledger;
+  if (!ledger) return undefined;
+  const sizes = options.outputs.map((o) => `${o.width}x${o.height}`);
+  return (f) => sizes.some((s) => ledger.has(s, f));
 }
 
 /** The part of a frame set at or after `first`. */
@@ -362,7 +373,7 @@ function takeBatch(
     const data = new Uint8Array(kept * frameBytes[i]!);
     let at = 0;
     for (let k = 0; k < n; k++) {
-      options.ledger?.record(`${o.width}x${o.height}`, index[k]!);
+      options.ledger?.record(`${o.width}x${o.height}`, index[k]!, keep[k]!);
       if (keep[k]) {
         queues[i]!.take(frameBytes[i]!, data, at);
         at += frameBytes[i]!;

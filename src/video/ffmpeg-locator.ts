@@ -65,7 +65,10 @@ function locate(tool: string, explicit: string | undefined, envNames: readonly s
     const candidate = dir ? join(dir, tool) : '';
     if (!candidate || !isExecutable(candidate)) continue;
     const run = tryRun(candidate);
-    if (run.ok) return { path: candidate, source: 'path', version: run.version };
+    if (run.ok) {
+      if (broken.length > 0) notices.push(`${tool} on PATH does not run: ${broken.join('; ')}; using ${candidate}, later on PATH, instead`);
+      return { path: candidate, source: 'path', version: run.version };
+    }
     broken.push(`${candidate} (${run.reason})`);
   }
   try {

@@ -46,6 +46,8 @@ export interface ReadPlanOptions {
    * costs: seconds per seek / seconds per frame decoded.
    */
   readonly seekGap?: number;
+  /** Frames a cover should leave out where it can (those already decoded in this query). */
+  readonly avoid?: (frame: number) => boolean;
 }
 
 /** Splits a frame set into the processes that read it. */
@@ -78,7 +80,7 @@ export function planRead(set: FrameSet, options: ReadPlanOptions = {}): ReadSegm
     groups[groups.length - 1]!.push(term);
     previousEnd = term.hi;
   }
-  return groups.map((g, i) => segment(coarsen(g, MAX_TERMS), seeks[i]!, set.skip)).filter((s) => s.outputCount > 0);
+  return groups.map((g, i) => segment(coarsen(g, MAX_TERMS, options.avoid, set.skip), seeks[i]!, set.skip)).filter((s) => s.outputCount > 0);
 }
 
 /** The frames a segment outputs, in order. */
@@ -169,12 +171,18 @@ function progressions(frames: Int32Array): FrameTerm[] {
  * that are merged are output too (and dropped by the reader). A merged group keeps the largest
  * step that still hits every frame it covers (their gcd).
  */
-function coarsen(terms: readonly FrameTerm[], max: number): FrameTerm[] {
+function coarsen(terms: readonly FrameTerm[], max: number, avoid: ((f: number) => boolean) | undefined, skip: FrameGrid | undefined): FrameTerm[] {
   if (terms.length <= max) return [...terms];
-  const gaps = terms.slice(1).map((t, i) => ({ at: i + 1, width: t.lo - terms[i]!.hi }));
+  // A gap holding frames to avoid stays open before any other; then the widest gaps do.
+  const holdsAvoided = (lo: number, hi: number) => {
+    if (!avoid) return false;
+    for (let f = lo + 1; f < hi; f++) if (!onGrid(f, skip) && avoid(f)) return true;
+    return false;
+  };
+  const gaps = terms.slice(1).map((t, i) => ({ at: i + 1, width: t.lo - terms[i]!.hi, avoided: holdsAvoided(terms[i]!.hi, t.lo) }));
   const keep = new Set(
     [...gaps]
-      .sort((a, b) => b.width - a.width || a.at - b.at)
+      .sort((a, b) => Number(b.avoided) - Number(a.avoided) || b.width - a.width || a.at - b.at)
       .slice(0, max - 1)
       .map((g) => g.at),
   );

@@ -1,0 +1,83 @@
+/**
+ * The cascade against each ffmpeg build present (the bundled 2018 build, and Debian's 5.1 on
+ * PATH in CI): each decoder's cascade meets its targets against that decoder's own exact answer,
+ * decodes no frame twice at one size, and keeps its ffmpeg command lines short; the two decoders'
+ * exact answers agree on at least 99% of frames.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openEngine, type Engine } from '../../src/engine.js';
+import type { QueryResult } from '../../src/engine-types.js';
+import { ffmpegBackends, video, type FfmpegBackend } from '../helpers.js';
+
+const path = video('shopfront_cctv.mp4');
+const RANGE = 'timestamp < 20';
+const PRESENCE = `SELECT frame FROM shop WHERE class = 'person' AND ${RANGE} FNR WITHIN 0.05 FPR WITHIN 0.05`;
+const FCOUNT = `SELECT FCOUNT(*) FROM shop WHERE class = 'person' AND ${RANGE} ERROR WITHIN 0.1 AT CONFIDENCE 95%`;
+const backends = ffmpegBackends();
+const exactPresence = new Map<string, QueryResult>();
+const engines: Engine[] = [];
+
+async function engineFor(backend: FfmpegBackend, name: string): Promise<Engine> {
+  const engine = await openEngine({ catalog: join(mkdtempSync(join(tmpdir(), `sieve-dec-${name}-`)), 'c.duckdb'), ffmpegPath: backend.ffmpegPath, ffprobePath: backend.ffprobePath });
+  engines.push(engine);
+  return engine;
+}
+
+afterAll(async () => {
+  for (const e of engines) await e.close();
+});
+
+function expectOneReadPerSize(result: QueryResult): void {
+  expect(result.stats.decoded?.length, 'decode sizes are counted').toBeGreaterThan(0);
+  for (const d of result.stats.decoded!) expect(d.repeated, `frames decoded twice at ${d.size}`).toBe(0);
+  expect(result.stats.reads!.longestCommand).toBeLessThan(2_000);
+}
+
+describe.each(backends)('ffmpeg $name ($version)', { timeout: 600_000 }, (backend) => {
+  let exact: Engine;
+
+  it('presence: the cascade meets its targets against this decoder\'s exact answer', async () => {
+    exact = await engineFor(backend, 'exact');
+    const truth = await exact.query(PRESENCE, { videos: { shop: path }, exact: true });
+    exactPresence.set(backend.name, truth);
+    expectOneReadPerSize(truth);
+    const cold = await (await engineFor(backend, 'cascade')).query(PRESENCE, { videos: { shop: path } });
+    expect(cold.accuracy.mode).toBe('cascade');
+    expect(cold.stats.referenceCalls).toBeLessThan(truth.stats.framesInRange * 0.75);
+    expectOneReadPerSize(cold);
+    const N = truth.stats.framesInRange;
+    const positives = new Set(truth.rows.map((r) => r['frame']));
+    const got = new Set(cold.rows.map((r) => r['frame']));
+    expect(positives.size).toBeGreaterThan(N * 0.05);
+    const fn = [...positives].filter((f) => !got.has(f)).length;
+    const fp = [...got].filter((f) => !positives.has(f)).length;
+    expect(fn / positives.size).toBeLessThanOrEqual(0.05);
+    expect(fp / (N - positives.size)).toBeLessThanOrEqual(0.05);
+  });
+
+  it('FCOUNT: the estimate is within its error bound of this decoder\'s exact answer', async () => {
+    const truth = await exact.query(FCOUNT, { videos: { shop: path }, exact: true });
+    expect(truth.stats.referenceCalls).toBe(0); // labelled by the presence test
+    const cold = await (await engineFor(backend, 'fcount')).query(FCOUNT, { videos: { shop: path } });
+    expect(cold.accuracy.mode).toBe('cascade');
+    expectOneReadPerSize(cold);
+    expect(cold.stats.referenceCalls).toBeLessThan(truth.stats.framesInRange);
+    expect(Math.abs(cold.value! - truth.value!)).toBeLessThanOrEqual(0.1);
+  });
+});
+
+describe.runIf(backends.length > 1)('the two decoders', () => {
+  it('give exact answers that agree on at least 99% of frames', () => {
+    const [a, b] = [...exactPresence.values()];
+    expect(a && b, 'both decoders answered').toBeTruthy();
+    const N = a!.stats.framesInRange;
+    expect(b!.stats.framesInRange).toBe(N);
+    const pa = new Set(a!.rows.map((r) => r['frame']));
+    const pb = new Set(b!.rows.map((r) => r['frame']));
+    const differ = [...pa].filter((f) => !pb.has(f)).length + [...pb].filter((f) => !pa.has(f)).length;
+    expect(differ / N).toBeLessThanOrEqual(0.01);
+  });
+});
