@@ -407,6 +407,7 @@ export async function runCascade(
     ...(grid ? { skip: grid } : {}),
     timestamps: handle.timestamps,
     ...(handle.seekGap !== undefined ? { seekGap: handle.seekGap } : {}),
+    ...(handle.outputCost ? { outputCost: handle.outputCost } : {}),
     batchSize: 256,
     ...(options.signal ? { signal: options.signal } : {}),
     ...engine.ffmpegOptions(),

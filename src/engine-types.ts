@@ -34,8 +34,12 @@ export interface RunStats {
   readonly labelsFromStore: number;
   readonly seconds: number;
   readonly stages: readonly StageStats[];
-  /** Frames ffmpeg output per size in this query, and how many of them it had output before (0 when no frame is decoded twice at one size). */
-  readonly decoded?: readonly { readonly size: string; readonly frames: number; readonly repeated: number }[];
+  /**
+   * Frames decoded per output size in this query: delivered, delivered a second time (0 when no
+   * frame is decoded twice at one size), and output only to be dropped (a bounded `select`
+   * expression covered them).
+   */
+  readonly decoded?: readonly { readonly size: string; readonly frames: number; readonly repeated: number; readonly dropped: number }[];
   /**
    * The ffmpeg processes that read the video, the keyframe seeks among them, the frames they
    * decoded through, those output only to be dropped, and the longest command line (characters).

@@ -80,6 +80,8 @@ export interface VideoHandle {
   readonly timestamps: Float64Array;
   /** Gap in frames above which reading this video seeks instead of decoding through (measured). */
   readonly seekGap?: number;
+  /** What a seek and an output pixel cost, to weigh covering frames against seeking. */
+  readonly outputCost?: { readonly seekSeconds: number; readonly outputPerPixel: number };
 }
 
 /**
@@ -259,6 +261,7 @@ export class Engine {
       detector: () => this.referenceDetector(),
       ffmpeg: this.ffmpegOptions(),
       ...(handle.seekGap !== undefined ? { seekGap: handle.seekGap } : {}),
+      ...(handle.outputCost ? { outputCost: handle.outputCost } : {}),
       ...(signal ? { signal } : {}),
       ...(onProgress ? { onProgress } : {}),
     };

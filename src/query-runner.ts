@@ -27,7 +27,7 @@ export async function runQuery(engine: Engine, sql: string, options: QueryOption
   const query = bindQuery(statement, await bindContext(engine, options, model.manifest.labels));
   const registered = await engine.registerVideo(query.video.path);
   const decodeCosts = await loadDecodeCosts(engine.catalog, registered.row.width, registered.row.height, machineKey());
-  const handle = { ...registered, seekGap: decodeCosts.seekGap };
+  const handle = { ...registered, seekGap: decodeCosts.seekGap, outputCost: { seekSeconds: decodeCosts.seekSeconds, outputPerPixel: decodeCosts.outputPerPixel } };
   const modelRow = await engine.referenceModelRow();
   const { start, end } = framesInBounds(query.bounds, handle.timestamps, query.where);
   const frames = frameList(start, end);

@@ -31,6 +31,7 @@ export interface ReferenceScanContext {
   readonly ffmpeg?: FfmpegOptions;
   /** Gap in frames above which a keyframe seek beats decoding through (measured; default never). */
   readonly seekGap?: number;
+  readonly outputCost?: { readonly seekSeconds: number; readonly outputPerPixel: number };
   readonly signal?: AbortSignal;
   readonly onProgress?: (done: number, total: number) => void;
 }
@@ -149,6 +150,7 @@ async function* detectMissing(
     frames: { kind: 'list', frames: thumbnails ? frames : missing, ...(options.skip ? { skip: options.skip } : {}) },
     timestamps: ctx.timestamps,
     ...(ctx.seekGap !== undefined ? { seekGap: ctx.seekGap } : {}),
+    ...(ctx.outputCost ? { outputCost: ctx.outputCost } : {}),
     batchSize: 8,
     ...(ctx.signal ? { signal: ctx.signal } : {}),
     ...(counters.ledger ? { ledger: counters.ledger } : {}),

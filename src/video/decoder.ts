@@ -67,6 +67,8 @@ export interface FrameSetDecodeOptions extends FfmpegOptions {
   readonly timestamps?: Float64Array;
   /** Gap in frames above which a seek beats decoding through (from measured costs; default never). */
   readonly seekGap?: number;
+  /** Seconds per seek and per output pixel: how many covered frames a seek is worth (see read-plan). */
+  readonly outputCost?: { readonly seekSeconds: number; readonly outputPerPixel: number };
   /** Frames per yielded batch (default 32). */
   readonly batchSize?: number;
   readonly signal?: AbortSignal;
@@ -83,6 +85,7 @@ export interface DecodeOptions extends FfmpegOptions, DecodeOutput {
   readonly skip?: FrameGrid;
   readonly timestamps?: Float64Array;
   readonly seekGap?: number;
+  readonly outputCost?: { readonly seekSeconds: number; readonly outputPerPixel: number };
   readonly batchSize?: number;
   readonly signal?: AbortSignal;
   readonly ledger?: DecodeLedger;
@@ -122,7 +125,10 @@ export async function* decodeFrameSet(path: string, options: FrameSetDecodeOptio
   if (options.outputs.length === 0) throw new VideoError('DECODE_BAD_SIZE', 'a decode pass needs at least one output size');
   let segments: ReadSegment[];
   try {
-    segments = planRead(options.frames, { seekGap: options.timestamps ? options.seekGap : undefined, avoid: avoidance(options) });
+    const pixels = options.outputs.reduce((a, o) => a + o.width * o.height, 0);
+    const c = options.outputCost;
+    const mergeGap = c ? Math.ceil(c.seekSeconds / Math.max(1e-9, c.outputPerPixel * pixels)) : undefined;
+    segments = planRead(options.frames, { seekGap: options.timestamps ? options.seekGap : undefined, ...(mergeGap ? { mergeGap } : {}), avoid: avoidance(options) });
   } catch (error) {
     throw new VideoError('DECODE_BAD_RANGE', (error as Error).message);
   }

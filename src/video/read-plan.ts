@@ -46,6 +46,12 @@ export interface ReadPlanOptions {
    * costs: seconds per seek / seconds per frame decoded.
    */
   readonly seekGap?: number;
+  /**
+   * How many frames a cover may output only to be dropped before a new process (a seek) is the
+   * cheaper way to stay within {@link MAX_TERMS}: seconds per seek / seconds per output frame.
+   * Default: `seekGap` (an output frame costing what a decoded one does).
+   */
+  readonly mergeGap?: number;
   /** Frames a cover should leave out where it can (those already decoded in this query). */
   readonly avoid?: (frame: number) => boolean;
 }
@@ -67,20 +73,77 @@ export function planRead(set: FrameSet, options: ReadPlanOptions = {}): ReadSegm
   }
   if (frames.length === 0) return [];
   const terms = progressions(frames);
-  // A new process (a keyframe seek) wherever the gap before a term costs more to decode through.
-  const groups: FrameTerm[][] = [];
-  const seeks: boolean[] = [];
+  const mergeGap = options.mergeGap ?? seekGap;
+  return splitAndCover(terms, seekGap, mergeGap, options.avoid, set.skip)
+    .map((p) => segment(p.terms, p.seek, set.skip))
+    .filter((seg) => seg.outputCount > 0);
+}
+
+interface Group extends FrameTerm {
+  /** Frames of the list inside the group. */
+  readonly wanted: number;
+  /** Frames to avoid in the gap before this group (a cover over that gap decodes them again). */
+  readonly avoidedBefore: number;
+}
+
+/**
+ * Walks the terms in order, starting a new process where a gap costs more to decode through than
+ * a seek, and keeping each process within MAX_TERMS terms by merging the two neighbours whose
+ * cover outputs the fewest extra frames, or, where seeking is possible and cheaper, by starting a
+ * new process instead.
+ */
+function splitAndCover(terms: readonly FrameTerm[], seekGap: number, mergeGap: number, avoid: ((f: number) => boolean) | undefined, skip: FrameGrid | undefined): { terms: FrameTerm[]; seek: boolean }[] {
+  const processes: { terms: FrameTerm[]; seek: boolean }[] = [];
+  let current: Group[] = [];
+  let seek = false;
   let previousEnd = -1;
-  for (const term of terms) {
-    const gap = term.lo - previousEnd - 1;
-    if (groups.length === 0 || gap > seekGap) {
-      groups.push([]);
-      seeks.push(gap > seekGap);
+  const close = () => {
+    if (current.length > 0) processes.push({ terms: current.map(({ lo, hi, step }) => ({ lo, hi, step })), seek });
+  };
+  for (const t of terms) {
+    const gap = t.lo - previousEnd - 1;
+    const wanted = Math.floor((t.hi - t.lo) / t.step) + 1;
+    let avoidedBefore = 0;
+    if (avoid && current.length > 0) for (let f = previousEnd + 1; f < t.lo; f++) if (!onGrid(f, skip) && avoid(f)) avoidedBefore++;
+    previousEnd = t.hi;
+    if (current.length === 0 || gap > seekGap) {
+      close();
+      current = [{ ...t, wanted, avoidedBefore: 0 }];
+      seek = gap > seekGap;
+      continue;
     }
-    groups[groups.length - 1]!.push(term);
-    previousEnd = term.hi;
+    current.push({ ...t, wanted, avoidedBefore });
+    if (current.length <= MAX_TERMS) continue;
+    let best = 0;
+    let bestCost = Infinity;
+    for (let i = 0; i + 1 < current.length; i++) {
+      const cost = mergeCost(current[i]!, current[i + 1]!);
+      if (cost < bestCost) [best, bestCost] = [i, cost];
+    }
+    // A new process here costs a seek, less the gap it no longer decodes through (in output frames).
+    const splitCost = Number.isFinite(seekGap) ? mergeGap * (1 - gap / seekGap) : Infinity;
+    if (splitCost < bestCost) {
+      const last = current.pop()!;
+      close();
+      current = [{ ...last, avoidedBefore: 0 }];
+      seek = true;
+    } else current.splice(best, 2, merge(current[best]!, current[best + 1]!));
   }
-  return groups.map((g, i) => segment(coarsen(g, MAX_TERMS, options.avoid, set.skip), seeks[i]!, set.skip)).filter((s) => s.outputCount > 0);
+  close();
+  return processes;
+}
+
+/** Extra frames a cover of two neighbours outputs, a frame to avoid counting four times. */
+function mergeCost(a: Group, b: Group): number {
+  const m = merge(a, b);
+  return Math.floor((m.hi - m.lo) / m.step) + 1 - m.wanted + 4 * b.avoidedBefore;
+}
+
+/** One term covering two: the largest step that still hits every frame of both (their gcd). */
+function merge(a: Group, b: Group): Group {
+  let step = gcd(a.hi > a.lo ? a.step : 0, b.hi > b.lo ? b.step : 0);
+  step = gcd(step, b.lo - a.lo);
+  return { lo: a.lo, hi: b.hi, step: Math.max(1, step), wanted: a.wanted + b.wanted, avoidedBefore: a.avoidedBefore };
 }
 
 /** The frames a segment outputs, in order. */
@@ -163,49 +226,6 @@ function progressions(frames: Int32Array): FrameTerm[] {
     out.push({ lo, hi: frames[j]!, step: j > i ? step : 1 });
     i = j + 1;
   }
-  return out;
-}
-
-/**
- * At most `max` terms covering `terms`: the widest gaps stay gaps, the frames between terms
- * that are merged are output too (and dropped by the reader). A merged group keeps the largest
- * step that still hits every frame it covers (their gcd).
- */
-function coarsen(terms: readonly FrameTerm[], max: number, avoid: ((f: number) => boolean) | undefined, skip: FrameGrid | undefined): FrameTerm[] {
-  if (terms.length <= max) return [...terms];
-  // A gap holding frames to avoid stays open before any other; then the widest gaps do.
-  const holdsAvoided = (lo: number, hi: number) => {
-    if (!avoid) return false;
-    for (let f = lo + 1; f < hi; f++) if (!onGrid(f, skip) && avoid(f)) return true;
-    return false;
-  };
-  const gaps = terms.slice(1).map((t, i) => ({ at: i + 1, width: t.lo - terms[i]!.hi, avoided: holdsAvoided(terms[i]!.hi, t.lo) }));
-  const keep = new Set(
-    [...gaps]
-      .sort((a, b) => Number(b.avoided) - Number(a.avoided) || b.width - a.width || a.at - b.at)
-      .slice(0, max - 1)
-      .map((g) => g.at),
-  );
-  const out: FrameTerm[] = [];
-  let group: FrameTerm[] = [terms[0]!];
-  const flush = () => {
-    const lo = group[0]!.lo;
-    const hi = group[group.length - 1]!.hi;
-    let step = 0;
-    for (const t of group) {
-      if (t.hi > t.lo) step = gcd(step, t.step);
-      if (t.lo > lo) step = gcd(step, t.lo - lo);
-    }
-    out.push({ lo, hi, step: Math.max(1, step) });
-  };
-  for (let i = 1; i < terms.length; i++) {
-    if (keep.has(i)) {
-      flush();
-      group = [];
-    }
-    group.push(terms[i]!);
-  }
-  flush();
   return out;
 }
 
