@@ -1,9 +1,9 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { promisify } from 'node:util';
-import type { Readable } from 'node:stream';
 import { InterruptedError, VideoError } from '../errors.js';
 import { locateFfmpeg, type FfmpegOptions } from './ffmpeg-locator.js';
+import { FfmpegProcess } from './ffmpeg-process.js';
 import type { FrameBatch, FrameRange } from './frame.js';
 import { planRead, segmentFrames, selectExpression, type FrameGrid, type FrameSet, type ReadSegment } from './read-plan.js';
 
@@ -235,69 +235,10 @@ async function* readSegment(
   const ts = options.timestamps;
   const seekTo = seekTime(planned, ts);
   const seg = seekTo === undefined && planned.seek ? { ...planned, seek: false } : planned;
-  const outputs = options.outputs;
-  const batchSize = Math.max(1, options.batchSize ?? 32);
-  const frameBytes = outputs.map((o) => o.width * o.height * 3);
-  const started = performance.now();
-  const args = ffmpegArgs(path, seg, outputs, seekTo);
+  const args = ffmpegArgs(path, seg, options.outputs, seekTo);
   if (options.stats) options.stats.longestCommand = Math.max(options.stats.longestCommand, [ffmpegPath, ...args].join(' ').length);
-  const child = spawn(ffmpegPath, args, { stdio: ['ignore', 'pipe', 'pipe', ...outputs.slice(1).map(() => 'pipe' as const)] });
-  const streams = outputs.map((_, i) => child.stdio[i === 0 ? 1 : i + 2] as Readable);
-  const queues = outputs.map(() => new ByteQueue());
-  const showTimes: number[] = [];
-  const stderrTail: string[] = [];
-  let stderrRest = '';
-  let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  let spawnError: Error | undefined;
-  let endedStreams = 0;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  const available = () => Math.min(...queues.map((q, i) => Math.floor(q.bytes / frameBytes[i]!)));
-  streams.forEach((s, i) => {
-    s.on('data', (chunk: Buffer) => {
-      queues[i]!.push(chunk);
-      // Pause a stream that runs ahead only while every output has a batch ready, so the
-      // consumer can always go on (and resumes them): bounded memory, no deadlock.
-      if (queues[i]!.bytes >= 4 * batchSize * frameBytes[i]! && available() >= batchSize) s.pause();
-      notify();
-    });
-    s.on('end', () => {
-      endedStreams++;
-      notify();
-    });
-    s.on('error', () => notify());
-  });
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (text: string) => {
-    const lines = (stderrRest + text).split('\n');
-    stderrRest = lines.pop() ?? '';
-    for (const line of lines) {
-      if (line.includes('Parsed_showinfo') && line.includes('pts_time:')) {
-        const m = /pts_time:\s*(-?[0-9.e+-]+)/.exec(line);
-        if (m) showTimes.push(Number(m[1]));
-        notify();
-      } else if (line.trim()) {
-        stderrTail.push(line);
-        if (stderrTail.length > 30) stderrTail.shift();
-      }
-    }
-  });
-  child.on('error', (error) => {
-    spawnError = error;
-    notify();
-  });
-  child.on('close', (code, signal) => {
-    exit = { code, signal };
-    notify();
-  });
-  const kill = () => {
-    if (exit) return;
-    child.kill('SIGKILL');
-  };
+  const proc = new FfmpegProcess(ffmpegPath, args, options.outputs.map((o) => o.width * o.height * 3), Math.max(1, options.batchSize ?? 32));
+  const kill = () => proc.kill();
   options.signal?.addEventListener('abort', kill, { once: true });
   const frames = segmentFrames(seg);
   let produced = 0;
@@ -305,28 +246,26 @@ async function* readSegment(
   try {
     for (;;) {
       if (options.signal?.aborted) throw new InterruptedError();
-      const done = exit !== undefined && endedStreams === streams.length;
-      const n = Math.min(available(), batchSize);
-      // Frames' timestamps come from showinfo on stderr, which may lag the pixels on stdout.
-      const timesLag = (!ts || (produced === 0 && seekTo !== undefined)) && showTimes.length < produced + n;
-      if ((n < batchSize || timesLag) && !done && !spawnError) {
-        await new Promise<void>((r) => (wake = r));
-        continue;
-      }
+      // Timestamps come from showinfo when the probe's are not given, and to check a seek.
+      const n = await proc.ready(!ts || (produced === 0 && seekTo !== undefined), produced);
+      if (options.signal?.aborted) throw new InterruptedError();
       if (n === 0) break;
       if (produced === 0 && seekTo !== undefined) {
-        options.stats && (options.stats.seekSeconds += (performance.now() - started) / 1000);
-        checkSeek(path, seg, showTimes[0] === undefined ? Number.NaN : showTimes[0] - startTime, ts!);
+        if (options.stats) options.stats.seekSeconds += (performance.now() - proc.started) / 1000;
+        checkSeek(path, seg, proc.showTimes[0] === undefined ? Number.NaN : proc.showTimes[0] - startTime, ts!);
       }
-      const { batch, last } = takeBatch(queues, outputs, frameBytes, n, frames, wanted, ts, showTimes, produced, options);
+      const index = Array.from({ length: n }, () => {
+        const f = frames.next();
+        if (f.done) throw new Error('internal: ffmpeg output more frames than its read plan selects');
+        return f.value;
+      });
+      const batch = takeBatch(proc, options, index, index.map(wanted), (k) => ts?.[index[k]!] ?? proc.showTimes[produced + k] ?? Number.NaN);
       produced += n;
-      lastFrame = last;
-      for (const s of streams) if (s.isPaused()) s.resume();
+      lastFrame = index[n - 1]!;
+      proc.resume();
       if (batch[0]!.count > 0) yield batch;
     }
-    if (options.signal?.aborted) throw new InterruptedError();
-    if (spawnError) throw decodeError(path, spawnError, stderrTail);
-    if (exit?.code !== 0) throw decodeError(path, new Error(`ffmpeg exited with ${exit?.code ?? exit?.signal}`), stderrTail);
+    proc.check(path);
     if (Number.isFinite(seg.outputCount) && produced < seg.outputCount) {
       throw new VideoError(
         'VIDEO_DECODE_SHORT',
@@ -336,62 +275,38 @@ async function* readSegment(
     }
   } finally {
     options.signal?.removeEventListener('abort', kill);
-    kill();
+    proc.kill();
     if (options.stats) {
       const s = options.stats;
       s.processes++;
       if (seekTo !== undefined) s.seeks++;
-      s.seconds += (performance.now() - started) / 1000;
+      s.seconds += (performance.now() - proc.started) / 1000;
       if (lastFrame >= 0) s.framesRead += lastFrame + 1 - (seekTo !== undefined ? seg.first : 0);
     }
   }
 }
 
-function takeBatch(
-  queues: ByteQueue[],
-  outputs: readonly DecodeOutput[],
-  frameBytes: readonly number[],
-  n: number,
-  frames: Generator<number>,
-  wanted: (f: number) => boolean,
-  ts: Float64Array | undefined,
-  showTimes: readonly number[],
-  produced: number,
-  options: FrameSetDecodeOptions,
-): { batch: FrameBatch[]; last: number } {
-  const index: number[] = [];
-  const keep: boolean[] = [];
-  let last = -1;
-  for (let k = 0; k < n; k++) {
-    const f = frames.next();
-    if (f.done) throw new Error('internal: ffmpeg output more frames than its read plan selects');
-    index.push(f.value);
-    keep.push(wanted(f.value));
-    last = f.value;
-  }
+/** The next frames of a process, one batch per output, keeping the wanted ones. */
+function takeBatch(proc: FfmpegProcess, options: FrameSetDecodeOptions, index: readonly number[], keep: readonly boolean[], time: (k: number) => number): FrameBatch[] {
+  const n = index.length;
   const kept = keep.filter(Boolean).length;
-  const stats = options.stats;
-  if (stats) {
-    stats.framesOutput += n;
-    stats.framesDropped += n - kept;
+  if (options.stats) {
+    options.stats.framesOutput += n;
+    options.stats.framesDropped += n - kept;
   }
-  const batches = outputs.map((o, i) => {
-    const data = new Uint8Array(kept * frameBytes[i]!);
+  const frames = Int32Array.from(index.filter((_, k) => keep[k]));
+  const timestamps = Float64Array.from(index.map((_, k) => k).filter((k) => keep[k]), time);
+  return options.outputs.map((o, i) => {
+    const bytes = o.width * o.height * 3;
+    const data = new Uint8Array(kept * bytes);
     let at = 0;
     for (let k = 0; k < n; k++) {
       options.ledger?.record(`${o.width}x${o.height}`, index[k]!, keep[k]!);
-      if (keep[k]) {
-        queues[i]!.take(frameBytes[i]!, data, at);
-        at += frameBytes[i]!;
-      } else queues[i]!.take(frameBytes[i]!, undefined, 0);
+      proc.take(i, keep[k] ? data : undefined, at);
+      if (keep[k]) at += bytes;
     }
-    const frameIdx = Int32Array.from(index.filter((_, k) => keep[k]));
-    const times = new Float64Array(kept);
-    let j = 0;
-    for (let k = 0; k < n; k++) if (keep[k]) times[j++] = ts?.[index[k]!] ?? showTimes[produced + k] ?? Number.NaN;
-    return { width: o.width, height: o.height, count: kept, frames: frameIdx, timestamps: times, data };
+    return { width: o.width, height: o.height, count: kept, frames, timestamps, data };
   });
-  return { batch: batches, last };
 }
 
 /** After a seek, the first frame must be the one the plan expects (else ffmpeg landed elsewhere). */
@@ -405,38 +320,4 @@ function checkSeek(path: string, seg: ReadSegment, landed: number, ts: Float64Ar
       { path },
     );
   }
-}
-
-/** Chunks of bytes, taken from the front in fixed-size pieces. */
-class ByteQueue {
-  private chunks: Buffer[] = [];
-  private offset = 0;
-  bytes = 0;
-
-  push(chunk: Buffer): void {
-    this.chunks.push(chunk);
-    this.bytes += chunk.length;
-  }
-
-  /** Moves `n` bytes into `into` at `at` (or discards them). */
-  take(n: number, into: Uint8Array | undefined, at: number): void {
-    let left = n;
-    while (left > 0) {
-      const head = this.chunks[0]!;
-      const take = Math.min(left, head.length - this.offset);
-      into?.set(head.subarray(this.offset, this.offset + take), at + (n - left));
-      left -= take;
-      this.offset += take;
-      if (this.offset === head.length) {
-        this.chunks.shift();
-        this.offset = 0;
-      }
-    }
-    this.bytes -= n;
-  }
-}
-
-function decodeError(path: string, error: Error, stderr: readonly string[]): VideoError {
-  const reason = stderr.filter((l) => /error|invalid|corrupt|moov|No such file|does not contain/i.test(l)).slice(-2).join('; ') || error.message.split('\n')[0];
-  return new VideoError('VIDEO_DECODE_FAILED', `ffmpeg could not decode ${path}: ${reason}`, { path }, { cause: error });
 }

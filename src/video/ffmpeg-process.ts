@@ -1,0 +1,154 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { VideoError } from '../errors.js';
+
+/**
+ * One ffmpeg child writing raw RGB frames to one pipe per output (fd 1, 3, 4, ...) and
+ * `showinfo` lines to stderr. The pipes are read as data arrives; a pipe that runs ahead is
+ * paused only while every output has a batch ready, so memory stays bounded and the reader can
+ * always go on.
+ */
+export class FfmpegProcess {
+  private readonly child: ChildProcess;
+  private readonly streams: Readable[];
+  private readonly queues: ByteQueue[];
+  /** `pts_time` of every frame showinfo reported, in output order. */
+  readonly showTimes: number[] = [];
+  private readonly stderrTail: string[] = [];
+  private stderrRest = '';
+  private exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  private spawnError: Error | undefined;
+  private endedStreams = 0;
+  private wake: (() => void) | undefined;
+  readonly started = performance.now();
+
+  constructor(
+    ffmpegPath: string,
+    args: readonly string[],
+    private readonly frameBytes: readonly number[],
+    private readonly batchSize: number,
+  ) {
+    this.child = spawn(ffmpegPath, args, { stdio: ['ignore', 'pipe', 'pipe', ...frameBytes.slice(1).map(() => 'pipe' as const)] });
+    this.streams = frameBytes.map((_, i) => this.child.stdio[i === 0 ? 1 : i + 2] as Readable);
+    this.queues = frameBytes.map(() => new ByteQueue());
+    this.streams.forEach((s, i) => {
+      s.on('data', (chunk: Buffer) => {
+        this.queues[i]!.push(chunk);
+        if (this.queues[i]!.bytes >= 4 * batchSize * frameBytes[i]! && this.available() >= batchSize) s.pause();
+        this.notify();
+      });
+      s.on('end', () => {
+        this.endedStreams++;
+        this.notify();
+      });
+      s.on('error', () => this.notify());
+    });
+    this.child.stderr!.setEncoding('utf8');
+    this.child.stderr!.on('data', (text: string) => this.onStderr(text));
+    this.child.on('error', (error) => {
+      this.spawnError = error;
+      this.notify();
+    });
+    this.child.on('close', (code, signal) => {
+      this.exit = { code, signal };
+      this.notify();
+    });
+  }
+
+  /** Whole frames ready on every output. */
+  available(): number {
+    return Math.min(...this.queues.map((q, i) => Math.floor(q.bytes / this.frameBytes[i]!)));
+  }
+
+  /** Ended (all pipes closed and the process gone), or failed to start. */
+  get done(): boolean {
+    return (this.exit !== undefined && this.endedStreams === this.streams.length) || this.spawnError !== undefined;
+  }
+
+  /**
+   * Waits until a full batch is ready on every output (and, with `times`, its showinfo lines,
+   * which may lag the pixels), or the process has ended; returns the frames ready (at most a batch).
+   */
+  async ready(times: boolean, produced: number): Promise<number> {
+    for (;;) {
+      const n = Math.min(this.available(), this.batchSize);
+      const lag = times && this.showTimes.length < produced + n;
+      if ((n === this.batchSize && !lag) || this.done) return n;
+      await new Promise<void>((r) => (this.wake = r));
+    }
+  }
+
+  /** Moves one frame of output `i` into `into` at `at` (or drops it). */
+  take(i: number, into: Uint8Array | undefined, at: number): void {
+    this.queues[i]!.take(this.frameBytes[i]!, into, at);
+  }
+
+  resume(): void {
+    for (const s of this.streams) if (s.isPaused()) s.resume();
+  }
+
+  kill(): void {
+    if (!this.exit) this.child.kill('SIGKILL');
+  }
+
+  /** Throws what went wrong once the process has ended: it did not start, or exited non-zero. */
+  check(path: string): void {
+    if (this.spawnError) throw decodeError(path, this.spawnError, this.stderrTail);
+    if (this.exit?.code !== 0) throw decodeError(path, new Error(`ffmpeg exited with ${this.exit?.code ?? this.exit?.signal}`), this.stderrTail);
+  }
+
+  private onStderr(text: string): void {
+    const lines = (this.stderrRest + text).split('\n');
+    this.stderrRest = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line.includes('Parsed_showinfo') && line.includes('pts_time:')) {
+        const m = /pts_time:\s*(-?[0-9.e+-]+)/.exec(line);
+        if (m) this.showTimes.push(Number(m[1]));
+        this.notify();
+      } else if (line.trim()) {
+        this.stderrTail.push(line);
+        if (this.stderrTail.length > 30) this.stderrTail.shift();
+      }
+    }
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+}
+
+/** Chunks of bytes, taken from the front in fixed-size pieces. */
+class ByteQueue {
+  private chunks: Buffer[] = [];
+  private offset = 0;
+  bytes = 0;
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.bytes += chunk.length;
+  }
+
+  /** Moves `n` bytes into `into` at `at` (or discards them). */
+  take(n: number, into: Uint8Array | undefined, at: number): void {
+    let left = n;
+    while (left > 0) {
+      const head = this.chunks[0]!;
+      const take = Math.min(left, head.length - this.offset);
+      into?.set(head.subarray(this.offset, this.offset + take), at + (n - left));
+      left -= take;
+      this.offset += take;
+      if (this.offset === head.length) {
+        this.chunks.shift();
+        this.offset = 0;
+      }
+    }
+    this.bytes -= n;
+  }
+}
+
+export function decodeError(path: string, error: Error, stderr: readonly string[]): VideoError {
+  const reason = stderr.filter((l) => /error|invalid|corrupt|moov|No such file|does not contain/i.test(l)).slice(-2).join('; ') || error.message.split('\n')[0];
+  return new VideoError('VIDEO_DECODE_FAILED', `ffmpeg could not decode ${path}: ${reason}`, { path }, { cause: error });
+}
