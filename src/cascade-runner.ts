@@ -23,6 +23,8 @@ import { Random } from './training/random.js';
 import { timeSplit, trainModel, type Architecture, type TrainedModel } from './training/trainer.js';
 import { addDecodeStats, decodeFrames, emptyDecodeStats } from './video/decoder.js';
 import { FrameLedger, decodeSummary } from './video/decode-ledger.js';
+import { decodeReduced, measureReduced } from './video/reduced-decode.js';
+import { VideoError } from './errors.js';
 import { loadDecodeCosts, outputKey, recordDecodeCosts, recordOutputCost } from './optimizer/decode-cost.js';
 import { letterboxGeometry } from './inference/detector-preprocess.js';
 import type { FrameBatch } from './video/frame.js';
@@ -400,20 +402,32 @@ export async function runCascade(
   // only the frames its frame skip keeps (the skip is pushed down into ffmpeg).
   const scan = task === 'presence' || Number(params.heldOut.controlVariate ?? 1) > 0;
   const scanStats = emptyDecodeStats();
-  const frames = decodeFrames(handle.row.path, {
-    width: size,
-    height: size,
-    range: { start, end, step: task === 'presence' ? params.skip : 1 },
-    ...(grid ? { skip: grid } : {}),
+  // Presence with a frame skip may let the decoder itself skip frames no other frame refers to
+  // (-skip_frame noref), where measured on this file it is cheaper and keeps no gap wider than the skip.
+  const reduced = task === 'presence' && scan && params.skip > 1 ? await chooseReducedDecode(engine, handle, start, end, params.skip) : undefined;
+  const decodeOptions = {
     timestamps: handle.timestamps,
     ...(handle.seekGap !== undefined ? { seekGap: handle.seekGap } : {}),
-    ...(handle.outputCost ? { outputCost: handle.outputCost } : {}),
     batchSize: 256,
     ...(options.signal ? { signal: options.signal } : {}),
     ...engine.ffmpegOptions(),
     ledger: counters.ledger!,
     stats: scanStats,
-  });
+  };
+  const frames = reduced
+    ? firstOutput(decodeReduced(handle.row.path, { ...decodeOptions, mode: 'noref', outputs: [{ width: size, height: size }], start, end, exclude: (f) => labelledSet.has(f) }))
+    : decodeFrames(handle.row.path, {
+        ...decodeOptions,
+        width: size,
+        height: size,
+        range: { start, end, step: task === 'presence' ? params.skip : 1 },
+        ...(grid ? { skip: grid } : {}),
+        ...(handle.outputCost ? { outputCost: handle.outputCost } : {}),
+      });
+  const evaluated = new Uint8Array(task === 'presence' ? N : 0);
+  // With reduced decoding, a kept frame is evaluated once the next could lie past the skip.
+  let lastEvaluated = start - params.skip;
+  let widest = 0;
   let t = performance.now();
   for await (const batch of scan ? frames : []) {
     decodeSeconds += (performance.now() - t) / 1000;
@@ -434,6 +448,9 @@ export async function runCascade(
       for (let i = 0; i < batch.count; i++) {
         const f = batch.frames[i]!;
         if (labelledSet.has(f)) continue;
+        if (reduced && f - lastEvaluated < params.skip - reduced.maxGap + 1) continue;
+        lastEvaluated = f;
+        evaluated[f - start] = 1;
         const image = batch.data.subarray(i * frameBytes, (i + 1) * frameBytes);
         if (dd?.spec.reference === 'background' && distance(dd.spec, image, background!, size, size) < dd.threshold) plan[i] = 4;
         else if (dd?.spec.reference === 'earlier-frame' && anchor && distance(dd.spec, image, anchor, size, size) < dd.threshold) plan[i] = 2;
@@ -472,13 +489,21 @@ export async function runCascade(
   if (task === 'presence') {
     // Frames the skip left out take the score of the last frame evaluated before them.
     let last = Number.NaN;
+    let since = 0; // frames since the last evaluated or labelled one
     for (let i = 0; i < N; i++) {
-      if (labelledSet.has(start + i)) continue;
-      if (i % params.skip !== 0) {
+      if (labelledSet.has(start + i)) {
+        since = 0;
+        continue;
+      }
+      if (!evaluated[i]) {
         presenceScore[i] = last;
         source[i] = 1;
         skipped++;
-      } else last = presenceScore[i]!;
+        widest = Math.max(widest, ++since + 1);
+      } else {
+        last = presenceScore[i]!;
+        since = 0;
+      }
     }
   }
   counters.grid = labelledGrid(start, end, params.sampleStep, labelledSet) ?? labelledGrid(start, end, params.sampleStep * 3, labelledSet);
@@ -487,7 +512,7 @@ export async function runCascade(
   await specialized?.dispose();
   const machine = machineKey();
   await recordOutputCost(catalog, outputKey(handle.row.width, handle.row.height, size, size), machine, decodeSeconds, decoded);
-  if (scan) stages.push({ stage: `decode ${size}x${size}`, framesIn: N, framesDecided: 0, seconds: decodeSeconds });
+  if (scan) stages.push({ stage: `decode ${size}x${size}${reduced ? ` (-skip_frame noref: ${decoded} frames decoded, evaluated frames at most ${widest} apart, labelled ones aside)` : ''}`, framesIn: N, framesDecided: 0, seconds: decodeSeconds });
   if (task === 'presence') {
     stages.push({ stage: `frame skip (every ${params.skip})`, framesIn: N - labelledSet.size, framesDecided: skipped, seconds: 0 });
     if (dd) stages.push({ stage: `difference detector (${dd.spec.kind}, vs ${dd.spec.reference})`, framesIn: N - labelledSet.size - skipped, framesDecided: diffHits, seconds: diffSeconds });
@@ -698,6 +723,42 @@ async function finishCount(
     note: `estimate ${fmt(value)} ± ${fmt(half)} at ${Math.round(confidence * 100)}% confidence (target ± ${fmt(within * scale)}${target ? '' : ', the default'}): ${useModel ? "the specialized model's count on every frame, corrected in each time block by its mean residual on" : 'the mean in each time block of'} ${estimate.sampled} frames the reference detector labelled at random (stratified over ${blocks.length} time blocks), plus ${exact.length} frames known exactly`,
   };
   return assemble(query, handle, [row], value, { low: value - half, high: value + half, confidence }, accuracy, counters, stages, N, started);
+}
+
+/** The first output of a multi-output decode. */
+async function* firstOutput(source: AsyncIterable<FrameBatch[]>): AsyncGenerator<FrameBatch> {
+  for await (const batches of source) yield batches[0]!;
+}
+
+/**
+ * Whether the scan should decode with -skip_frame noref: measured once per video and frame skip
+ * (the first 600 frames of the range read both ways: every `skip`-th frame selected, and noref),
+ * stored, and used when it saves at least 10% and its widest gap between decoded frames is within
+ * the frame skip (so the skip's error estimate still holds).
+ */
+async function chooseReducedDecode(engine: Engine, handle: VideoHandle, start: number, end: number, skip: number): Promise<{ maxGap: number } | undefined> {
+  const machine = machineKey();
+  const key = `video:${handle.row.contentHash}:skip ${skip}`;
+  let gap = (await engine.catalog.findStageCost('decode-noref-gap', key, machine))?.secondsPerFrame;
+  let ratio = (await engine.catalog.findStageCost('decode-noref-ratio', key, machine))?.secondsPerFrame;
+  if (gap === undefined || ratio === undefined) {
+    const stretch = { start, end: Math.min(end, start + 600) };
+    try {
+      const m = await measureReduced(handle.row.path, 'noref', {
+        ...engine.ffmpegOptions(),
+        ...stretch,
+        timestamps: handle.timestamps,
+        decodeAll: () => decodeFrames(handle.row.path, { ...engine.ffmpegOptions(), width: 32, height: 32, range: { ...stretch, step: skip }, batchSize: 128 }),
+      });
+      [gap, ratio] = [m.maxGap, m.costRatio];
+    } catch (error) {
+      if (!(error instanceof VideoError && error.code === 'DECODE_MODE_UNSUPPORTED')) throw error;
+      [gap, ratio] = [Infinity, Infinity];
+    }
+    await engine.catalog.putStageCost({ stageKind: 'decode-noref-gap', key, machine, secondsPerFrame: Number.isFinite(gap) ? gap : 1e9 });
+    await engine.catalog.putStageCost({ stageKind: 'decode-noref-ratio', key, machine, secondsPerFrame: Number.isFinite(ratio) ? ratio : 1e9 });
+  }
+  return gap <= skip && ratio < 0.9 ? { maxGap: gap } : undefined;
 }
 
 /** The sample grid `start + k * step`, when every frame of it in range is labelled. */

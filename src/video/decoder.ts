@@ -166,10 +166,10 @@ function from(set: FrameSet, first: number): FrameSet {
   return { ...set, frames: set.frames.filter((f) => f >= first) };
 }
 
-/** Per file: the container's start time (seek targets are relative to it) and whether seeks land exactly. */
+/** Per file: the container's start time (seek targets are relative to it) and whether its timestamps place frames exactly (seeks, reduced decoding). */
 const seekable = new Map<string, { startTime: number; exact: boolean }>();
 
-async function seekInfo(ffprobe: string, path: string): Promise<{ startTime: number; exact: boolean }> {
+export async function seekInfo(ffprobe: string, path: string): Promise<{ startTime: number; exact: boolean }> {
   const key = `${path}|${statSync(path).mtimeMs}`;
   let info = seekable.get(key);
   if (!info) {

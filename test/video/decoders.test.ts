@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeFrames, decodeFrameSet, emptyDecodeStats, type DecodeStats } from '../../src/video/decoder.js';
 import { probeVideo, type VideoInfo } from '../../src/video/probe.js';
+import { decodeReduced } from '../../src/video/reduced-decode.js';
 import { Prng } from '../language/prng.js';
 import { ffmpegBackends, video } from '../helpers.js';
 
@@ -102,6 +103,37 @@ describe.each(ffmpegBackends())('ffmpeg $name ($version)', (backend) => {
       expect(split[k]!.length).toBe(frames.length);
       split[k]!.forEach((d, i) => expect(Buffer.compare(Buffer.from(d), Buffer.from(alone[i]!))).toBe(0));
     }
+  });
+
+  it.each(['road_polecam.mp4', 'shopfront_cctv.mp4'])('%s: -skip_frame noref gives a subset of the frames, each equal to the sequential decode, identified by timestamp', async (name) => {
+    const path = video(name);
+    const info = await probeVideo(path, bins);
+    const all = await everyFrame(path);
+    for (const [start, end, seekGap] of [[0, info.frameCount, undefined], [300, 900, 50]] as const) {
+      const stats = emptyDecodeStats();
+      const got: number[] = [];
+      for await (const [b] of decodeReduced(path, { ...bins, mode: 'noref', outputs: [{ width: SIZE, height: SIZE }], start, end, timestamps: info.timestamps, ...(seekGap ? { seekGap } : {}), stats, exclude: (f) => f % 100 === 0 })) {
+        for (let i = 0; i < b!.count; i++) {
+          const f = b!.frames[i]!;
+          got.push(f);
+          expect(Buffer.compare(Buffer.from(b!.data.subarray(i * BYTES, (i + 1) * BYTES)), Buffer.from(all[f]!)), `frame ${f}`).toBe(0);
+          expect(b!.timestamps[i]).toBe(info.timestamps[f]);
+        }
+      }
+      expect(got.length).toBeGreaterThan((end - start) * 0.2);
+      expect(got.length).toBeLessThan((end - start) * 0.8);
+      expect(got.every((f, i) => f >= start && f < end && f % 100 !== 0 && (i === 0 || f > got[i - 1]!))).toBe(true);
+      expect(stats.seeks).toBe(seekGap ? 1 : 0);
+    }
+  });
+
+  it('refuses reduced decoding of an AVI (no timestamps to tell the kept frames by)', async () => {
+    const path = video('interstate_overpass.avi');
+    const info = await probeVideo(path, bins);
+    const run = async () => {
+      for await (const _ of decodeReduced(path, { ...bins, mode: 'noref', outputs: [{ width: SIZE, height: SIZE }], start: 0, end: 100, timestamps: info.timestamps })) void _;
+    };
+    await expect(run()).rejects.toMatchObject({ code: 'DECODE_MODE_UNSUPPORTED' });
   });
 
   it('reports a frame list beyond the end of the file as a short read, not a silent truncation', async () => {
