@@ -13,7 +13,7 @@ import { machineKey } from './machine.js';
 import { createAnswerOperator, frameSelectionRows } from './operators/answer-operator.js';
 import { distance } from './operators/difference-detector.js';
 import { chooseDifferenceDetector, type DifferenceChoice } from './optimizer/difference-choice.js';
-import { referenceScan, type ReferenceFrame, type ReferenceScanCounters } from './operators/reference-scan-operator.js';
+import { referenceScan, type ReferenceScanCounters } from './operators/reference-scan-operator.js';
 import { calibrateInterpolation, netCandidates, STAGE_BUDGET_SHARE, calibratePresence, skipErrorRate, type InterpolationCalibration, type PresenceThresholds } from './optimizer/calibration.js';
 import { neighbourVariance, sampleStratified } from './optimizer/count-estimator.js';
 import { probit } from 'simple-statistics';
@@ -517,23 +517,19 @@ export async function runCascade(
     stages.push({ stage: `frame skip (every ${params.skip})`, framesIn: N - labelledSet.size, framesDecided: skipped, seconds: 0 });
     if (dd) stages.push({ stage: `difference detector (${dd.spec.kind}, vs ${dd.spec.reference})`, framesIn: N - labelledSet.size - skipped, framesDecided: diffHits, seconds: diffSeconds });
   }
-  /** Labelled frames of the range, read once from the store (presence). */
-  const storedFrames = new Map<number, ReferenceFrame>();
+  /** Presence of each labelled frame of the range (-1 where not labelled): one byte a frame. */
+  const truth = new Int8Array(task === 'presence' ? N : 0).fill(-1);
   if (task === 'presence') {
     // Interpolate between agreeing labelled frames; the model's net flags contradictions.
-    const known = new Map<number, number>();
     const list = Int32Array.from([...labelledSet].sort((a, b) => a - b));
     for await (const chunk of referenceScan(engine.scanContext(handle, model, options.signal), list, counters)) {
-      for (const f of chunk) {
-        known.set(f.frame, truthOf(f.detections, f.frame, f.timestamp));
-        storedFrames.set(f.frame, f);
-      }
+      for (const f of chunk) truth[f.frame - start] = truthOf(f.detections, f.frame, f.timestamp) > 0 ? 1 : 0;
     }
     const next = new Int32Array(N).fill(-1);
     let after = -1;
     for (let i = N - 1; i >= 0; i--) {
       next[i] = after;
-      if (known.has(start + i)) after = start + i;
+      if (truth[i]! >= 0) after = start + i;
     }
     let before = -1;
     const t = params.thresholds!;
@@ -541,13 +537,13 @@ export async function runCascade(
     let flagged = 0;
     for (let i = 0; i < N; i++) {
       const f = start + i;
-      if (known.has(f)) {
+      if (truth[i]! >= 0) {
         before = f;
         continue;
       }
       if (before < 0 || next[i]! < 0) continue;
-      const a = known.get(before)! > 0;
-      if (a !== known.get(next[i]!)! > 0) continue;
+      const a = truth[before - start] === 1;
+      if (a !== (truth[next[i]! - start] === 1)) continue;
       const p = presenceScore[i]!;
       if (net && (Number.isNaN(p) || (a ? p <= t.cHigh : p >= t.cLow))) {
         flagged++;
@@ -560,7 +556,7 @@ export async function runCascade(
 
   let result: QueryResult;
   if (task === 'presence') {
-    result = await finishPresence(engine, query, handle, model, start, end, decision, storedFrames, truthOf, counters, stages, options, labels, params, started);
+    result = await finishPresence(engine, query, handle, model, start, end, decision, truth, truthOf, counters, stages, options, labels, params, started);
   } else {
     result = await finishCount(engine, query, handle, model, start, end, prediction, labelledSet, truthOf, counters, stages, options, params, key, started);
   }
@@ -575,7 +571,7 @@ async function finishPresence(
   start: number,
   end: number,
   decision: Int8Array,
-  storedFrames: ReadonlyMap<number, ReferenceFrame>,
+  truth: Int8Array,
   truthOf: (d: readonly Detection[], frame: number, ts: number) => number,
   counters: Counters,
   stages: StageStats[],
@@ -588,27 +584,22 @@ async function finishPresence(
   // Frames the reference must see: uncertain ones; for object rows, every positive too.
   const needRows = query.shape === 'select-rows';
   const refFrames: number[] = [];
+  let fromStore = 0;
   for (let i = 0; i < N; i++) {
-    const f = start + i;
-    if (storedFrames.has(f)) continue;
-    if (decision[i] === -1 || (needRows && decision[i] === 1)) refFrames.push(f);
+    if (truth[i]! >= 0) fromStore++;
+    else if (decision[i] === -1 || (needRows && decision[i] === 1)) refFrames.push(start + i);
   }
   const wanted = Int32Array.from(refFrames);
   const refStarted = performance.now();
   const calls0 = counters.referenceCalls;
-  const truthFrames = new Map<number, ReferenceFrame>(storedFrames);
   const onProgress = options.onProgress ? (done: number, total: number) => options.onProgress!({ phase: 'verify', label: 'reference (uncertain)', done, total, unit: 'frames' }) : undefined;
   for await (const chunk of referenceScan(engine.scanContext(handle, model, options.signal, onProgress), wanted, counters, counters.grid ? { skip: counters.grid } : {})) {
-    for (const f of chunk) truthFrames.set(f.frame, f);
+    for (const f of chunk) truth[f.frame - start] = truthOf(f.detections, f.frame, f.timestamp) > 0 ? 1 : 0;
   }
   stages.push({ stage: 'reference detector', framesIn: refFrames.length, framesDecided: refFrames.length, seconds: (performance.now() - refStarted) / 1000 });
-  stages.unshift({ stage: 'label store', framesIn: N, framesDecided: storedFrames.size, seconds: 0 });
+  stages.unshift({ stage: 'label store', framesIn: N, framesDecided: fromStore, seconds: 0 });
   const ts = handle.timestamps;
-  const positive = (i: number): boolean => {
-    const f = start + i;
-    const known = truthFrames.get(f);
-    return known ? truthOf(known.detections, f, known.timestamp) > 0 : decision[i] === 1;
-  };
+  const positive = (i: number): boolean => (truth[i]! >= 0 ? truth[i] === 1 : decision[i] === 1);
   let rows: ResultRow[];
   let value: number | undefined;
   if (query.shape === 'select-frames') {
@@ -616,10 +607,12 @@ async function finishPresence(
     for (let i = 0; i < N; i++) if (positive(i)) frames.push({ frame: start + i, timestamp: ts[start + i]! });
     rows = frameSelectionRows(query, frames, labels);
   } else if (query.shape === 'select-rows') {
+    // Every positive frame is labelled by now: its objects stream back from the store.
     const answer = createAnswerOperator(query, labels);
-    for (let i = 0; i < N; i++) {
-      const known = truthFrames.get(start + i);
-      if (known && !answer.consume(known)) break;
+    const positives = Int32Array.from({ length: N }, (_, i) => i).filter(positive).map((i) => start + i);
+    const reread = { referenceCalls: 0, labelsFromStore: 0, framesDecoded: 0, detectSeconds: 0 };
+    scan: for await (const chunk of referenceScan(engine.scanContext(handle, model, options.signal), positives, reread)) {
+      for (const f of chunk) if (!answer.consume(f)) break scan;
     }
     rows = answer.finish(N).rows;
   } else {
