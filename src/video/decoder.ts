@@ -60,9 +60,8 @@ export interface DecodeLedger {
   has(size: string, frame: number): boolean;
 }
 
-export interface FrameSetDecodeOptions extends FfmpegOptions {
-  readonly outputs: readonly DecodeOutput[];
-  readonly frames: FrameSet;
+/** How a decode pass reads: what every kind of pass takes besides its frames and sizes. */
+export interface ReadOptions extends FfmpegOptions {
   /** The video's probed frame timestamps: enables keyframe seeks and checks where each lands. */
   readonly timestamps?: Float64Array;
   /** Gap in frames above which a seek beats decoding through (from measured costs; default never). */
@@ -76,20 +75,18 @@ export interface FrameSetDecodeOptions extends FfmpegOptions {
   readonly stats?: DecodeStats;
 }
 
-export interface DecodeOptions extends FfmpegOptions, DecodeOutput {
+export interface FrameSetDecodeOptions extends ReadOptions {
+  readonly outputs: readonly DecodeOutput[];
+  readonly frames: FrameSet;
+}
+
+export interface DecodeOptions extends ReadOptions, DecodeOutput {
   /** Frames [start, end) every `step`; default: every frame. */
   readonly range?: Partial<FrameRange>;
   /** An explicit ascending list of frame indices to decode (overrides `range`). */
   readonly frames?: ArrayLike<number>;
   /** Frames never to output (a grid decoded earlier in the same query). */
   readonly skip?: FrameGrid;
-  readonly timestamps?: Float64Array;
-  readonly seekGap?: number;
-  readonly outputCost?: { readonly seekSeconds: number; readonly outputPerPixel: number };
-  readonly batchSize?: number;
-  readonly signal?: AbortSignal;
-  readonly ledger?: DecodeLedger;
-  readonly stats?: DecodeStats;
 }
 
 /**
