@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { InterruptedError, VideoError } from '../errors.js';
-import { locateFfmpeg, type FfmpegOptions } from './ffmpeg-locator.js';
+import { locateFfmpeg, passthroughTiming, type FfmpegBinaries, type FfmpegOptions } from './ffmpeg-locator.js';
 import { FfmpegProcess } from './ffmpeg-process.js';
 import type { FrameBatch, FrameRange } from './frame.js';
 import { planRead, segmentFrames, selectExpression, type FrameGrid, type FrameSet, type ReadSegment } from './read-plan.js';
@@ -137,7 +137,7 @@ export async function* decodeFrameSet(path: string, options: FrameSetDecodeOptio
     if (options.signal?.aborted) throw new InterruptedError();
     const seg = segments[i]!;
     try {
-      yield* readSegment(path, bins.ffmpeg, seg, options, wanted, seeking?.startTime ?? 0);
+      yield* readSegment(path, bins, seg, options, wanted, seeking?.startTime ?? 0);
     } catch (error) {
       // A seek that lands off its frame is thrown before any frame of it is yielded: read the
       // rest of the set, and this file from now on, in one sequential pass.
@@ -192,7 +192,7 @@ function wantedTest(set: FrameSet): (f: number) => boolean {
   };
 }
 
-function ffmpegArgs(path: string, seg: ReadSegment, outputs: readonly DecodeOutput[], seekTo: number | undefined): string[] {
+function ffmpegArgs(path: string, seg: ReadSegment, outputs: readonly DecodeOutput[], seekTo: number | undefined, bins: FfmpegBinaries): string[] {
   const whole = !seg.seek && !seg.skip && seg.terms.length === 1 && seg.terms[0]!.lo === 0 && seg.terms[0]!.step === 1;
   const head = `[0:v:0]${whole ? '' : `select='${selectExpression(seg)}',`}showinfo`;
   const scale = (o: DecodeOutput) => `scale=${o.width}:${o.height}:flags=${o.scaler ?? 'area'},format=rgb24`;
@@ -203,9 +203,9 @@ function ffmpegArgs(path: string, seg: ReadSegment, outputs: readonly DecodeOutp
   const args = ['-hide_banner', '-nostats', '-nostdin', '-loglevel', 'info'];
   // -copyts keeps the container's timestamps, so where the seek landed can be checked.
   if (seekTo !== undefined) args.push('-ss', seekTo.toFixed(6), '-copyts');
-  args.push('-i', path, '-filter_complex', graph, '-vsync', '0');
+  args.push('-i', path, '-filter_complex', graph);
   outputs.forEach((_, i) => {
-    args.push('-map', `[o${i}]`, '-an', '-sn');
+    args.push('-map', `[o${i}]`, ...passthroughTiming(bins), '-an', '-sn');
     if (Number.isFinite(seg.outputCount)) args.push('-frames:v', String(seg.outputCount));
     args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', `pipe:${i === 0 ? 1 : i + 2}`);
   });
@@ -223,7 +223,7 @@ function seekTime(seg: ReadSegment, ts: Float64Array | undefined): number | unde
 
 async function* readSegment(
   path: string,
-  ffmpegPath: string,
+  bins: FfmpegBinaries,
   planned: ReadSegment,
   options: FrameSetDecodeOptions,
   wanted: (f: number) => boolean,
@@ -232,9 +232,9 @@ async function* readSegment(
   const ts = options.timestamps;
   const seekTo = seekTime(planned, ts);
   const seg = seekTo === undefined && planned.seek ? { ...planned, seek: false } : planned;
-  const args = ffmpegArgs(path, seg, options.outputs, seekTo);
-  if (options.stats) options.stats.longestCommand = Math.max(options.stats.longestCommand, [ffmpegPath, ...args].join(' ').length);
-  const proc = new FfmpegProcess(ffmpegPath, args, options.outputs.map((o) => o.width * o.height * 3), Math.max(1, options.batchSize ?? 32));
+  const args = ffmpegArgs(path, seg, options.outputs, seekTo, bins);
+  if (options.stats) options.stats.longestCommand = Math.max(options.stats.longestCommand, [bins.ffmpeg, ...args].join(' ').length);
+  const proc = new FfmpegProcess(bins.ffmpeg, args, options.outputs.map((o) => o.width * o.height * 3), Math.max(1, options.batchSize ?? 32));
   const kill = () => proc.kill();
   options.signal?.addEventListener('abort', kill, { once: true });
   const frames = segmentFrames(seg);

@@ -19,6 +19,8 @@ export interface FfmpegBinaries {
   readonly source: { readonly ffmpeg: BinarySource; readonly ffprobe: BinarySource };
   /** The first line `ffmpeg -version` printed. */
   readonly version: string;
+  /** Whether ffmpeg has `-fps_mode` (5.1 and later; `-vsync` is deprecated there, and older builds have only it). */
+  readonly fpsMode: boolean;
 }
 
 export type BinarySource = 'option' | 'env' | 'path' | 'bundled';
@@ -41,7 +43,9 @@ export function locateFfmpeg(options: FfmpegOptions = {}): FfmpegBinaries {
   const notices: string[] = [];
   const ffmpeg = locate('ffmpeg', options.ffmpegPath, ['SIEVE_FFMPEG', 'FFMPEG_PATH'], '@ffmpeg-installer/ffmpeg', notices);
   const ffprobe = locate('ffprobe', options.ffprobePath, ['SIEVE_FFPROBE', 'FFPROBE_PATH'], '@ffprobe-installer/ffprobe', notices);
-  const found: FfmpegBinaries = { ffmpeg: ffmpeg.path, ffprobe: ffprobe.path, source: { ffmpeg: ffmpeg.source, ffprobe: ffprobe.source }, version: ffmpeg.version };
+  const help = spawnSync(ffmpeg.path, ['-hide_banner', '-h', 'long'], { encoding: 'utf8', timeout: 20_000 });
+  const fpsMode = /^-fps_mode\b/m.test(help.stdout ?? '');
+  const found: FfmpegBinaries = { ffmpeg: ffmpeg.path, ffprobe: ffprobe.path, source: { ffmpeg: ffmpeg.source, ffprobe: ffprobe.source }, version: ffmpeg.version, fpsMode };
   cache.set(key, found);
   const notice = options.onNotice ?? ((m: string) => process.emitWarning(m, 'SieveNotice'));
   for (const n of notices) notice(n);
@@ -126,4 +130,9 @@ function makeExecutable(path: string): void {
   } catch {
     // read-only install: the caller reports it as not found
   }
+}
+
+/** Options that pass every decoded frame through unchanged (no frame dropped or duplicated for timing), per output. */
+export function passthroughTiming(bins: Pick<FfmpegBinaries, 'fpsMode'>): string[] {
+  return bins.fpsMode ? ['-fps_mode', 'passthrough'] : ['-vsync', '0'];
 }

@@ -1,6 +1,6 @@
 import { InterruptedError, VideoError } from '../errors.js';
 import { seekInfo, type DecodeOutput, type DecodeStats, type DecodeLedger } from './decoder.js';
-import { locateFfmpeg, type FfmpegOptions } from './ffmpeg-locator.js';
+import { locateFfmpeg, passthroughTiming, type FfmpegOptions } from './ffmpeg-locator.js';
 import { FfmpegProcess } from './ffmpeg-process.js';
 import type { FrameBatch } from './frame.js';
 
@@ -45,8 +45,8 @@ export async function* decodeReduced(path: string, options: ReducedDecodeOptions
   const scale = options.outputs.map((o, i) => `[s${i}]scale=${o.width}:${o.height}:flags=${o.scaler ?? 'area'},format=rgb24[o${i}]`);
   const head = options.outputs.length === 1 ? '[0:v:0]showinfo[s0]' : `[0:v:0]showinfo,split=${options.outputs.length}${options.outputs.map((_, i) => `[s${i}]`).join('')}`;
   const graph = [head, ...scale].join(';');
-  const args = ['-hide_banner', '-nostats', '-nostdin', '-loglevel', 'info', '-skip_frame', options.mode, ...(seekTo !== undefined ? ['-ss', seekTo.toFixed(6)] : []), '-copyts', '-i', path, '-filter_complex', graph, '-vsync', '0'];
-  options.outputs.forEach((_, i) => args.push('-map', `[o${i}]`, '-an', '-sn', '-f', 'rawvideo', '-pix_fmt', 'rgb24', `pipe:${i === 0 ? 1 : i + 2}`));
+  const args = ['-hide_banner', '-nostats', '-nostdin', '-loglevel', 'info', '-skip_frame', options.mode, ...(seekTo !== undefined ? ['-ss', seekTo.toFixed(6)] : []), '-copyts', '-i', path, '-filter_complex', graph];
+  options.outputs.forEach((_, i) => args.push('-map', `[o${i}]`, ...passthroughTiming(bins), '-an', '-sn', '-f', 'rawvideo', '-pix_fmt', 'rgb24', `pipe:${i === 0 ? 1 : i + 2}`));
   if (options.stats) options.stats.longestCommand = Math.max(options.stats.longestCommand, [bins.ffmpeg, ...args].join(' ').length);
   const proc = new FfmpegProcess(bins.ffmpeg, args, options.outputs.map((o) => o.width * o.height * 3), Math.max(1, options.batchSize ?? 32));
   const kill = () => proc.kill();
