@@ -25,8 +25,7 @@ import { addDecodeStats, decodeFrames, emptyDecodeStats } from './video/decoder.
 import { FrameLedger, decodeSummary } from './video/decode-ledger.js';
 import { decodeReduced, measureReduced } from './video/reduced-decode.js';
 import { VideoError } from './errors.js';
-import { loadDecodeCosts, outputKey, recordDecodeCosts, recordOutputCost } from './optimizer/decode-cost.js';
-import { letterboxGeometry } from './inference/detector-preprocess.js';
+import { detectorInputKey, loadDecodeCosts, outputKey, recordDecodeCosts, recordOutputCost } from './optimizer/decode-cost.js';
 import type { FrameBatch } from './video/frame.js';
 import type { FrameGrid } from './video/read-plan.js';
 
@@ -181,9 +180,8 @@ export async function runCascade(
     if (task === 'count' && !plain?.cheaper) await labelSample(sample.filter((f) => !truthByFrame.has(f)), 'training sample (reference)');
     if (plain?.cheaper) thumbs.clear();
     const truth = Float32Array.from(sample, (f) => truthByFrame.get(f)!);
-    const input = (await engine.referenceModel()).manifest.input;
-    const g = letterboxGeometry(handle.row.width, handle.row.height, input.width, input.height, input.letterbox);
-    await recordOutputCost(catalog, outputKey(handle.row.width, handle.row.height, g.width, g.height), machineKey(), counters.decodeWaitSeconds ?? 0, counters.framesDecoded);
+    const inputKey = detectorInputKey(handle.row.width, handle.row.height, (await engine.referenceModel()).manifest);
+    await recordOutputCost(catalog, inputKey, machineKey(), counters.decodeWaitSeconds ?? 0, counters.framesDecoded);
     if (plain?.cheaper) {
       params = {
         task,
@@ -836,12 +834,10 @@ async function loadCosts(engine: Engine, handle: VideoHandle): Promise<Costs> {
   };
   const assumed: string[] = [];
   const reader = await loadDecodeCosts(engine.catalog, W, H, machine);
-  const input = m.manifest.input;
-  const g = letterboxGeometry(W, H, input.width, input.height, input.letterbox);
   // Assumptions before anything was measured on this machine: pessimistic for the cheap stages;
   // an unmeasured decode costs what reading through the source costs, times two for the scaling.
   return {
-    reference: (await get('reference', m.sha256, 0.05, assumed)) + (await get('decode', outputKey(W, H, g.width, g.height), 2 * reader.readPerFrame, assumed)),
+    reference: (await get('reference', m.sha256, 0.05, assumed)) + (await get('decode', detectorInputKey(W, H, m.manifest), 2 * reader.readPerFrame, assumed)),
     decode: await get('decode', outputKey(W, H, ARCHITECTURES[0]!.inputSize, ARCHITECTURES[0]!.inputSize), 2 * reader.readPerFrame, assumed),
     specialized: await get('specialized', '32px', 0.0005, assumed),
     difference: 0,

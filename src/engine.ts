@@ -16,6 +16,7 @@ import type { ModelRow, VideoRow } from './storage/catalog-rows.js';
 import { hashFile } from './storage/hash-file.js';
 import { probeVideo } from './video/probe.js';
 import { locateFfmpeg } from './video/ffmpeg-locator.js';
+import type { OutputCost } from './video/decoder.js';
 import { runQuery } from './query-runner.js';
 
 export interface EngineOptions {
@@ -81,7 +82,7 @@ export interface VideoHandle {
   /** Gap in frames above which reading this video seeks instead of decoding through (measured). */
   readonly seekGap?: number;
   /** What a seek and an output pixel cost, to weigh covering frames against seeking. */
-  readonly outputCost?: { readonly seekSeconds: number; readonly outputPerPixel: number };
+  readonly outputCost?: OutputCost;
 }
 
 /**

@@ -11,8 +11,7 @@ import { framesInBounds, frameList } from './plan/frame-selection.js';
 import { explainCascade, explainExact, type ExactPlan } from './plan/explain.js';
 import { cascadeTaskFor, runCascade, type CascadeParams } from './cascade-runner.js';
 import type { ModelRow } from './storage/catalog-rows.js';
-import { loadDecodeCosts, outputKey, recordDecodeCosts, recordOutputCost } from './optimizer/decode-cost.js';
-import { letterboxGeometry } from './inference/detector-preprocess.js';
+import { detectorInputKey, loadDecodeCosts, recordDecodeCosts, recordOutputCost } from './optimizer/decode-cost.js';
 import { emptyDecodeStats } from './video/decoder.js';
 import { FrameLedger, decodeSummary } from './video/decode-ledger.js';
 
@@ -113,9 +112,8 @@ async function executeExact(
     await engine.catalog.putStageCost({ stageKind: 'reference', key: m.sha256, machine: machineKey(), secondsPerFrame: counters.detectSeconds / counters.referenceCalls });
   }
   await recordDecodeCosts(engine.catalog, handle.row.width, handle.row.height, machineKey(), { all: counters.decode! });
-  const input = (await engine.referenceModel()).manifest.input;
-  const g = letterboxGeometry(handle.row.width, handle.row.height, input.width, input.height, input.letterbox);
-  await recordOutputCost(engine.catalog, outputKey(handle.row.width, handle.row.height, g.width, g.height), machineKey(), counters.decodeWaitSeconds ?? 0, counters.framesDecoded);
+  const inputKey = detectorInputKey(handle.row.width, handle.row.height, (await engine.referenceModel()).manifest);
+  await recordOutputCost(engine.catalog, inputKey, machineKey(), counters.decodeWaitSeconds ?? 0, counters.framesDecoded);
   const { rows, value } = answer.finish(frames.length);
   const stages: StageStats[] = [
     { stage: 'label store', framesIn: counters.labelsFromStore + counters.referenceCalls, framesDecided: counters.labelsFromStore, seconds: 0 },

@@ -3,7 +3,7 @@ import type { Detection } from '../inference/detection.js';
 import type { ReferenceDetector } from '../inference/reference-detector.js';
 import type { Catalog } from '../storage/catalog.js';
 import type { LabelledFrame } from '../storage/catalog-rows.js';
-import { decodeFrameSet, type DecodeLedger, type DecodeOutput, type DecodeStats } from '../video/decoder.js';
+import { decodeFrameSet, type DecodeLedger, type DecodeOutput, type DecodeStats, type OutputCost } from '../video/decoder.js';
 import type { FfmpegOptions } from '../video/ffmpeg-locator.js';
 import type { FrameBatch } from '../video/frame.js';
 import type { FrameGrid } from '../video/read-plan.js';
@@ -31,7 +31,7 @@ export interface ReferenceScanContext {
   readonly ffmpeg?: FfmpegOptions;
   /** Gap in frames above which a keyframe seek beats decoding through (measured; default never). */
   readonly seekGap?: number;
-  readonly outputCost?: { readonly seekSeconds: number; readonly outputPerPixel: number };
+  readonly outputCost?: OutputCost;
   readonly signal?: AbortSignal;
   readonly onProgress?: (done: number, total: number) => void;
 }

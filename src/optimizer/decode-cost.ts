@@ -1,3 +1,5 @@
+import { letterboxGeometry } from '../inference/detector-preprocess.js';
+import type { ModelManifest } from '../inference/model-manifest.js';
 import type { Catalog } from '../storage/catalog.js';
 import type { DecodeStats } from '../video/decoder.js';
 
@@ -68,6 +70,13 @@ export async function recordDecodeCosts(
 /** The `decode` cost key: source resolution > output size (sequential reads). */
 export function outputKey(width: number, height: number, outWidth: number, outHeight: number): string {
   return `${sourceKey(width, height)}>${outWidth}x${outHeight}`;
+}
+
+/** The `decode` cost key of the reference detector's input for a source of this size. */
+export function detectorInputKey(width: number, height: number, manifest: ModelManifest): string {
+  const { input } = manifest;
+  const g = letterboxGeometry(width, height, input.width, input.height, input.letterbox);
+  return outputKey(width, height, g.width, g.height);
 }
 
 /** Seconds per output frame a consumer waited for, at one output size (smoothed like the rest). */

@@ -60,6 +60,12 @@ export interface DecodeLedger {
   has(size: string, frame: number): boolean;
 }
 
+/** Seconds per keyframe seek and per output pixel: what a read plan weighs a cover against a seek with. */
+export interface OutputCost {
+  readonly seekSeconds: number;
+  readonly outputPerPixel: number;
+}
+
 /** How a decode pass reads: what every kind of pass takes besides its frames and sizes. */
 export interface ReadOptions extends FfmpegOptions {
   /** The video's probed frame timestamps: enables keyframe seeks and checks where each lands. */
@@ -67,7 +73,7 @@ export interface ReadOptions extends FfmpegOptions {
   /** Gap in frames above which a seek beats decoding through (from measured costs; default never). */
   readonly seekGap?: number;
   /** Seconds per seek and per output pixel: how many covered frames a seek is worth (see read-plan). */
-  readonly outputCost?: { readonly seekSeconds: number; readonly outputPerPixel: number };
+  readonly outputCost?: OutputCost;
   /** Frames per yielded batch (default 32). */
   readonly batchSize?: number;
   readonly signal?: AbortSignal;
