@@ -180,7 +180,7 @@ export async function runCascade(
     if (task === 'count' && !plain?.cheaper) await labelSample(sample.filter((f) => !truthByFrame.has(f)), 'training sample (reference)');
     if (plain?.cheaper) thumbs.clear();
     const truth = Float32Array.from(sample, (f) => truthByFrame.get(f)!);
-    const inputKey = detectorInputKey(handle.row.width, handle.row.height, (await engine.referenceModel()).manifest);
+    const inputKey = detectorInputKey(handle.row.width, handle.row.height);
     await recordOutputCost(catalog, inputKey, machineKey(), counters.decodeWaitSeconds ?? 0, counters.framesDecoded);
     if (plain?.cheaper) {
       params = {
@@ -837,7 +837,7 @@ async function loadCosts(engine: Engine, handle: VideoHandle): Promise<Costs> {
   // Assumptions before anything was measured on this machine: pessimistic for the cheap stages;
   // an unmeasured decode costs what reading through the source costs, times two for the scaling.
   return {
-    reference: (await get('reference', m.sha256, 0.05, assumed)) + (await get('decode', detectorInputKey(W, H, m.manifest), 2 * reader.readPerFrame, assumed)),
+    reference: (await get('reference', m.sha256, 0.05, assumed)) + (await get('decode', detectorInputKey(W, H), 2 * reader.readPerFrame, assumed)),
     decode: await get('decode', outputKey(W, H, ARCHITECTURES[0]!.inputSize, ARCHITECTURES[0]!.inputSize), 2 * reader.readPerFrame, assumed),
     specialized: await get('specialized', '32px', 0.0005, assumed),
     difference: 0,

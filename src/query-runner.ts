@@ -112,7 +112,7 @@ async function executeExact(
     await engine.catalog.putStageCost({ stageKind: 'reference', key: m.sha256, machine: machineKey(), secondsPerFrame: counters.detectSeconds / counters.referenceCalls });
   }
   await recordDecodeCosts(engine.catalog, handle.row.width, handle.row.height, machineKey(), { all: counters.decode! });
-  const inputKey = detectorInputKey(handle.row.width, handle.row.height, (await engine.referenceModel()).manifest);
+  const inputKey = detectorInputKey(handle.row.width, handle.row.height);
   await recordOutputCost(engine.catalog, inputKey, machineKey(), counters.decodeWaitSeconds ?? 0, counters.framesDecoded);
   const { rows, value } = answer.finish(frames.length);
   const stages: StageStats[] = [

@@ -52,3 +52,17 @@ function versionOf(path: string): string | undefined {
   const r = spawnSync(path, ['-version'], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.split('\n')[0]!.trim() : undefined;
 }
+
+/**
+ * A Python 3 with OpenCV (`import cv2`), for the tests that compare Sieve's pre-processing with the
+ * canonical one. `undefined` when there is none; with `SIEVE_REQUIRE_OPENCV=1` (set by CI, which
+ * installs Debian's python3-opencv) a missing one is an error, so CI never skips them silently.
+ */
+export function opencvPython(): string | undefined {
+  for (const python of [process.env.SIEVE_OPENCV_PYTHON, '/usr/bin/python3', 'python3'].filter((p): p is string => !!p)) {
+    const r = spawnSync(python, ['-c', 'import cv2, numpy; print(cv2.__version__)'], { encoding: 'utf8' });
+    if (r.status === 0) return python;
+  }
+  if (process.env.SIEVE_REQUIRE_OPENCV === '1') throw new Error('SIEVE_REQUIRE_OPENCV=1 but no python3 with cv2 and numpy (apt-get install python3-opencv)');
+  return undefined;
+}

@@ -13,12 +13,41 @@ export interface LetterboxGeometry {
   readonly padY: number;
 }
 
-/** Scales the source by r = min(inW/W, inH/H) (rounded to whole pixels) and pads around it or to the bottom/right. */
-export function letterboxGeometry(sourceWidth: number, sourceHeight: number, inputWidth: number, inputHeight: number, anchor: LetterboxAnchor): LetterboxGeometry {
+/**
+ * How the scaled size is rounded: Ultralytics' `LetterBox` uses Python's `round` (ties to even),
+ * YOLOX's `preproc` truncates (`int(w * r)`).
+ */
+export type LetterboxRounding = 'half-even' | 'floor';
+
+/** The rounding of a detector family's own pre-processing. */
+export function familyRounding(family: 'ultralytics' | 'yolox'): LetterboxRounding {
+  return family === 'yolox' ? 'floor' : 'half-even';
+}
+
+/** Python 3's `round`: nearest, ties to even. */
+export function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * Scales the source by r = min(inW/W, inH/H), rounded to whole pixels as the detector's own
+ * project does, and pads around it (`center`: Ultralytics, left/top = floor of half the slack)
+ * or to the bottom/right (`top-left`: YOLOX).
+ */
+export function letterboxGeometry(
+  sourceWidth: number,
+  sourceHeight: number,
+  inputWidth: number,
+  inputHeight: number,
+  anchor: LetterboxAnchor,
+  rounding: LetterboxRounding = 'half-even',
+): LetterboxGeometry {
   if (!(sourceWidth > 0 && sourceHeight > 0)) throw new RangeError(`frame size must be positive, got ${sourceWidth}x${sourceHeight}`);
   const r = Math.min(inputWidth / sourceWidth, inputHeight / sourceHeight);
-  const width = Math.min(inputWidth, Math.max(1, Math.round(sourceWidth * r)));
-  const height = Math.min(inputHeight, Math.max(1, Math.round(sourceHeight * r)));
+  const round = rounding === 'floor' ? Math.floor : roundHalfEven;
+  const width = Math.min(inputWidth, Math.max(1, round(sourceWidth * r)));
+  const height = Math.min(inputHeight, Math.max(1, round(sourceHeight * r)));
   const center = anchor === 'center';
   return {
     inputWidth,
@@ -28,6 +57,16 @@ export function letterboxGeometry(sourceWidth: number, sourceHeight: number, inp
     padX: center ? Math.floor((inputWidth - width) / 2) : 0,
     padY: center ? Math.floor((inputHeight - height) / 2) : 0,
   };
+}
+
+/**
+ * The size a detector wants its frames decoded at: the source's own. ffmpeg converts to RGB at the
+ * source size exactly as OpenCV's `VideoCapture` does (measured bit-identical), and the detector
+ * resizes in process with `cv2.resize`'s INTER_LINEAR arithmetic (`linear-resize.ts`); ffmpeg's
+ * own scalers differ from it by up to 63 levels (BENCHMARKS.md, "Pre-processing fidelity").
+ */
+export function detectorDecodeSize(sourceWidth: number, sourceHeight: number): { width: number; height: number } {
+  return { width: sourceWidth, height: sourceHeight };
 }
 
 /**
@@ -47,34 +86,6 @@ export function writeLetterboxed(tensor: Float32Array, rgb: Uint8Array, g: Lette
       tensor[dst] = rgb[src + c0]! * scale;
       tensor[plane + dst] = rgb[src + 1]! * scale;
       tensor[2 * plane + dst] = rgb[src + c2]! * scale;
-    }
-  }
-}
-
-/** Bilinear resize of packed RGB (pixel centres aligned, as ffmpeg's and OpenCV's default). */
-export function resizeBilinearRgb(src: Uint8Array, sw: number, sh: number, dst: Uint8Array, dw: number, dh: number): void {
-  const sx = sw / dw;
-  const sy = sh / dh;
-  for (let y = 0; y < dh; y++) {
-    const fy = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), sh - 1);
-    const y0 = Math.floor(fy);
-    const y1 = Math.min(y0 + 1, sh - 1);
-    const wy = fy - y0;
-    for (let x = 0; x < dw; x++) {
-      const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), sw - 1);
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(x0 + 1, sw - 1);
-      const wx = fx - x0;
-      const a = (y0 * sw + x0) * 3;
-      const b = (y0 * sw + x1) * 3;
-      const c = (y1 * sw + x0) * 3;
-      const d = (y1 * sw + x1) * 3;
-      const o = (y * dw + x) * 3;
-      for (let k = 0; k < 3; k++) {
-        const top = src[a + k]! + (src[b + k]! - src[a + k]!) * wx;
-        const bottom = src[c + k]! + (src[d + k]! - src[c + k]!) * wx;
-        dst[o + k] = Math.round(top + (bottom - top) * wy);
-      }
     }
   }
 }

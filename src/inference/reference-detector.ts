@@ -7,7 +7,8 @@ import { ModelError } from '../errors.js';
 import { frameView, type FrameBatch } from '../video/frame.js';
 import type { Detection } from './detection.js';
 import { decodeUltralytics, decodeYolox, nonMaxSuppression, unletterbox } from './detector-postprocess.js';
-import { letterboxGeometry, resizeBilinearRgb, writeLetterboxed, type LetterboxGeometry } from './detector-preprocess.js';
+import { detectorDecodeSize, familyRounding, letterboxGeometry, writeLetterboxed, type LetterboxGeometry } from './detector-preprocess.js';
+import { createLinearResizer, planLinearResize, type FrameResizer } from './linear-resize.js';
 import { DEFAULT_REFERENCE_MODEL, type ModelManifest } from './model-manifest.js';
 import { resolveModel, type ModelStoreOptions, type ResolvedModel } from './model-store.js';
 import { OnnxSession, TensorData, type ExecutionProviderChoice, type ExecutionProviderName, type IoMetadata } from './onnx-runtime.js';
@@ -35,7 +36,7 @@ export interface DetectorTimings {
 /**
  * ```ts
  * const detector = await ReferenceDetector.load('yolo11n_int8dyn_640');
- * const size = detector.decodeSize(1280, 720);           // decode frames at this size (640x360)
+ * const size = detector.decodeSize(1280, 720);           // decode frames at this size (the source's)
  * const [dets] = await detector.detect(batch, { width: 1280, height: 720 });
  * console.log(dets.map((d) => detector.labels[d.classId]));
  * await detector.dispose();
@@ -53,6 +54,7 @@ export class ReferenceDetector {
 
   private readonly tensor: Float32Array;
   private resized = new Uint8Array(0);
+  private resizer: FrameResizer | undefined;
   private geometryKey = '';
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
@@ -107,23 +109,49 @@ export class ReferenceDetector {
   }
 
   /**
-   * The size to decode a `sourceWidth x sourceHeight` video at, so that ffmpeg does the resize and
-   * the detector only pads: the source scaled by min(inputWidth/W, inputHeight/H), rounded.
+   * The size to decode a `sourceWidth x sourceHeight` video at: the source's own, so that the
+   * detector's resize is the one its project runs (`cv2.resize` INTER_LINEAR, see `linear-resize.ts`).
    */
   decodeSize(sourceWidth: number, sourceHeight: number): { width: number; height: number } {
-    const g = this.geometry(sourceWidth, sourceHeight);
-    return { width: g.width, height: g.height };
+    return detectorDecodeSize(sourceWidth, sourceHeight);
   }
 
   /**
-   * Detects objects in every frame of the batch. Frames should be {@link decodeSize}; any other size
-   * is resized here (bilinear). Boxes are in `source` pixels, clipped to the frame.
+   * Detects objects in every frame of the batch. Frames are best at {@link decodeSize}; a batch
+   * already at the letterboxed size is only padded. Boxes are in `source` pixels, clipped to the frame.
    */
   detect(batch: FrameBatch, source: { readonly width: number; readonly height: number }): Promise<Detection[][]> {
     // One run at a time: the input tensor is reused across calls.
     const result = this.queue.then(() => this.detectNow(batch, source));
     this.queue = result.catch(() => undefined);
     return result;
+  }
+
+  /**
+   * Frame `index` of the batch as the model's input tensor `[1, 3, H, W]`: resized as
+   * `cv2.resize(..., INTER_LINEAR)` would, letterboxed with the family's geometry and padding, in
+   * the model's channel order and scale. The returned array is reused by the next call.
+   */
+  preprocess(batch: FrameBatch, index: number, source: { readonly width: number; readonly height: number }): Float32Array {
+    const { input } = this.manifest;
+    const g = this.geometry(source.width, source.height);
+    const key = `${g.width}x${g.height}+${g.padX}+${g.padY}`;
+    if (key !== this.geometryKey) {
+      this.tensor.fill(input.padValue * input.scale);
+      this.geometryKey = key;
+    }
+    let frame = frameView(batch, index);
+    if (batch.width !== g.width || batch.height !== g.height) {
+      const plan = this.resizer?.plan;
+      if (!plan || plan.sourceWidth !== batch.width || plan.sourceHeight !== batch.height || plan.width !== g.width || plan.height !== g.height) {
+        this.resizer = createLinearResizer(planLinearResize(batch.width, batch.height, g.width, g.height));
+        this.resized = new Uint8Array(g.width * g.height * 3);
+      }
+      this.resizer!.resize(frame, this.resized);
+      frame = this.resized;
+    }
+    writeLetterboxed(this.tensor, frame, g, input.channelOrder, input.scale);
+    return this.tensor;
   }
 
   async dispose(): Promise<void> {
@@ -140,24 +168,12 @@ export class ReferenceDetector {
     }
     const { input, output, labels, family } = this.manifest;
     const g = this.geometry(source.width, source.height);
-    const key = `${g.width}x${g.height}+${g.padX}+${g.padY}`;
-    if (key !== this.geometryKey) {
-      this.tensor.fill(input.padValue * input.scale);
-      this.geometryKey = key;
-    }
-    const resize = batch.width !== g.width || batch.height !== g.height;
-    if (resize && this.resized.length !== g.width * g.height * 3) this.resized = new Uint8Array(g.width * g.height * 3);
     const feed = TensorData.float32(this.tensor, [1, 3, input.height, input.width]);
     const timings = this.timings as DetectorTimings;
     const results: Detection[][] = [];
     for (let i = 0; i < batch.count; i++) {
       const t0 = performance.now();
-      let frame = frameView(batch, i);
-      if (resize) {
-        resizeBilinearRgb(frame, batch.width, batch.height, this.resized, g.width, g.height);
-        frame = this.resized;
-      }
-      writeLetterboxed(this.tensor, frame, g, input.channelOrder, input.scale);
+      this.preprocess(batch, i, source);
       const t1 = performance.now();
       const out = (await this.session.run({ [input.name]: feed }, [output.name]))[output.name]!;
       const t2 = performance.now();
@@ -178,7 +194,7 @@ export class ReferenceDetector {
 
   private geometry(sourceWidth: number, sourceHeight: number): LetterboxGeometry {
     const { width, height, letterbox } = this.manifest.input;
-    return letterboxGeometry(sourceWidth, sourceHeight, width, height, letterbox);
+    return letterboxGeometry(sourceWidth, sourceHeight, width, height, letterbox, familyRounding(this.manifest.family));
   }
 }
 

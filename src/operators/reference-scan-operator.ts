@@ -141,7 +141,7 @@ async function* detectMissing(
   const thumbnails = options.thumbnails;
   const detector = missing.length > 0 ? await ctx.detector() : undefined;
   const size = detector?.decodeSize(ctx.width, ctx.height);
-  const outputs: DecodeOutput[] = [...(size ? [{ ...size, scaler: 'bilinear' as const }] : []), ...(thumbnails?.outputs ?? [])];
+  const outputs: DecodeOutput[] = [...(size ? [size] : []), ...(thumbnails?.outputs ?? [])];
   if (outputs.length === 0) return;
   const toDetect = new Set(thumbnails ? missing : []);
   const decode = decodeFrameSet(ctx.path, {

@@ -1,5 +1,4 @@
-import { letterboxGeometry } from '../inference/detector-preprocess.js';
-import type { ModelManifest } from '../inference/model-manifest.js';
+import { detectorDecodeSize } from '../inference/detector-preprocess.js';
 import type { Catalog } from '../storage/catalog.js';
 import type { DecodeStats } from '../video/decoder.js';
 
@@ -72,11 +71,10 @@ export function outputKey(width: number, height: number, outWidth: number, outHe
   return `${sourceKey(width, height)}>${outWidth}x${outHeight}`;
 }
 
-/** The `decode` cost key of the reference detector's input for a source of this size. */
-export function detectorInputKey(width: number, height: number, manifest: ModelManifest): string {
-  const { input } = manifest;
-  const g = letterboxGeometry(width, height, input.width, input.height, input.letterbox);
-  return outputKey(width, height, g.width, g.height);
+/** The `decode` cost key of the reference detector's input for a source of this size (every detector decodes at {@link detectorDecodeSize}). */
+export function detectorInputKey(width: number, height: number): string {
+  const size = detectorDecodeSize(width, height);
+  return outputKey(width, height, size.width, size.height);
 }
 
 /** Seconds per output frame a consumer waited for, at one output size (smoothed like the rest). */

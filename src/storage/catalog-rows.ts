@@ -44,6 +44,11 @@ export interface VideoRow {
 export interface ModelInfo {
   readonly name: string;
   readonly sha256: string;
+  /**
+   * How frames become the model's input, when it changes the labels (see {@link CURRENT_PREPROCESS});
+   * labels are reused only under the same name, file and pre-processing. Default: the current one.
+   */
+  readonly preprocess?: string;
   readonly family: string;
   readonly inputWidth: number;
   readonly inputHeight: number;
@@ -53,6 +58,7 @@ export interface ModelInfo {
 
 export interface ModelRow extends ModelInfo {
   readonly id: number;
+  readonly preprocess: string;
   readonly registeredAt: Date;
 }
 
@@ -170,3 +176,6 @@ export interface StageCostInfo {
 export interface StageCostRow extends StageCostInfo {
   readonly measuredAt: Date;
 }
+
+/** The pre-processing this build labels with: the detector project's own, cv2.resize INTER_LINEAR letterbox. */
+export const CURRENT_PREPROCESS = 'cv2-inter-linear';

@@ -20,6 +20,7 @@ import type {
   VideoInfo,
   VideoRow,
 } from './catalog-rows.js';
+import { CURRENT_PREPROCESS } from './catalog-rows.js';
 import { DuckDBSession, IN_MEMORY, SqlParams, sqlValue, type SqlRow } from './duckdb-session.js';
 import { hashFile } from './hash-file.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
@@ -224,13 +225,14 @@ export class Catalog {
    */
   registerModel(info: ModelInfo): Promise<ModelRow> {
     const sha256 = info.sha256.toLowerCase();
+    const preprocess = info.preprocess ?? CURRENT_PREPROCESS;
     return this.session.transaction(async () => {
-      const existing = await this.findModel(info.name, sha256);
+      const existing = await this.findModel(info.name, sha256, preprocess);
       const p = new SqlParams();
       if (existing === undefined) {
         await this.session.run(
-          `INSERT INTO models (name, sha256, family, input_width, input_height, labels, registered_at)
-           VALUES (${p.add(info.name)}, ${p.add(sha256)}, ${p.add(info.family)}, ${p.add(info.inputWidth)},
+          `INSERT INTO models (name, sha256, preprocess, family, input_width, input_height, labels, registered_at)
+           VALUES (${p.add(info.name)}, ${p.add(sha256)}, ${p.add(preprocess)}, ${p.add(info.family)}, ${p.add(info.inputWidth)},
              ${p.add(info.inputHeight)}, ${p.add(JSON.stringify(info.labels))}, ${p.add(sqlValue.timestamp(new Date()))})`,
           p,
         );
@@ -242,16 +244,19 @@ export class Catalog {
           p,
         );
       }
-      return (await this.findModel(info.name, sha256))!;
+      return (await this.findModel(info.name, sha256, preprocess))!;
     });
   }
 
-  /** The model with this name and SHA-256; without a SHA-256, the one registered last under the name. */
-  async findModel(name: string, sha256?: string): Promise<ModelRow | undefined> {
+  /**
+   * The model with this name, SHA-256 and pre-processing (default: the current one); without a
+   * SHA-256, the one registered last under the name.
+   */
+  async findModel(name: string, sha256?: string, preprocess: string = CURRENT_PREPROCESS): Promise<ModelRow | undefined> {
     const rows =
       sha256 === undefined
         ? await this.session.all(`SELECT * FROM models WHERE name = ? ORDER BY id DESC LIMIT 1`, SqlParams.of(name))
-        : await this.session.all(`SELECT * FROM models WHERE name = ? AND sha256 = ?`, SqlParams.of(name, sha256.toLowerCase()));
+        : await this.session.all(`SELECT * FROM models WHERE name = ? AND sha256 = ? AND preprocess = ?`, SqlParams.of(name, sha256.toLowerCase(), preprocess));
     return rows.length === 0 ? undefined : toModelRow(rows[0]);
   }
 
@@ -600,6 +605,7 @@ function toModelRow(r: SqlRow): ModelRow {
     id: r.id as number,
     name: r.name as string,
     sha256: r.sha256 as string,
+    preprocess: r.preprocess as string,
     family: r.family as string,
     inputWidth: r.input_width as number,
     inputHeight: r.input_height as number,

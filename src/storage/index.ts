@@ -22,5 +22,6 @@ export type {
   VideoInfo,
   VideoRow,
 } from './catalog-rows.js';
+export { CURRENT_PREPROCESS } from './catalog-rows.js';
 export { hashFile } from './hash-file.js';
 export { SCHEMA_VERSION } from './schema.js';

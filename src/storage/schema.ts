@@ -5,7 +5,7 @@
  */
 
 /** The schema version this build of Sieve reads and writes. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export const MIGRATIONS: readonly (readonly string[])[] = [
   // 0 -> 1: the first schema.
@@ -109,5 +109,26 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
        measured_at TIMESTAMP NOT NULL,
        PRIMARY KEY (stage_kind, key, machine)
      )`,
+  ],
+  // 1 -> 2: a reference model's labels depend on its pre-processing as well as its file. Models
+  // are keyed by (name, sha256, preprocess); the rows of version 1 were labelled with ffmpeg's
+  // bilinear scaler ('ffmpeg-bilinear'), so their labels are kept but no longer reused by a build
+  // that pre-processes as the model's own project does ('cv2-inter-linear').
+  [
+    `CREATE TABLE models_v2 (
+       id INTEGER PRIMARY KEY DEFAULT nextval('models_id_seq'),
+       name VARCHAR NOT NULL,
+       sha256 VARCHAR NOT NULL,
+       preprocess VARCHAR NOT NULL,
+       family VARCHAR NOT NULL,
+       input_width INTEGER NOT NULL,
+       input_height INTEGER NOT NULL,
+       labels JSON NOT NULL,
+       registered_at TIMESTAMP NOT NULL,
+       UNIQUE (name, sha256, preprocess)
+     )`,
+    `INSERT INTO models_v2 SELECT id, name, sha256, 'ffmpeg-bilinear', family, input_width, input_height, labels, registered_at FROM models`,
+    `DROP TABLE models`,
+    `ALTER TABLE models_v2 RENAME TO models`,
   ],
 ];

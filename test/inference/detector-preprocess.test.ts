@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { letterboxGeometry, resizeBilinearRgb, writeLetterboxed } from '../../src/inference/detector-preprocess.js';
+import { familyRounding, letterboxGeometry, roundHalfEven, writeLetterboxed } from '../../src/inference/detector-preprocess.js';
+import { resizeLinearRgb } from '../../src/inference/linear-resize.js';
 
 describe('writeLetterboxed', () => {
   // A 2x1 frame: red-ish then blue-ish pixel, into a 4x4 input.
@@ -8,8 +9,7 @@ describe('writeLetterboxed', () => {
   it('writes planes in RGB order, scaled, at the centre; padding untouched', () => {
     const g = letterboxGeometry(2, 1, 4, 4, 'center'); // 4x2 at padY 1 -> needs the 4x2 frame
     expect(g).toMatchObject({ width: 4, height: 2, padX: 0, padY: 1 });
-    const frame = new Uint8Array(4 * 2 * 3);
-    resizeBilinearRgb(rgb, 2, 1, frame, 4, 2);
+    const frame = resizeLinearRgb(rgb, 2, 1, 4, 2);
     const t = new Float32Array(3 * 16).fill(-1);
     writeLetterboxed(t, frame, g, 'rgb', 1 / 255);
     expect(Array.from(t.subarray(0, 4))).toEqual([-1, -1, -1, -1]); // top padding row
@@ -22,8 +22,7 @@ describe('writeLetterboxed', () => {
 
   it('swaps to BGR and anchors top-left', () => {
     const g = letterboxGeometry(2, 1, 4, 4, 'top-left');
-    const frame = new Uint8Array(4 * 2 * 3);
-    resizeBilinearRgb(rgb, 2, 1, frame, 4, 2);
+    const frame = resizeLinearRgb(rgb, 2, 1, 4, 2);
     const t = new Float32Array(3 * 16).fill(114);
     writeLetterboxed(t, frame, g, 'bgr', 1);
     expect([t[0], t[16], t[32]]).toEqual([30, 20, 10]);
@@ -31,25 +30,13 @@ describe('writeLetterboxed', () => {
   });
 });
 
-describe('resizeBilinearRgb', () => {
-  it('keeps a flat image flat', () => {
-    const src = new Uint8Array(5 * 3 * 3).fill(77);
-    const dst = new Uint8Array(8 * 7 * 3);
-    resizeBilinearRgb(src, 5, 3, dst, 8, 7);
-    expect(dst.every((v) => v === 77)).toBe(true);
-  });
-
-  it('interpolates between pixel centres and clamps at the edges', () => {
-    const src = Uint8Array.from([0, 0, 0, 100, 100, 100]); // 2x1
-    const dst = new Uint8Array(4 * 3);
-    resizeBilinearRgb(src, 2, 1, dst, 4, 1);
-    expect(Array.from(dst.filter((_, i) => i % 3 === 0))).toEqual([0, 25, 75, 100]);
-  });
-
-  it('halves by averaging pixel pairs', () => {
-    const src = Uint8Array.from([0, 0, 0, 100, 100, 100, 200, 200, 200, 50, 50, 50]); // 4x1
-    const dst = new Uint8Array(2 * 3);
-    resizeBilinearRgb(src, 4, 1, dst, 2, 1);
-    expect([dst[0], dst[3]]).toEqual([50, 125]);
+describe('letterboxGeometry rounding', () => {
+  it('rounds as each project does: Ultralytics ties to even (Python round), YOLOX truncates', () => {
+    expect([roundHalfEven(2.5), roundHalfEven(3.5), roundHalfEven(-0.5), roundHalfEven(2.4)]).toEqual([2, 4, -0, 2]);
+    // 5x10 into 5x5: r = 0.5, width 2.5 -> 2 (Python round), not 3 (Math.round).
+    expect(letterboxGeometry(5, 10, 5, 5, 'center', 'half-even')).toMatchObject({ width: 2, height: 5, padX: 1 });
+    // The grocery clip, 890x646: Ultralytics 640x465 (464.54 rounds up), YOLOX 416x301 (301.95 truncated).
+    expect(letterboxGeometry(890, 646, 640, 640, 'center', familyRounding('ultralytics'))).toMatchObject({ width: 640, height: 465, padY: 87 });
+    expect(letterboxGeometry(890, 646, 416, 416, 'top-left', familyRounding('yolox'))).toMatchObject({ width: 416, height: 301, padY: 0 });
   });
 });

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StorageError } from '../../src/errors.js';
-import { Catalog, SCHEMA_VERSION, hashFile, type LabelledFrame, type ModelInfo, type VideoInfo } from '../../src/storage/index.js';
+import { MIGRATIONS } from '../../src/storage/schema.js';
+import { Catalog, CURRENT_PREPROCESS, SCHEMA_VERSION, hashFile, type LabelledFrame, type ModelInfo, type VideoInfo } from '../../src/storage/index.js';
 
 let dir: string;
 const open: Catalog[] = [];
@@ -257,7 +258,7 @@ describe('models', () => {
   it('registers idempotently and finds by name, hash and id', async () => {
     const catalog = await openCatalog();
     const model = await catalog.registerModel(yolox);
-    expect(model).toMatchObject({ ...yolox, id: expect.any(Number) });
+    expect(model).toMatchObject({ ...yolox, preprocess: CURRENT_PREPROCESS, id: expect.any(Number) });
     expect(model.registeredAt).toBeInstanceOf(Date);
     expect(await catalog.registerModel(yolox)).toEqual(model);
     expect(await catalog.findModel('yolox-s')).toEqual(model);
@@ -269,6 +270,39 @@ describe('models', () => {
     expect(retrained.id).not.toBe(model.id);
     expect(await catalog.findModel('yolox-s')).toEqual(retrained);
     expect(await catalog.listModels()).toEqual([model, retrained]);
+  });
+
+  it('keys models by pre-processing too: the same file fed another way is another labeller', async () => {
+    const catalog = await openCatalog();
+    const model = await catalog.registerModel(yolox);
+    const other = await catalog.registerModel({ ...yolox, preprocess: 'ffmpeg-bilinear' });
+    expect(other.id).not.toBe(model.id);
+    expect(await catalog.findModel('yolox-s', yolox.sha256)).toEqual(model);
+    expect(await catalog.findModel('yolox-s', yolox.sha256, 'ffmpeg-bilinear')).toEqual(other);
+  });
+
+  it('upgrades a version-1 catalog: its models become ffmpeg-bilinear, their labels kept but not reused', async () => {
+    const path = join(dir, 'v1.duckdb');
+    const instance = await DuckDBInstance.create(path);
+    const connection = await instance.connect();
+    for (const statement of MIGRATIONS[0]!) await connection.run(statement);
+    await connection.run(`INSERT INTO meta VALUES ('schema_version', '1')`);
+    await connection.run(
+      `INSERT INTO models (name, sha256, family, input_width, input_height, labels, registered_at)
+       VALUES ('yolox-s', '${yolox.sha256.toLowerCase()}', 'yolox', 640, 640, '["person","car"]', now())`,
+    );
+    connection.closeSync();
+    instance.closeSync();
+    const catalog = await Catalog.open(path);
+    open.push(catalog);
+    const [old] = await catalog.listModels();
+    expect(old).toMatchObject({ name: 'yolox-s', preprocess: 'ffmpeg-bilinear', labels: ['person', 'car'] });
+    const video = await catalog.registerVideo(videoInfo());
+    await catalog.writeLabels(video.id, old!.id, [labelsFor(0)]);
+    const current = await catalog.registerModel(yolox);
+    expect(current.id).not.toBe(old!.id);
+    expect(await catalog.countLabelled(video.id, current.id)).toBe(0);
+    expect(await catalog.countLabelled(video.id, old!.id)).toBe(1);
   });
 });
 

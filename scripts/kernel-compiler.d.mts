@@ -1,0 +1,2 @@
+export function compileKernel(wat: string, name: string): Promise<Buffer>;
+export function kernelModuleSource(file: string, bytes: Buffer): string;
