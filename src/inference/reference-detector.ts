@@ -166,30 +166,48 @@ export class ReferenceDetector {
     if (batch.data.length !== batch.count * batch.width * batch.height * 3) {
       throw new RangeError(`frame batch holds ${batch.data.length} bytes, expected ${batch.count} x ${batch.width}x${batch.height} x 3`);
     }
-    const { input, output, labels, family } = this.manifest;
     const g = this.geometry(source.width, source.height);
-    const feed = TensorData.float32(this.tensor, [1, 3, input.height, input.width]);
     const timings = this.timings as DetectorTimings;
     const results: Detection[][] = [];
     for (let i = 0; i < batch.count; i++) {
       const t0 = performance.now();
       this.preprocess(batch, i, source);
-      const t1 = performance.now();
-      const out = (await this.session.run({ [input.name]: feed }, [output.name]))[output.name]!;
-      const t2 = performance.now();
-      const data = out.data as Float32Array;
-      const raw =
-        family === 'ultralytics'
-          ? decodeUltralytics(data, labels.length, out.dims[2]!, this.scoreThreshold)
-          : decodeYolox(data, labels.length, input.width, input.height, output.strides!, this.scoreThreshold);
-      results.push(unletterbox(nonMaxSuppression(raw, this.nmsIou), g, source.width, source.height));
-      const t3 = performance.now();
-      timings.frames++;
-      timings.preprocessMs += t1 - t0;
-      timings.inferenceMs += t2 - t1;
-      timings.postprocessMs += t3 - t2;
+      timings.preprocessMs += performance.now() - t0;
+      results.push(await this.infer(this.tensor, g, source));
     }
     return results;
+  }
+
+  /**
+   * Detects objects in one input tensor pre-processed elsewhere (`[1, 3, H, W]`, as
+   * {@link preprocess} makes it): for comparing pre-processing pipelines on the same model.
+   */
+  detectInput(tensor: Float32Array, source: { readonly width: number; readonly height: number }): Promise<Detection[]> {
+    const { width, height } = this.manifest.input;
+    if (tensor.length !== 3 * width * height) throw new RangeError(`input tensor holds ${tensor.length} values, expected 3 x ${width}x${height}`);
+    const result = this.queue.then(() => this.infer(tensor, this.geometry(source.width, source.height), source));
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private async infer(tensor: Float32Array, g: LetterboxGeometry, source: { readonly width: number; readonly height: number }): Promise<Detection[]> {
+    if (this.disposed) throw new ModelError('MODEL_DISPOSED', `detector '${this.name}' was disposed`);
+    const { input, output, labels, family } = this.manifest;
+    const timings = this.timings as DetectorTimings;
+    const t1 = performance.now();
+    const feed = TensorData.float32(tensor, [1, 3, input.height, input.width]);
+    const out = (await this.session.run({ [input.name]: feed }, [output.name]))[output.name]!;
+    const t2 = performance.now();
+    const data = out.data as Float32Array;
+    const raw =
+      family === 'ultralytics'
+        ? decodeUltralytics(data, labels.length, out.dims[2]!, this.scoreThreshold)
+        : decodeYolox(data, labels.length, input.width, input.height, output.strides!, this.scoreThreshold);
+    const detections = unletterbox(nonMaxSuppression(raw, this.nmsIou), g, source.width, source.height);
+    timings.frames++;
+    timings.inferenceMs += t2 - t1;
+    timings.postprocessMs += performance.now() - t2;
+    return detections;
   }
 
   private geometry(sourceWidth: number, sourceHeight: number): LetterboxGeometry {

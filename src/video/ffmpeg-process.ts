@@ -34,7 +34,8 @@ export class FfmpegProcess {
     this.streams.forEach((s, i) => {
       s.on('data', (chunk: Buffer) => {
         this.queues[i]!.push(chunk);
-        if (this.queues[i]!.bytes >= 4 * batchSize * frameBytes[i]! && this.available() >= batchSize) s.pause();
+        // Backpressure: let ffmpeg run ahead while the consumer works, by two batches or 32 MB per output.
+        if (this.queues[i]!.bytes >= Math.max(2 * batchSize * frameBytes[i]!, AHEAD_BYTES) && this.available() >= batchSize) s.pause();
         this.notify();
       });
       s.on('end', () => {
@@ -119,9 +120,13 @@ export class FfmpegProcess {
   }
 }
 
-/** Chunks of bytes, taken from the front in fixed-size pieces. */
+/** Bytes per output ffmpeg may decode ahead of the consumer (beyond two batches). */
+const AHEAD_BYTES = 32 * 1024 * 1024;
+
+/** Chunks of bytes, taken from the front in fixed-size pieces (O(1) per chunk, however many are queued). */
 class ByteQueue {
   private chunks: Buffer[] = [];
+  private head = 0;
   private offset = 0;
   bytes = 0;
 
@@ -134,17 +139,22 @@ class ByteQueue {
   take(n: number, into: Uint8Array | undefined, at: number): void {
     let left = n;
     while (left > 0) {
-      const head = this.chunks[0]!;
-      const take = Math.min(left, head.length - this.offset);
-      into?.set(head.subarray(this.offset, this.offset + take), at + (n - left));
+      const chunk = this.chunks[this.head]!;
+      const take = Math.min(left, chunk.length - this.offset);
+      into?.set(chunk.subarray(this.offset, this.offset + take), at + (n - left));
       left -= take;
       this.offset += take;
-      if (this.offset === head.length) {
-        this.chunks.shift();
+      if (this.offset === chunk.length) {
+        this.head++;
         this.offset = 0;
       }
     }
     this.bytes -= n;
+    // Drop the consumed chunks now and then (Array#shift would copy the rest every time).
+    if (this.head > 64 && this.head * 2 > this.chunks.length) {
+      this.chunks = this.chunks.slice(this.head);
+      this.head = 0;
+    }
   }
 }
 
