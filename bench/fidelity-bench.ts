@@ -80,7 +80,15 @@ interface ClipFigures {
   readonly oldMaxLevels: number;
   readonly strideFrames: number;
   readonly models: readonly ModelFigures[];
-  readonly speed?: { readonly sieveFps: Stat; readonly oldFps: Stat; readonly resizer: string; readonly resizeMs: number };
+  readonly speed?: {
+    readonly sieveFps: Stat;
+    readonly oldFps: Stat;
+    readonly resizer: string;
+    readonly resizeMs: number;
+    /** Frames per second labelled (decode, pre-process and the model), both pipelines. */
+    readonly sieveLabelFps: Stat;
+    readonly oldLabelFps: Stat;
+  };
 }
 
 function classSet(d: readonly Detection[], threshold = 0.5): string {
@@ -171,26 +179,35 @@ async function compareClip(python: string, clip: Clip, prep: Preprocessing, stri
 }
 
 /** Frames per second from the file to the model input tensor, both pipelines, interleaved runs. */
-async function measureSpeed(clip: Clip, d: ReferenceDetector, frames: number, reps: number, ffmpeg: { ffmpegPath: string; ffprobePath: string }): Promise<NonNullable<ClipFigures['speed']>> {
+async function measureSpeed(clip: Clip, d: ReferenceDetector, frames: number, labelFrames: number, reps: number, ffmpeg: { ffmpegPath: string; ffprobePath: string }): Promise<NonNullable<ClipFigures['speed']>> {
   const m = d.manifest;
   const source = { width: clip.width, height: clip.height };
   const g = letterboxGeometry(clip.width, clip.height, m.input.width, m.input.height, m.input.letterbox, familyRounding(m.family));
   const end = Math.min(frames, clip.frames);
-  const run = async (size: { width: number; height: number }, scaler?: 'bilinear') => {
+  const run = async (size: { width: number; height: number }, scaler: 'bilinear' | undefined, label: boolean) => {
     const t0 = performance.now();
     let n = 0;
-    for await (const b of decodeFrames(clip.path, { ...ffmpeg, ...size, ...(scaler ? { scaler } : {}), range: { end } })) {
-      for (let i = 0; i < b.count; i++) d.preprocess(b, i, source);
+    for await (const b of decodeFrames(clip.path, { ...ffmpeg, ...size, ...(scaler ? { scaler } : {}), range: { end: label ? Math.min(labelFrames, end) : end }, batchSize: 8 })) {
+      if (label) await d.detect(b, source);
+      else for (let i = 0; i < b.count; i++) d.preprocess(b, i, source);
       n += b.count;
     }
     return (n * 1000) / (performance.now() - t0);
   };
+  const sieve = d.decodeSize(clip.width, clip.height);
+  const old = { width: g.width, height: g.height };
   const sieveFps: number[] = [];
   const oldFps: number[] = [];
-  await run(d.decodeSize(clip.width, clip.height)); // warm-up
+  const sieveLabelFps: number[] = [];
+  const oldLabelFps: number[] = [];
+  await run(sieve, undefined, false); // warm-up
   for (let r = 0; r < reps; r++) {
-    sieveFps.push(await run(d.decodeSize(clip.width, clip.height)));
-    oldFps.push(await run({ width: g.width, height: g.height }, 'bilinear'));
+    sieveFps.push(await run(sieve, undefined, false));
+    oldFps.push(await run(old, 'bilinear', false));
+  }
+  for (let r = 0; r < Math.min(reps, 3); r++) {
+    sieveLabelFps.push(await run(sieve, undefined, true));
+    oldLabelFps.push(await run(old, 'bilinear', true));
   }
   const resizer = createLinearResizer(planLinearResize(clip.width, clip.height, g.width, g.height));
   const src = new Uint8Array(clip.width * clip.height * 3).map((_, i) => (i * 31) % 251);
@@ -199,7 +216,8 @@ async function measureSpeed(clip: Clip, d: ReferenceDetector, frames: number, re
   const t0 = performance.now();
   for (let i = 0; i < 100; i++) resizer.resize(src, out);
   const same = clip.width === g.width && clip.height === g.height;
-  return { sieveFps: stat(sieveFps), oldFps: stat(oldFps), resizer: same ? 'none (source is the letterbox size)' : resizer.kind, resizeMs: same ? 0 : (performance.now() - t0) / 100 };
+  const resizeMs = same ? 0 : (performance.now() - t0) / 100;
+  return { sieveFps: stat(sieveFps), oldFps: stat(oldFps), sieveLabelFps: stat(sieveLabelFps), oldLabelFps: stat(oldLabelFps), resizer: same ? 'none (source is the letterbox size)' : resizer.kind, resizeMs };
 }
 
 function findPython(): string {
@@ -215,6 +233,7 @@ async function main(): Promise<void> {
       stride: { type: 'string', default: '6' },
       reps: { type: 'string', default: '5' },
       'speed-frames': { type: 'string', default: '600' },
+      'label-frames': { type: 'string', default: '120' },
       clips: { type: 'string' },
       'no-write': { type: 'boolean', default: false },
     },
@@ -249,20 +268,20 @@ async function main(): Promise<void> {
         const started = performance.now();
         let figures = await compareClip(python, clip, { key, models: ds }, stride, ffmpeg);
         if (key === 'ultralytics 640x640' || key === 'yolox 416x416') {
-          figures = { ...figures, speed: await measureSpeed(clip, ds[0]!, Number(values['speed-frames']), Number(values.reps), ffmpeg) };
+          figures = { ...figures, speed: await measureSpeed(clip, ds[0]!, Number(values['speed-frames']), Number(values['label-frames']), Number(values.reps), ffmpeg) };
         }
         results.push(figures);
         const s = figures.speed;
         console.log(
           `${clip.name} [${key}] ${figures.frames} frames: Sieve tensors differ on ${figures.sieveTensorFramesDiffer} (max ${figures.sieveMaxLevels} levels); old on ${figures.oldTensorFramesDiffer}/${figures.strideFrames} (max ${figures.oldMaxLevels}); ` +
             figures.models.map((x) => `${x.model} presence differs sieve ${x.sieveDiffer}/${x.framesCompared}, old ${x.oldDiffer}/${x.framesCompared}`).join('; ') +
-            (s ? `; ${formatNumber(s.sieveFps.median)} vs ${formatNumber(s.oldFps.median)} fps (${s.resizer}, ${s.resizeMs.toFixed(2)} ms)` : '') +
+            (s ? `; to tensor ${formatNumber(s.sieveFps.median)} vs ${formatNumber(s.oldFps.median)} fps (${s.resizer}, ${s.resizeMs.toFixed(2)} ms); labelled ${s.sieveLabelFps.median.toFixed(1)} vs ${s.oldLabelFps.median.toFixed(1)} fps` : '') +
             ` [${((performance.now() - started) / 1000).toFixed(0)} s]`,
         );
       }
     }
     const machine = describeMachine();
-    const report = { date: isoDate(), machine, ffmpeg: bins.version, python, stride, reps: Number(values.reps), speedFrames: Number(values['speed-frames']), results };
+    const report = { date: isoDate(), machine, ffmpeg: bins.version, python, stride, reps: Number(values.reps), speedFrames: Number(values['speed-frames']), labelFrames: Number(values['label-frames']), results };
     if (!values['no-write']) {
       writeJson(resolveFromRoot('bench', 'results', 'fidelity.json'), report);
       updateMarkdownSection(resolveFromRoot('BENCHMARKS.md'), 'Pre-processing fidelity', markdown(report));
@@ -273,7 +292,7 @@ async function main(): Promise<void> {
   }
 }
 
-function markdown(r: { date: string; machine: ReturnType<typeof describeMachine>; ffmpeg: string; stride: number; reps: number; speedFrames: number; results: readonly ClipFigures[] }): string {
+function markdown(r: { date: string; machine: ReturnType<typeof describeMachine>; ffmpeg: string; stride: number; reps: number; speedFrames: number; labelFrames: number; results: readonly ClipFigures[] }): string {
   const pct = (a: number, b: number) => (b === 0 ? '–' : `${((100 * a) / b).toFixed(1)}%`);
   const presence = markdownTable(
     ['clip', 'source', 'pre-processing', 'model', 'frames compared', 'presence differs: Sieve', 'presence differs: old (ffmpeg bilinear)'],
@@ -281,7 +300,7 @@ function markdown(r: { date: string; machine: ReturnType<typeof describeMachine>
     ['l', 'l', 'l', 'l', 'r', 'r', 'r'],
   );
   const tensors = markdownTable(
-    ['clip', 'pre-processing', 'letterboxed', 'frames', 'Sieve: frames not bit-identical (max levels)', 'old: frames not bit-identical (max levels)', 'to the input tensor: Sieve fps', 'old fps', 'Sieve / old', 'resize'],
+    ['clip', 'pre-processing', 'letterboxed', 'frames', 'Sieve: frames not bit-identical (max levels)', 'old: frames not bit-identical (max levels)', 'to the input tensor: Sieve fps', 'old fps', 'Sieve / old', 'labelled: Sieve / old', 'resize'],
     r.results.map((c) => [
       c.clip,
       c.preprocessing,
@@ -292,9 +311,10 @@ function markdown(r: { date: string; machine: ReturnType<typeof describeMachine>
       c.speed ? formatNumber(c.speed.sieveFps.median) : '',
       c.speed ? formatNumber(c.speed.oldFps.median) : '',
       c.speed ? `${(c.speed.sieveFps.median / c.speed.oldFps.median).toFixed(2)}x` : '',
+      c.speed ? `${c.speed.sieveLabelFps.median.toFixed(1)} / ${c.speed.oldLabelFps.median.toFixed(1)} fps (${(c.speed.sieveLabelFps.median / c.speed.oldLabelFps.median).toFixed(2)}x)` : '',
       c.speed ? (c.speed.resizeMs > 0 ? `${c.speed.resizer}, ${c.speed.resizeMs.toFixed(2)} ms` : c.speed.resizer) : '',
     ]),
-    ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+    ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
   );
   return [
     `\`npm run bench:fidelity\`, ${r.date}, ${machineLine(r.machine)}; ${r.ffmpeg}.`,
@@ -305,7 +325,7 @@ function markdown(r: { date: string; machine: ReturnType<typeof describeMachine>
     '',
     presence,
     '',
-    `Tensors on every frame, and the cost of producing them: frames per second from the file to the model's input tensor (decode, resize, letterbox), median of ${r.reps} interleaved runs over the first ${r.speedFrames} frames.`,
+    `Tensors on every frame, and the cost of producing them: frames per second from the file to the model's input tensor (decode, resize, letterbox), median of ${r.reps} interleaved runs over the first ${r.speedFrames} frames; labelled: decode, pre-process and the model on the first ${r.labelFrames} frames, median of 3 interleaved runs.`,
     '',
     tensors,
   ].join('\n');

@@ -60,13 +60,13 @@ export function letterboxGeometry(
 }
 
 /**
- * The size a detector wants its frames decoded at: the source's own. ffmpeg converts to RGB at the
- * source size exactly as OpenCV's `VideoCapture` does (measured bit-identical), and the detector
+ * How a detector wants its frames decoded: at the source's own size, converted to RGB as OpenCV's
+ * `VideoCapture` converts (BT.601 whatever the stream's metadata: measured bit-identical), and the detector
  * resizes in process with `cv2.resize`'s INTER_LINEAR arithmetic (`linear-resize.ts`); ffmpeg's
  * own scalers differ from it by up to 63 levels (BENCHMARKS.md, "Pre-processing fidelity").
  */
-export function detectorDecodeSize(sourceWidth: number, sourceHeight: number): { width: number; height: number } {
-  return { width: sourceWidth, height: sourceHeight };
+export function detectorDecodeSize(sourceWidth: number, sourceHeight: number): { width: number; height: number; color: 'opencv' } {
+  return { width: sourceWidth, height: sourceHeight, color: 'opencv' };
 }
 
 /**

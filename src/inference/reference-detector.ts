@@ -112,7 +112,7 @@ export class ReferenceDetector {
    * The size to decode a `sourceWidth x sourceHeight` video at: the source's own, so that the
    * detector's resize is the one its project runs (`cv2.resize` INTER_LINEAR, see `linear-resize.ts`).
    */
-  decodeSize(sourceWidth: number, sourceHeight: number): { width: number; height: number } {
+  decodeSize(sourceWidth: number, sourceHeight: number): { width: number; height: number; color: 'opencv' } {
     return detectorDecodeSize(sourceWidth, sourceHeight);
   }
 

@@ -17,6 +17,13 @@ export interface DecodeOutput {
   readonly height: number;
   /** ffmpeg's scaler: `area` (default) suits big reductions, `bilinear` suits detector input. */
   readonly scaler?: Scaler;
+  /**
+   * `opencv`: YUV -> RGB as OpenCV's `VideoCapture` converts (it calls swscale without colour
+   * details): the BT.601 matrix, full range only for the `yuvj*` formats, whatever the stream's
+   * colour metadata says. ffmpeg's own filter follows the metadata (BT.709 on campus and shopfront:
+   * up to 16 levels apart). Default: ffmpeg's.
+   */
+  readonly color?: 'opencv';
 }
 
 /** What decode passes did, summed over the calls that share this object. */
@@ -110,7 +117,7 @@ export async function* decodeFrames(path: string, options: DecodeOptions): Async
   const frames: FrameSet = options.frames
     ? { kind: 'list', frames: Int32Array.from(options.frames as ArrayLike<number>), ...skip }
     : { kind: 'range', start: options.range?.start ?? 0, end: options.range?.end ?? Infinity, step: options.range?.step ?? 1, ...skip };
-  const output: DecodeOutput = { width: options.width, height: options.height, ...(options.scaler ? { scaler: options.scaler } : {}) };
+  const output: DecodeOutput = { width: options.width, height: options.height, ...(options.scaler ? { scaler: options.scaler } : {}), ...(options.color ? { color: options.color } : {}) };
   for await (const [batch] of decodeFrameSet(path, { ...options, outputs: [output], frames })) yield batch!;
 }
 
@@ -137,13 +144,14 @@ export async function* decodeFrameSet(path: string, options: FrameSetDecodeOptio
   }
   const wanted = wantedTest(options.frames);
   const bins = locateFfmpeg(options);
-  const seeking = segments.some((s) => s.seek) ? await seekInfo(bins.ffprobe, path) : undefined;
-  if (seeking && !seeking.exact) segments = planRead(options.frames, { avoid: avoidance(options) });
+  const seeks = segments.some((s) => s.seek);
+  const seeking = seeks || options.outputs.some((o) => o.color === 'opencv') ? await seekInfo(bins.ffprobe, path) : undefined;
+  if (seeks && seeking && !seeking.exact) segments = planRead(options.frames, { avoid: avoidance(options) });
   for (let i = 0; i < segments.length; i++) {
     if (options.signal?.aborted) throw new InterruptedError();
     const seg = segments[i]!;
     try {
-      yield* readSegment(path, bins, seg, options, wanted, seeking?.startTime ?? 0);
+      yield* readSegment(path, bins, seg, options, wanted, seeking);
     } catch (error) {
       // A seek that lands off its frame is thrown before any frame of it is yielded: read the
       // rest of the set, and this file from now on, in one sequential pass.
@@ -169,23 +177,41 @@ function from(set: FrameSet, first: number): FrameSet {
   return { ...set, frames: set.frames.filter((f) => f >= first) };
 }
 
-/** Per file: the container's start time (seek targets are relative to it) and whether its timestamps place frames exactly (seeks, reduced decoding). */
-const seekable = new Map<string, { startTime: number; exact: boolean }>();
+/** What the decoder needs to know about a file beyond its frames. */
+export interface StreamInfo {
+  /** The container's start time: seek targets are relative to it. */
+  readonly startTime: number;
+  /** Whether its timestamps place frames exactly (seeks, reduced decoding). */
+  exact: boolean;
+  /** A `yuvj*` pixel format (full-range YUV, as MJPEG cameras send). */
+  readonly fullRangeFormat: boolean;
+}
 
-export async function seekInfo(ffprobe: string, path: string): Promise<{ startTime: number; exact: boolean }> {
+/** Per file (path and mtime). */
+const streamInfos = new Map<string, StreamInfo>();
+
+export async function seekInfo(ffprobe: string, path: string): Promise<StreamInfo> {
   const key = `${path}|${statSync(path).mtimeMs}`;
-  let info = seekable.get(key);
+  let info = streamInfos.get(key);
   if (!info) {
-    const { stdout } = await execFileAsync(ffprobe, ['-v', 'error', '-show_entries', 'format=format_name,start_time', '-of', 'json', path]).catch(() => ({ stdout: '{}' }));
-    const format = (JSON.parse(stdout || '{}') as { format?: { format_name?: string; start_time?: string } }).format;
+    const args = ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'format=format_name,start_time:stream=pix_fmt', '-of', 'json', path];
+    const { stdout } = await execFileAsync(ffprobe, args).catch(() => ({ stdout: '{}' }));
+    const probed = JSON.parse(stdout || '{}') as { format?: { format_name?: string; start_time?: string }; streams?: { pix_fmt?: string }[] };
+    const format = probed.format;
     const startTime = Number(format?.start_time);
     // AVI frames carry no presentation timestamps: a seek cannot be checked, and lands off by a
     // frame or more (measured on interstate_overpass.avi), so AVI is always read sequentially.
     const exact = Number.isFinite(startTime) && !/\bavi\b/.test(format?.format_name ?? '');
-    info = { startTime: Number.isFinite(startTime) ? startTime : 0, exact };
-    seekable.set(key, info);
+    info = { startTime: Number.isFinite(startTime) ? startTime : 0, exact, fullRangeFormat: /^yuvj/.test(probed.streams?.[0]?.pix_fmt ?? '') };
+    streamInfos.set(key, info);
   }
   return info;
+}
+
+/** The `scale` filter of one output (see {@link DecodeOutput.color}). */
+export function scaleFilter(o: DecodeOutput, info: StreamInfo | undefined): string {
+  const color = o.color === 'opencv' ? `:in_color_matrix=bt601:in_range=${info?.fullRangeFormat ? 'pc' : 'tv'}` : '';
+  return `scale=${o.width}:${o.height}:flags=${o.scaler ?? 'area'}${color},format=rgb24`;
 }
 
 function wantedTest(set: FrameSet): (f: number) => boolean {
@@ -198,10 +224,10 @@ function wantedTest(set: FrameSet): (f: number) => boolean {
   };
 }
 
-function ffmpegArgs(path: string, seg: ReadSegment, outputs: readonly DecodeOutput[], seekTo: number | undefined, bins: FfmpegBinaries): string[] {
+function ffmpegArgs(path: string, seg: ReadSegment, outputs: readonly DecodeOutput[], seekTo: number | undefined, bins: FfmpegBinaries, info: StreamInfo | undefined): string[] {
   const whole = !seg.seek && !seg.skip && seg.terms.length === 1 && seg.terms[0]!.lo === 0 && seg.terms[0]!.step === 1;
-  const head = `[0:v:0]${whole ? '' : `select='${selectExpression(seg)}',`}showinfo`;
-  const scale = (o: DecodeOutput) => `scale=${o.width}:${o.height}:flags=${o.scaler ?? 'area'},format=rgb24`;
+  const head = `[0:v:0]${whole ? '' : `select='${selectExpression(seg)}',`}showinfo=checksum=0`;
+  const scale = (o: DecodeOutput) => scaleFilter(o, info);
   const graph =
     outputs.length === 1
       ? `${head},${scale(outputs[0]!)}[o0]`
@@ -233,12 +259,13 @@ async function* readSegment(
   planned: ReadSegment,
   options: FrameSetDecodeOptions,
   wanted: (f: number) => boolean,
-  startTime: number,
+  info: StreamInfo | undefined,
 ): AsyncGenerator<FrameBatch[]> {
   const ts = options.timestamps;
+  const startTime = info?.startTime ?? 0;
   const seekTo = seekTime(planned, ts);
   const seg = seekTo === undefined && planned.seek ? { ...planned, seek: false } : planned;
-  const args = ffmpegArgs(path, seg, options.outputs, seekTo, bins);
+  const args = ffmpegArgs(path, seg, options.outputs, seekTo, bins, info);
   if (options.stats) options.stats.longestCommand = Math.max(options.stats.longestCommand, [bins.ffmpeg, ...args].join(' ').length);
   const frameBytes = options.outputs.map((o) => o.width * o.height * 3);
   const proc = new FfmpegProcess(bins.ffmpeg, args, frameBytes, batchFrames(options.batchSize, frameBytes));
@@ -295,7 +322,7 @@ async function* readSegment(
  * on every batch (measured: 6.3 ms per 890x646 frame in batches of 32, 0.3 ms in batches of 9),
  * which made decoding at the source size 3x slower than the pipe.
  */
-const BATCH_BYTES = 8 * 1024 * 1024;
+const BATCH_BYTES = 2 * 1024 * 1024;
 
 function batchFrames(requested: number | undefined, frameBytes: readonly number[]): number {
   return Math.max(1, Math.min(requested ?? 32, Math.floor(BATCH_BYTES / Math.max(...frameBytes))));
@@ -313,7 +340,8 @@ function takeBatch(proc: FfmpegProcess, options: FrameSetDecodeOptions, index: r
   const timestamps = Float64Array.from(index.map((_, k) => k).filter((k) => keep[k]), time);
   return options.outputs.map((o, i) => {
     const bytes = o.width * o.height * 3;
-    const data = new Uint8Array(kept * bytes);
+    // Every byte is written below: no need to zero it first.
+    const data = new Uint8Array(Buffer.allocUnsafeSlow(kept * bytes).buffer, 0, kept * bytes);
     let at = 0;
     for (let k = 0; k < n; k++) {
       options.ledger?.record(`${o.width}x${o.height}`, index[k]!, keep[k]!);

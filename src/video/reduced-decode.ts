@@ -1,5 +1,5 @@
 import { InterruptedError, VideoError } from '../errors.js';
-import { seekInfo, type DecodeOutput, type DecodeStats, type DecodeLedger } from './decoder.js';
+import { scaleFilter, seekInfo, type DecodeOutput, type DecodeStats, type DecodeLedger } from './decoder.js';
 import { locateFfmpeg, passthroughTiming, type FfmpegOptions } from './ffmpeg-locator.js';
 import { FfmpegProcess } from './ffmpeg-process.js';
 import type { FrameBatch } from './frame.js';
@@ -42,8 +42,8 @@ export async function* decodeReduced(path: string, options: ReducedDecodeOptions
   const { start, end } = options;
   if (!(end > start)) return;
   const seekTo = start > 0 && start > (options.seekGap ?? Infinity) ? (ts[start - 1]! + ts[start]!) / 2 : undefined;
-  const scale = options.outputs.map((o, i) => `[s${i}]scale=${o.width}:${o.height}:flags=${o.scaler ?? 'area'},format=rgb24[o${i}]`);
-  const head = options.outputs.length === 1 ? '[0:v:0]showinfo[s0]' : `[0:v:0]showinfo,split=${options.outputs.length}${options.outputs.map((_, i) => `[s${i}]`).join('')}`;
+  const scale = options.outputs.map((o, i) => `[s${i}]${scaleFilter(o, info)}[o${i}]`);
+  const head = options.outputs.length === 1 ? '[0:v:0]showinfo=checksum=0[s0]' : `[0:v:0]showinfo=checksum=0,split=${options.outputs.length}${options.outputs.map((_, i) => `[s${i}]`).join('')}`;
   const graph = [head, ...scale].join(';');
   const args = ['-hide_banner', '-nostats', '-nostdin', '-loglevel', 'info', '-skip_frame', options.mode, ...(seekTo !== undefined ? ['-ss', seekTo.toFixed(6)] : []), '-copyts', '-i', path, '-filter_complex', graph];
   options.outputs.forEach((_, i) => args.push('-map', `[o${i}]`, ...passthroughTiming(bins), '-an', '-sn', '-f', 'rawvideo', '-pix_fmt', 'rgb24', `pipe:${i === 0 ? 1 : i + 2}`));

@@ -38,11 +38,12 @@ export async function probeWithFfprobe(file: string, bins: { ffprobePath?: strin
 
 /**
  * Frames [start, end) in decode order, scaled to `width x height`, as packed RGB (one Buffer per
- * frame). ffmpeg decodes from the beginning; the frames before `start` are dropped here.
+ * frame), converted from YUV as OpenCV's VideoCapture does (BT.601, limited range: none of the
+ * clips used here is yuvj). ffmpeg decodes from the beginning; the frames before `start` are dropped here.
  */
 export function decodeFrameRange(file: string, start: number, end: number, width: number, height: number, bins: { ffmpegPath?: string } = {}): Promise<Buffer[]> {
   const ffmpeg = bins.ffmpegPath ?? locateFfmpeg().ffmpeg;
-  const args = ['-v', 'error', '-nostdin', '-i', file, '-map', '0:v:0', '-vsync', '0', '-vf', `scale=${width}:${height}:flags=bilinear,format=rgb24`, '-frames:v', String(end), '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
+  const args = ['-v', 'error', '-nostdin', '-i', file, '-map', '0:v:0', '-vsync', '0', '-vf', `scale=${width}:${height}:flags=bilinear:in_color_matrix=bt601:in_range=tv,format=rgb24`, '-frames:v', String(end), '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
   const size = width * height * 3;
   return new Promise((resolve, reject) => {
     const child = spawn(ffmpeg, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,7 +1,8 @@
 /**
  * Sieve's reference-detector input against the canonical one: real OpenCV in Python
  * (cv2.VideoCapture, Ultralytics' LetterBox, YOLOX's preproc), on real clips that need a 2x upscale
- * (320x240 H.264, and a 320x192 MPEG-4 AVI made here from a shared clip) and a downscale (890x646),
+ * (320x240 H.264, and a 320x192 MPEG-4 AVI made here from a shared clip), a downscale (890x646) and
+ * a clip tagged BT.709 (which OpenCV converts with BT.601 all the same),
  * through both ffmpeg builds. Pixel tolerance: 0 levels (the tensors must be bit-identical), and
  * the detections of both inputs must be equal frame by frame.
  */
@@ -41,6 +42,8 @@ const clips = () => [
   { name: 'india_intersection_320.mp4 (320x240, 2x up)', path: video('india_intersection_320.mp4'), frames: [0, 150, 400, 700, 1000, 1300, 1600, 1985] },
   { name: 'low-res MPEG-4 AVI (320x192, 2x up)', path: lowAvi, frames: [0, 11, 30, 45, 60, 89] },
   { name: 'grocery_cctv_screencast.mp4 (890x646, down)', path: video('grocery_cctv_screencast.mp4'), frames: [0, 200, 450, 700, 1020] },
+  // Tagged BT.709: OpenCV converts with BT.601 regardless, so must Sieve.
+  { name: 'campus_pedestrians_vtest.mp4 (480x360 BT.709, 1.33x up)', path: video('campus_pedestrians_vtest.mp4'), frames: [0, 260, 530, 794] },
 ];
 
 describe.skipIf(!python).each(backends)('$name ffmpeg', (backend) => {

@@ -51,8 +51,8 @@ describe.each(MODELS)('$name', ({ name, size, minMeanCars }) => {
     expect(d().executionProvider).toBe('cpu');
     expect(d().labels).toHaveLength(80);
     // Frames come at the source size; the detector resizes them as cv2 would (linear-resize.ts).
-    expect(d().decodeSize(640, 360)).toEqual({ width: 640, height: 360 });
-    expect(d().decodeSize(size[0], size[1])).toEqual({ width: size[0], height: size[1] });
+    expect(d().decodeSize(640, 360)).toEqual({ width: 640, height: 360, color: 'opencv' });
+    expect(d().decodeSize(size[0], size[1])).toMatchObject({ width: size[0], height: size[1] });
   });
 
   it('finds cars (and buses) on road_polecam, boxes inside the frame', async () => {
