@@ -105,16 +105,17 @@ export function nonMaxSuppression(detections: readonly Detection[], iouThreshold
   return kept;
 }
 
-/** Input-pixel boxes -> source-frame pixels: removes the padding, undoes the scale, clips to the frame; drops boxes left empty. */
+/**
+ * Input-pixel boxes -> source-frame pixels as the detector's own project maps them (see
+ * {@link LetterboxGeometry.gain}), clipped to the frame; drops boxes left empty.
+ */
 export function unletterbox(detections: readonly Detection[], g: LetterboxGeometry, sourceWidth: number, sourceHeight: number): Detection[] {
-  const rx = sourceWidth / g.width;
-  const ry = sourceHeight / g.height;
   const out: Detection[] = [];
   for (const d of detections) {
-    const xmin = clamp((d.xmin - g.padX) * rx, sourceWidth);
-    const xmax = clamp((d.xmax - g.padX) * rx, sourceWidth);
-    const ymin = clamp((d.ymin - g.padY) * ry, sourceHeight);
-    const ymax = clamp((d.ymax - g.padY) * ry, sourceHeight);
+    const xmin = clamp((d.xmin - g.boxPadX) / g.gain, sourceWidth);
+    const xmax = clamp((d.xmax - g.boxPadX) / g.gain, sourceWidth);
+    const ymin = clamp((d.ymin - g.boxPadY) / g.gain, sourceHeight);
+    const ymax = clamp((d.ymax - g.boxPadY) / g.gain, sourceHeight);
     if (xmax > xmin && ymax > ymin) out.push({ classId: d.classId, score: d.score, xmin, ymin, xmax, ymax });
   }
   return out;

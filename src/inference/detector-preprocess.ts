@@ -1,5 +1,8 @@
 /** Frame -> detector input tensor: resize (only when needed), letterbox, channel order, scale, NCHW. */
+import { roundHalfEven } from './linear-resize.js';
 import type { LetterboxAnchor } from './model-manifest.js';
+
+export { roundHalfEven };
 
 /** Where a source frame lands inside the model input. */
 export interface LetterboxGeometry {
@@ -11,6 +14,15 @@ export interface LetterboxGeometry {
   /** Left and top padding, input pixels. */
   readonly padX: number;
   readonly padY: number;
+  /**
+   * How the detector's own project maps boxes back to the frame: source = (input - boxPad) / gain,
+   * with gain = min(inW/W, inH/H) unrounded. Ultralytics' `scale_boxes` recomputes the padding from
+   * the gain (`round((in - W * gain) / 2 - 0.1)`), which can be a pixel off the image's padding;
+   * YOLOX divides by the ratio only.
+   */
+  readonly gain: number;
+  readonly boxPadX: number;
+  readonly boxPadY: number;
 }
 
 /**
@@ -22,12 +34,6 @@ export type LetterboxRounding = 'half-even' | 'floor';
 /** The rounding of a detector family's own pre-processing. */
 export function familyRounding(family: 'ultralytics' | 'yolox'): LetterboxRounding {
   return family === 'yolox' ? 'floor' : 'half-even';
-}
-
-/** Python 3's `round`: nearest, ties to even. */
-export function roundHalfEven(v: number): number {
-  const r = Math.round(v);
-  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /**
@@ -56,6 +62,9 @@ export function letterboxGeometry(
     height,
     padX: center ? Math.floor((inputWidth - width) / 2) : 0,
     padY: center ? Math.floor((inputHeight - height) / 2) : 0,
+    gain: r,
+    boxPadX: center ? roundHalfEven((inputWidth - sourceWidth * r) / 2 - 0.1) : 0,
+    boxPadY: center ? roundHalfEven((inputHeight - sourceHeight * r) / 2 - 0.1) : 0,
   };
 }
 

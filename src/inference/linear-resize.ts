@@ -36,10 +36,11 @@ export interface LinearResizePlan {
   readonly halve: boolean;
 }
 
-/** C's `lrint`/OpenCV's `cvRound`: nearest, ties to even. */
-function roundHalfEven(v: number): number {
+/** Nearest, ties to even: C's `lrint`, OpenCV's `cvRound`, Python 3's `round`. */
+export function roundHalfEven(v: number): number {
   const r = Math.round(v);
-  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  // `+ 0` turns -0 into 0.
+  return (r - v === 0.5 && r % 2 !== 0 ? r - 1 : r) + 0;
 }
 
 function weights(f: number): [number, number] {
@@ -111,21 +112,11 @@ export class LinearResizer implements FrameResizer {
       throw new RangeError(`resize buffers too small for ${p.sourceWidth}x${p.sourceHeight} -> ${p.width}x${p.height}`);
     }
     if (p.halve) return halveRgb(src, p, dst);
-    const rowIndex = [-1, -1];
-    const fill = (slot: number, row: number) => {
-      this.horizontal(src, row, this.rows[slot]!);
-      rowIndex[slot] = row;
-    };
-    for (let dy = 0; dy < p.height; dy++) {
-      const want0 = p.y0[dy]!;
-      const want1 = p.y1[dy]!;
-      // Keep rows already filtered: consecutive destination rows share source rows.
-      let slot0 = rowIndex.indexOf(want0);
-      let slot1 = rowIndex.indexOf(want1);
-      if (slot0 < 0) fill((slot0 = slot1 === 0 ? 1 : 0), want0);
-      if (slot1 < 0) fill((slot1 = 1 - slot0), want1);
-      vertical(this.rows[slot0]!, this.rows[slot1]!, p.beta[dy * 2]!, p.beta[dy * 2 + 1]!, dst, dy * p.width * 3, p.width * 3);
-    }
+    eachRowPair(
+      p,
+      (row, slot) => this.horizontal(src, row, this.rows[slot]!),
+      (slot0, slot1, dy) => vertical(this.rows[slot0]!, this.rows[slot1]!, p.beta[dy * 2]!, p.beta[dy * 2 + 1]!, dst, dy * p.width * 3, p.width * 3),
+    );
   }
 
   private horizontal(src: Uint8Array, row: number, out: Int32Array): void {
@@ -144,6 +135,27 @@ export class LinearResizer implements FrameResizer {
 }
 
 /** OpenCV's VResizeLinear<uchar, int, short>, whose SIMD and scalar code round alike; `uchar()` wraps, so does Uint8Array. */
+/**
+ * Drives the two passes: per destination row, makes sure its two source rows are filtered into
+ * the two row slots (consecutive rows share source rows, so most are kept), then combines them.
+ */
+function eachRowPair(p: LinearResizePlan, filter: (row: number, slot: number) => void, combine: (slot0: number, slot1: number, dy: number) => void): void {
+  const rowIndex = [-1, -1];
+  const fill = (slot: number, row: number) => {
+    filter(row, slot);
+    rowIndex[slot] = row;
+  };
+  for (let dy = 0; dy < p.height; dy++) {
+    const want0 = p.y0[dy]!;
+    const want1 = p.y1[dy]!;
+    let slot0 = rowIndex.indexOf(want0);
+    let slot1 = rowIndex.indexOf(want1);
+    if (slot0 < 0) fill((slot0 = slot1 === 0 ? 1 : 0), want0);
+    if (slot1 < 0) fill((slot1 = 1 - slot0), want1);
+    combine(slot0, slot1, dy);
+  }
+}
+
 function vertical(s0: Int32Array, s1: Int32Array, b0: number, b1: number, dst: Uint8Array, offset: number, n: number): void {
   for (let x = 0; x < n; x++) dst[offset + x] = ((Math.imul(b0, s0[x]! >> 4) >> 16) + (Math.imul(b1, s1[x]! >> 4) >> 16) + 2) >> 2;
 }
@@ -235,20 +247,11 @@ class WasmLinearResizer implements FrameResizer {
       return;
     }
     const rowBytes = p.sourceWidth * 3;
-    const rowIndex = [-1, -1];
-    const fill = (slot: number, row: number) => {
-      k.horizontal(at.src + row * rowBytes, at.x0, at.x1, at.alpha, p.width, at.rows[slot]!);
-      rowIndex[slot] = row;
-    };
-    for (let dy = 0; dy < p.height; dy++) {
-      const want0 = p.y0[dy]!;
-      const want1 = p.y1[dy]!;
-      let slot0 = rowIndex.indexOf(want0);
-      let slot1 = rowIndex.indexOf(want1);
-      if (slot0 < 0) fill((slot0 = slot1 === 0 ? 1 : 0), want0);
-      if (slot1 < 0) fill((slot1 = 1 - slot0), want1);
-      k.vertical(at.rows[slot0]!, at.rows[slot1]!, p.beta[dy * 2]!, p.beta[dy * 2 + 1]!, at.dst + dy * p.width * 3, p.width * 3);
-    }
+    eachRowPair(
+      p,
+      (row, slot) => k.horizontal(at.src + row * rowBytes, at.x0, at.x1, at.alpha, p.width, at.rows[slot]!),
+      (slot0, slot1, dy) => k.vertical(at.rows[slot0]!, at.rows[slot1]!, p.beta[dy * 2]!, p.beta[dy * 2 + 1]!, at.dst + dy * p.width * 3, p.width * 3),
+    );
     dst.set(memory.subarray(at.dst, at.dst + dstBytes));
   }
 }

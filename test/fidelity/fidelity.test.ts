@@ -23,6 +23,7 @@ const MODELS = ['yolo11n_int8dyn_640', 'yolox_nano_416'] as const;
 const backends = ffmpegBackends();
 let tmp: string;
 let lowAvi: string;
+let mjpeg: string;
 const detectors = new Map<string, ReferenceDetector>();
 
 beforeAll(async () => {
@@ -31,6 +32,10 @@ beforeAll(async () => {
   lowAvi = join(tmp, 'interstate_320x192_mpeg4.avi');
   const made = spawnSync(backends[0]!.ffmpegPath, ['-v', 'error', '-i', video('interstate_overpass.avi'), '-frames:v', '90', '-vf', 'scale=320:192', '-c:v', 'mpeg4', '-q:v', '4', '-an', lowAvi]);
   if (made.status !== 0) throw new Error(`could not make the low-resolution clip: ${made.stderr}`);
+  // Full-range YUV (yuvj420p), as MJPEG cameras send: OpenCV converts it full range.
+  mjpeg = join(tmp, 'polecam_320x180_mjpeg.avi');
+  const mj = spawnSync(backends[0]!.ffmpegPath, ['-v', 'error', '-i', video('road_polecam.mp4'), '-frames:v', '40', '-vf', 'scale=320:180', '-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-q:v', '3', '-an', mjpeg]);
+  if (mj.status !== 0) throw new Error(`could not make the MJPEG clip: ${mj.stderr}`);
   for (const name of MODELS) detectors.set(name, await ReferenceDetector.load(name, { dataDir, download: false, cacheDir: join(tmp, 'cache') }));
 }, 60_000);
 afterAll(async () => {
@@ -41,6 +46,7 @@ afterAll(async () => {
 const clips = () => [
   { name: 'india_intersection_320.mp4 (320x240, 2x up)', path: video('india_intersection_320.mp4'), frames: [0, 150, 400, 700, 1000, 1300, 1600, 1985] },
   { name: 'low-res MPEG-4 AVI (320x192, 2x up)', path: lowAvi, frames: [0, 11, 30, 45, 60, 89] },
+  { name: 'MJPEG AVI, full-range yuvj420p (320x180, 2x up)', path: mjpeg, frames: [0, 13, 39] },
   { name: 'grocery_cctv_screencast.mp4 (890x646, down)', path: video('grocery_cctv_screencast.mp4'), frames: [0, 200, 450, 700, 1020] },
   // Tagged BT.709: OpenCV converts with BT.601 regardless, so must Sieve.
   { name: 'campus_pedestrians_vtest.mp4 (480x360 BT.709, 1.33x up)', path: video('campus_pedestrians_vtest.mp4'), frames: [0, 260, 530, 794] },

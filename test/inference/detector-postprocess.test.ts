@@ -107,7 +107,7 @@ describe('letterbox geometry and unletterbox', () => {
     [360, 640, 640, 'center', { width: 360, height: 640, padX: 140, padY: 0 }],
     [100, 51, 64, 'center', { width: 64, height: 33, padX: 0, padY: 15 }],
   ] as const)('%ix%i into %i (%s)', (w, h, size, anchor, expected) => {
-    expect(letterboxGeometry(w, h, size, size, anchor)).toEqual({ inputWidth: size, inputHeight: size, ...expected });
+    expect(letterboxGeometry(w, h, size, size, anchor)).toMatchObject({ inputWidth: size, inputHeight: size, ...expected });
   });
 
   it('maps input-pixel boxes back to the source frame and clips them', () => {
@@ -115,6 +115,16 @@ describe('letterbox geometry and unletterbox', () => {
     const [inside, clipped] = unletterbox([box(2, 0.9, 100, 240, 200, 340), box(2, 0.8, -10, 130, 50, 200)], g, 1280, 720);
     expect(inside).toEqual(box(2, 0.9, 200, 200, 400, 400));
     expect(clipped).toEqual(box(2, 0.8, 0, 0, 100, 120));
+  });
+
+  it('maps boxes back as Ultralytics scale_boxes does: padding recomputed from the gain, a pixel off the image\'s', () => {
+    // 890x646 into 640: the image is 640x465 padded 87 on top, scale_boxes uses gain 640/890 and pad 88.
+    const g = letterboxGeometry(890, 646, 640, 640, 'center');
+    expect(g).toMatchObject({ height: 465, padY: 87, boxPadY: 88, boxPadX: 0 });
+    const [b] = unletterbox([box(0, 0.9, 64, 88 + 64, 128, 88 + 128)], g, 890, 646);
+    expect(b!.xmin).toBeCloseTo(89);
+    expect(b!.ymin).toBeCloseTo(89);
+    expect(b!.ymax).toBeCloseTo(178);
   });
 
   it('drops a box that lies wholly in the padding', () => {

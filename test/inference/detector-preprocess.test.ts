@@ -32,7 +32,7 @@ describe('writeLetterboxed', () => {
 
 describe('letterboxGeometry rounding', () => {
   it('rounds as each project does: Ultralytics ties to even (Python round), YOLOX truncates', () => {
-    expect([roundHalfEven(2.5), roundHalfEven(3.5), roundHalfEven(-0.5), roundHalfEven(2.4)]).toEqual([2, 4, -0, 2]);
+    expect([roundHalfEven(2.5), roundHalfEven(3.5), roundHalfEven(-0.5), roundHalfEven(2.4), roundHalfEven(-0.1)]).toEqual([2, 4, 0, 2, 0]);
     // 5x10 into 5x5: r = 0.5, width 2.5 -> 2 (Python round), not 3 (Math.round).
     expect(letterboxGeometry(5, 10, 5, 5, 'center', 'half-even')).toMatchObject({ width: 2, height: 5, padX: 1 });
     // The grocery clip, 890x646: Ultralytics 640x465 (464.54 rounds up), YOLOX 416x301 (301.95 truncated).
