@@ -31,7 +31,20 @@ import type { FrameGrid } from './video/read-plan.js';
 
 export type CascadeTask = 'presence' | 'count';
 
+/** Relative cost difference below which two plans are a tie (measured timings vary more than this between identical runs). */
+const COST_TIE = 0.1;
+
 /** Which cascade answers a query, or undefined when only the exact path can. */
+/**
+ * The catalog key of a trained cascade: the task, the predicate, and for presence the FNR/FPR
+ * targets its thresholds were calibrated for (a cascade calibrated for 0.05 does not promise
+ * 0.001). A count's stored model is target-free: each run samples to its own interval.
+ */
+export function cascadeKey(task: CascadeTask, query: BoundQuery): string {
+  const targets = task === 'presence' ? `:fnr=${query.accuracy.fnr}:fpr=${query.accuracy.fpr}` : '';
+  return `${task}:${JSON.stringify(query.where)}${targets}`;
+}
+
 export function cascadeTaskFor(query: BoundQuery): CascadeTask | undefined {
   switch (query.shape) {
     case 'select-frames':
@@ -112,7 +125,7 @@ export async function runCascade(
 ): Promise<CascadeOutcome | { readonly fallback: string }> {
   const catalog = engine.catalog;
   const N = end - start;
-  const key = { videoId: handle.row.id, referenceModelId: model.id, predicateKey: `${task}:${JSON.stringify(query.where)}`, kind: task };
+  const key = { videoId: handle.row.id, referenceModelId: model.id, predicateKey: cascadeKey(task, query), kind: task };
   const stored = await catalog.findSpecializedModel(key);
   const costs = await loadCosts(engine, handle);
   const labelledCount = await catalog.countLabelled(handle.row.id, model.id, { start, end });
@@ -232,6 +245,7 @@ export async function runCascade(
           onProgress: options.onProgress
             ? (p) => options.onProgress!({ phase: 'train', label: `training ${arch.inputSize}px model`, done: p.epoch, total: p.maxEpochs, unit: 'steps' })
             : undefined,
+          ...(options.signal ? { signal: options.signal } : {}),
         },
       );
       costs.trainPerImageEpoch = 1 / Math.max(1, trained.timing.imagesPerSecond);
@@ -324,7 +338,9 @@ export async function runCascade(
         const h = choice.heldOut;
         const meets = task === 'count' || (widest >= 0 && i > widest);
         if (task === 'presence') considered.push(`${arch.inputSize}px net margin ${h.netMargin}: estimated FNR ${fmt(h.fnr)} / FPR ${fmt(h.fpr)}, ${fmt(cost)} s`);
-        if (meets && (!best || cost < best.cost)) {
+        // Costs within COST_TIE of each other are a tie, kept by the earlier candidate (the smaller
+        // model, the narrower net): measured timings are noisy and identical runs must not flip.
+        if (meets && (!best || cost < best.cost * (1 - COST_TIE))) {
           best = { arch, trained, cost, cnnCost, decodeCost, calib: { skip, difference, thresholds: choice.thresholds, interpolation: choice.interpolation, heldOut: h } };
         }
       }

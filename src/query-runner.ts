@@ -9,7 +9,7 @@ import { createAnswerOperator } from './operators/answer-operator.js';
 import { referenceScan, type ReferenceScanCounters } from './operators/reference-scan-operator.js';
 import { framesInBounds, frameList } from './plan/frame-selection.js';
 import { explainCascade, explainExact, type ExactPlan } from './plan/explain.js';
-import { cascadeTaskFor, runCascade, type CascadeParams } from './cascade-runner.js';
+import { cascadeKey, cascadeTaskFor, runCascade, type CascadeParams } from './cascade-runner.js';
 import type { ModelRow } from './storage/catalog-rows.js';
 import { detectorInputKey, loadDecodeCosts, recordDecodeCosts, recordOutputCost } from './optimizer/decode-cost.js';
 import { emptyDecodeStats } from './video/decoder.js';
@@ -43,7 +43,7 @@ export async function runQuery(engine: Engine, sql: string, options: QueryOption
   const task = options.exact ? undefined : cascadeTaskFor(query);
   if (query.explain === 'plan') {
     if (task) {
-      const stored = await engine.catalog.findSpecializedModel({ videoId: handle.row.id, referenceModelId: modelRow.id, predicateKey: `${task}:${JSON.stringify(query.where)}`, kind: task });
+      const stored = await engine.catalog.findSpecializedModel({ videoId: handle.row.id, referenceModelId: modelRow.id, predicateKey: cascadeKey(task, query), kind: task });
       return explainResult(query, handle, explainCascade(query, plan, task, stored?.metrics as CascadeParams | undefined), started);
     }
     return explainResult(query, handle, explainExact(query, plan), started);

@@ -84,6 +84,13 @@ export function chooseDifferenceDetector(sample: DifferenceSample): DifferenceCh
       options.push({ ...calibration, hitRate, spec, secondsPerFrame, expectedSeconds, errorRate, enabled: usable && expectedSeconds < sample.modelSeconds, candidates: [], ...(reference === 'background' ? { background: Buffer.from(background!).toString('base64') } : {}) });
     }
   }
-  options.sort((a, b) => Number(b.enabled) - Number(a.enabled) || a.expectedSeconds - b.expectedSeconds);
-  return { ...options[0]!, candidates };
+  // Measured seconds are noisy: among enabled detectors within 10% of the cheapest, the one that
+  // decides the most frames wins (hit rates come from the data alone), then the fixed order above,
+  // so identical runs pick the same detector.
+  const enabled = options.filter((o) => o.enabled);
+  if (enabled.length === 0) return { ...options.sort((a, b) => a.expectedSeconds - b.expectedSeconds)[0]!, candidates };
+  const cheapest = Math.min(...enabled.map((o) => o.expectedSeconds));
+  const near = enabled.filter((o) => o.expectedSeconds <= cheapest * 1.1);
+  const pick = near.reduce((a, b) => (b.hitRate > a.hitRate ? b : a));
+  return { ...pick, candidates };
 }

@@ -3,6 +3,7 @@
  * frames the reference detector labelled, with a time-block split, class-balanced loss weights,
  * early stopping on validation loss, and a fixed seed that reproduces the model bit for bit.
  */
+import { InterruptedError } from '../errors.js';
 import { OnnxSession, TensorData } from '../inference/onnx-runtime.js';
 import { dropoutMaskName, initParams, planNetwork, type LayerSpec, type NetworkPlan, type NetworkSpec, type Normalization } from './network.js';
 import { exportModel, type FrameSpan, type SpecializedModelManifest, type TrainingProvenance } from './model-export.js';
@@ -94,6 +95,8 @@ export interface TrainOptions {
   readonly threads?: number;
   readonly provenance?: TrainingProvenance;
   readonly onProgress?: (progress: TrainingProgress) => void;
+  /** Stops training at the next step with an `InterruptedError` (sessions are released). */
+  readonly signal?: AbortSignal;
 }
 
 /** Figures on one labelled subset. */
@@ -221,6 +224,7 @@ export async function trainModel(data: TrainingData, options: TrainOptions): Pro
       let lossSum = 0;
       const epochStart = performance.now();
       for (let s = 0; s < stepsPerEpoch; s++) {
+        if (options.signal?.aborted) throw new InterruptedError();
         const idx = order.subarray(s * batchSize, Math.min((s + 1) * batchSize, order.length));
         const B = idx.length;
         const w = new Float32Array(B);

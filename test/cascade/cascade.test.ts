@@ -51,6 +51,35 @@ describe('presence cascade', { timeout: 600_000 }, () => {
     expect(plan.plan).toMatch(/Cascade \(presence\)/);
     expect(plan.plan).toMatch(/SpecializedModel/);
     expect(plan.plan).toMatch(/Decode .* at \d+x\d+/);
+
+    // Stricter targets must not reuse thresholds calibrated for 0.05: either a cascade that meets
+    // them (calibrated anew) or the reference on every unlabelled frame, and the answer is right.
+    const strict = await cascade.query(sql.replace('FNR WITHIN 0.05', 'FNR WITHIN 0.001'), { videos: { shop: path } });
+    expect(strict.accuracy.targets.fnr).toBe(0.001);
+    expect(strict.accuracy.met).toBe(true);
+    const got = new Set(strict.rows.map((r) => r.frame));
+    expect([...positives].filter((f) => !got.has(f)).length / positives.size).toBeLessThanOrEqual(0.001);
+  });
+
+  it('picks the same plan in an identical cold run on another catalog (timings aside)', async () => {
+    const sql = `SELECT frame FROM shop WHERE class = 'person' AND ${RANGE} FNR WITHIN 0.05 FPR WITHIN 0.05`;
+    const other = await openEngine({ catalog: join(mkdtempSync(join(tmpdir(), 'sieve-cascade-again-')), 'c.duckdb') });
+    try {
+      const cold = await other.query(sql, { videos: { shop: path } });
+      expect(cold.accuracy.mode).toBe('cascade');
+      // Measured timings and what the label store holds differ between the catalogs; every choice must not.
+      const choices = (plan: string | undefined) =>
+        (plan ?? '')
+          .replace(/-?\d+(\.\d+)?(e[+-]?\d+)? ?(ms|s)\b/g, '#')
+          .replace(/\d+ labelled/g, '# labelled')
+          .replace(/\d+ in the label store/g, '# in the label store');
+      const a = await cascade.query(`EXPLAIN ${sql}`, { videos: { shop: path } });
+      const b = await other.query(`EXPLAIN ${sql}`, { videos: { shop: path } });
+      expect(choices(b.plan)).toMatch(/DifferenceDetector|FrameSkip/);
+      expect(choices(b.plan)).toBe(choices(a.plan));
+    } finally {
+      await other.close();
+    }
   });
 
   it('answers FCOUNT within its stated error bound, reusing the labels it has', async () => {

@@ -54,6 +54,23 @@ describe('trainModel', () => {
     expect(model.timing.imagesPerSecond).toBeGreaterThan(0);
   });
 
+  test('stops at the next step when its AbortSignal fires (Ctrl-C during a cold query)', async () => {
+    const controller = new AbortController();
+    let steps = 0;
+    const run = trainModel(data, {
+      ...options,
+      maxEpochs: 40,
+      signal: controller.signal,
+      onProgress: (p) => {
+        steps++;
+        if (p.epoch === 1 && p.step === 3) controller.abort();
+      },
+    });
+    await expect(run).rejects.toMatchObject({ code: 'INTERRUPTED' });
+    // Aborted in the first epoch: no further steps ran (no validation pass either).
+    expect(steps).toBe(3);
+  });
+
   test('a fixed seed gives the same model bit for bit; another seed does not', async () => {
     const a = await trainModel(data, { ...options, maxEpochs: 2 });
     const b = await trainModel(data, { ...options, maxEpochs: 2 });
