@@ -115,16 +115,18 @@ describe('decodeFrames', () => {
     expect(batches).toBe(2);
   });
 
-  it('reports a truncated video mid-stream as a decode error or a short read, never a hang', async () => {
+  it('reports a truncated video mid-stream as a decode error or a short read, never silently fewer frames', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sieve-video-'));
     const cut = join(dir, 'cut.avi');
     writeFileSync(cut, readFileSync(video('interstate_overpass.avi')).subarray(0, 1_000_000));
     let n = 0;
-    try {
-      for await (const b of decodeFrames(cut, { width: 16, height: 16 })) n += b.count;
-    } catch (error) {
-      expect(error).toBeInstanceOf(VideoError);
-    }
+    // The caller knows the video has 1801 frames (the catalog does): fewer is an error, not an answer.
+    const read = (async () => {
+      for await (const b of decodeFrames(cut, { width: 16, height: 16, range: { end: 1801 } })) n += b.count;
+    })();
+    const error = await read.then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(VideoError);
+    expect((error as VideoError).code).toMatch(/^VIDEO_DECODE_(SHORT|FAILED)$/);
     expect(n).toBeLessThan(1801);
   });
 });
