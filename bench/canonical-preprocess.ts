@@ -3,7 +3,7 @@
  * (`test/fidelity/canonical_preprocess.py`: cv2.VideoCapture, Ultralytics' LetterBox or YOLOX's
  * preproc), streamed into Node frame by frame, for the fidelity test and `bench:fidelity`.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { ModelManifest } from '../src/inference/model-manifest.js';
 import { packageRoot } from '../src/inference/model-manifest.js';
@@ -12,6 +12,14 @@ export interface CanonicalFrame {
   readonly frame: number;
   /** The letterboxed input, HWC uint8 in the model's channel order, `input.height x input.width x 3`. */
   readonly hwc: Uint8Array;
+}
+
+/** A python3 with cv2 and numpy: `SIEVE_OPENCV_PYTHON`, Debian's `/usr/bin/python3`, or `python3` on PATH; `undefined` when none has them. */
+export function findOpencvPython(): string | undefined {
+  for (const python of [process.env.SIEVE_OPENCV_PYTHON, '/usr/bin/python3', 'python3'].filter((p): p is string => !!p)) {
+    if (spawnSync(python, ['-c', 'import cv2, numpy'], { encoding: 'utf8' }).status === 0) return python;
+  }
+  return undefined;
 }
 
 /** The script's path (next to the tests, beside `src/` in the repository). */

@@ -30,7 +30,7 @@ import { ReferenceDetector } from '../src/inference/reference-detector.js';
 import { locateFfmpeg } from '../src/video/ffmpeg-locator.js';
 import type { FrameBatch } from '../src/video/frame.js';
 import { decodeFrames, probeVideo } from '../src/video/index.js';
-import { canonicalInputs, canonicalTensor, tensorDifference } from './canonical-preprocess.js';
+import { canonicalInputs, canonicalTensor, findOpencvPython, tensorDifference } from './canonical-preprocess.js';
 import { dataDir, describeMachine, formatNumber, isoDate, machineLine, markdownTable, resolveFromRoot, stat, updateMarkdownSection, writeJson, type Stat } from './bench-util.js';
 
 const SHARED = [
@@ -222,10 +222,9 @@ async function measureSpeed(clip: Clip, d: ReferenceDetector, frames: number, la
 }
 
 function findPython(): string {
-  for (const p of [process.env.SIEVE_OPENCV_PYTHON, '/usr/bin/python3', 'python3'].filter((x): x is string => !!x)) {
-    if (spawnSync(p, ['-c', 'import cv2, numpy'], { encoding: 'utf8' }).status === 0) return p;
-  }
-  throw new Error('bench:fidelity needs a python3 with cv2 and numpy (Debian: apt-get install python3-opencv), or SIEVE_OPENCV_PYTHON');
+  const python = findOpencvPython();
+  if (!python) throw new Error('bench:fidelity needs a python3 with cv2 and numpy (Debian: apt-get install python3-opencv), or SIEVE_OPENCV_PYTHON');
+  return python;
 }
 
 async function main(): Promise<void> {

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findOpencvPython } from '../bench/canonical-preprocess.js';
 
 /** Repository root (the folder holding package.json). */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -59,10 +60,7 @@ function versionOf(path: string): string | undefined {
  * installs Debian's python3-opencv) a missing one is an error, so CI never skips them silently.
  */
 export function opencvPython(): string | undefined {
-  for (const python of [process.env.SIEVE_OPENCV_PYTHON, '/usr/bin/python3', 'python3'].filter((p): p is string => !!p)) {
-    const r = spawnSync(python, ['-c', 'import cv2, numpy; print(cv2.__version__)'], { encoding: 'utf8' });
-    if (r.status === 0) return python;
-  }
-  if (process.env.SIEVE_REQUIRE_OPENCV === '1') throw new Error('SIEVE_REQUIRE_OPENCV=1 but no python3 with cv2 and numpy (apt-get install python3-opencv)');
-  return undefined;
+  const python = findOpencvPython();
+  if (!python && process.env.SIEVE_REQUIRE_OPENCV === '1') throw new Error('SIEVE_REQUIRE_OPENCV=1 but no python3 with cv2 and numpy (apt-get install python3-opencv)');
+  return python;
 }

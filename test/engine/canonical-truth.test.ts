@@ -12,7 +12,7 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalInputs } from '../../bench/canonical-preprocess.js';
 import { openEngine, type Engine } from '../../src/engine.js';
-import type { ModelManifest } from '../../src/inference/model-manifest.js';
+import { findModelManifest, type ModelManifest } from '../../src/inference/model-manifest.js';
 import { model, opencvPython, video } from '../helpers.js';
 
 const python = opencvPython();
@@ -95,7 +95,7 @@ describe.skipIf(!python).each(CLIPS)('$file: the engine against a truth computed
       truth.push(decode(out.output0!.data as Float32Array, clip.width, clip.height));
     }
     const result = await engine.query(`SELECT * FROM v WHERE frame < ${FRAMES} AND score >= 0.5`, { videos: { v: video(clip.file) }, exact: true });
-    const labels = (await import('../../src/inference/model-manifest.js')).findModelManifest('yolo11n_int8dyn_640')!.labels;
+    const labels = findModelManifest('yolo11n_int8dyn_640')!.labels;
     const got = Array.from({ length: FRAMES }, () => [] as Box[]);
     for (const r of result.rows as { frame: number; class: string; score: number; xmin: number; ymin: number; xmax: number; ymax: number }[]) {
       got[r.frame]!.push({ cls: labels.indexOf(r.class), score: r.score, x1: r.xmin, y1: r.ymin, x2: r.xmax, y2: r.ymax });
