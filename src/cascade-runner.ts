@@ -4,7 +4,7 @@
  * skip -> difference detector -> specialized model -> reference detector (uncertain frames only).
  * Aggregates use the model as a control variate with a random sample of reference labels.
  */
-import { compileObjectPredicate, type BoundQuery } from './binder/index.js';
+import { compileObjectPredicate, DEFAULT_CONFIDENCE, type BoundQuery } from './binder/index.js';
 import type { Engine, QueryOptions, VideoHandle } from './engine.js';
 import type { AccuracyReport, QueryResult, ResultRow, ResultValue, StageStats } from './engine-types.js';
 import type { Detection } from './inference/detection.js';
@@ -646,7 +646,11 @@ async function finishPresence(
     met: estFnr <= query.accuracy.fnr && estFpr <= query.accuracy.fpr,
     note: `cascade: estimated FNR ${fmt(estFnr)} / FPR ${fmt(estFpr)} (targets ${query.accuracy.fnr} / ${query.accuracy.fpr}), measured leave-one-out on ${params.interpolation?.agreeing ?? 0} labelled frames at twice the sample spacing; specialized model held-out (later time blocks) FNR ${fmt(h?.fnr)} / FPR ${fmt(h?.fpr)}; ${counters.referenceCalls - calls0} uncertain frames checked by the reference detector`,
   };
-  return assemble(query, handle, rows, value, undefined, accuracy, counters, stages, N, started);
+  // COUNT(DISTINCT frame) is an estimate, not an exact count: with FN <= fnr x P and FP <= fpr x (N - P)
+  // the true count P lies in [(n - fpr x N) / (1 - fpr), n / (1 - fnr)], as surely as the targets hold.
+  const { fnr, fpr } = query.accuracy;
+  const interval = value === undefined ? undefined : { low: Math.max(0, Math.ceil((value - fpr * N) / (1 - fpr) - 1e-9)), high: Math.min(N, Math.floor(value / (1 - fnr) + 1e-9)), confidence: DEFAULT_CONFIDENCE };
+  return assemble(query, handle, rows, value, interval, accuracy, counters, stages, N, started);
 }
 
 async function finishCount(
@@ -692,7 +696,7 @@ async function finishCount(
   const exactSum = exact.reduce((a, f) => a + truth.get(f)!, 0);
   const predicted = (f: number) => (useModel ? prediction[f - start]! : 0);
   // Stratified random sampling over time blocks, refined until the interval is narrow enough.
-  const rng = new Random(SEED ^ key.videoId);
+  const rng = new Random((options.seed ?? SEED) ^ key.videoId);
   const pilot = Number((useModel ? params.heldOut.blockResidualVariance : params.heldOut.blockTruthVariance) ?? 1);
   const { estimate, drawn, blocks } = await sampleStratified({
     population,

@@ -10,7 +10,8 @@ import { DEFAULT_REFERENCE_MODEL } from './inference/model-manifest.js';
 import { resolveModel, type ResolvedModel } from './inference/model-store.js';
 import type { ExecutionProviderChoice } from './inference/onnx-runtime.js';
 import { ReferenceDetector } from './inference/reference-detector.js';
-import { referenceScan, type ReferenceScanContext, type ReferenceScanCounters } from './operators/reference-scan-operator.js';
+import { referenceScan, type ReferenceScanContext, type ReferenceScanCounters, type ReplaySource } from './operators/reference-scan-operator.js';
+import type { Detection } from './inference/detection.js';
 import { Catalog } from './storage/catalog.js';
 import type { ModelRow, VideoRow } from './storage/catalog-rows.js';
 import { hashFile } from './storage/hash-file.js';
@@ -33,6 +34,14 @@ export interface EngineOptions {
   readonly ffprobePath?: string;
   /** One-line notices (an execution-provider fallback, a download). */
   readonly onNotice?: (message: string) => void;
+  /**
+   * Replay (accuracy checks and benchmarks): a catalog in which the same reference model already
+   * labelled every frame a query may need. Frames the detector would run on are looked up there
+   * instead and stored as its labels would be; every decision is the one a real run makes, so a
+   * query can be replayed many times (with different `seed`s, on copies of one catalog) to measure
+   * how often its accuracy promise holds. Nothing is written to the replay catalog.
+   */
+  readonly replayLabels?: string;
 }
 
 export interface QueryOptions {
@@ -42,6 +51,11 @@ export interface QueryOptions {
   readonly exact?: boolean;
   readonly signal?: AbortSignal;
   readonly onProgress?: (event: ProgressEvent) => void;
+  /**
+   * Seed of the query's random reference sample (count estimates). The default is fixed, so a
+   * warm run draws the frames it drew before; a different seed draws an independent sample.
+   */
+  readonly seed?: number;
 }
 
 export interface VideoSummary {
@@ -113,6 +127,7 @@ export class Engine {
   private detector: Promise<ReferenceDetector> | undefined;
   /** The detector loaded to check an unverified model file (see `referenceModel`). */
   private checked: ReferenceDetector | undefined;
+  private replayCatalog: Promise<Catalog> | undefined;
 
   /** @internal use {@link openEngine} */
   constructor(
@@ -164,6 +179,9 @@ export class Engine {
     this.detector = undefined;
     if (detector) await (await detector.catch(() => undefined))?.dispose();
     await this.checked?.dispose();
+    const replay = this.replayCatalog;
+    this.replayCatalog = undefined;
+    if (replay) await (await replay.catch(() => undefined))?.close();
     await this.catalog.close();
   }
 
@@ -265,6 +283,36 @@ export class Engine {
       ...(handle.outputCost ? { outputCost: handle.outputCost } : {}),
       ...(signal ? { signal } : {}),
       ...(onProgress ? { onProgress } : {}),
+      ...(this.options.replayLabels ? { replay: this.replaySource(handle, model) } : {}),
+    };
+  }
+
+  /** Labels of `options.replayLabels` for this video and reference model (see {@link EngineOptions.replayLabels}). */
+  private replaySource(handle: VideoHandle, model: ModelRow): ReplaySource {
+    const path = this.options.replayLabels!;
+    const ids = (async () => {
+      this.replayCatalog ??= Catalog.open(resolve(path));
+      const catalog = await this.replayCatalog;
+      const video = await catalog.findVideoByHash(handle.row.contentHash);
+      const source = await catalog.findModel(model.name, model.sha256);
+      if (!video || !source) throw new VideoError('REPLAY_LABELS_MISSING', `the replay catalog ${path} has no labels of ${handle.row.path} by ${model.name}; label the video fully there first (sieve label ${handle.row.path} --catalog ${path}).`, { path });
+      return { catalog, videoId: video.id, modelId: source.id };
+    })();
+    return {
+      read: async (frames) => {
+        const { catalog, videoId, modelId } = await ids;
+        const range = { start: frames[0]!, end: frames[frames.length - 1]! + 1 };
+        const have = new Set(await catalog.labelledFrames(videoId, modelId, range));
+        const absent = frames.find((f) => !have.has(f));
+        if (absent !== undefined) throw new VideoError('REPLAY_LABELS_MISSING', `the replay catalog ${path} has no label for frame ${absent} of ${handle.row.path}; label every frame of the range there first.`, { path });
+        const out = new Map<number, Detection[]>();
+        for (const row of await catalog.readDetections(videoId, modelId, range)) {
+          let list = out.get(row.frame);
+          if (!list) out.set(row.frame, (list = []));
+          list.push(row);
+        }
+        return out;
+      },
     };
   }
 

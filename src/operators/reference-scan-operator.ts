@@ -34,6 +34,18 @@ export interface ReferenceScanContext {
   readonly outputCost?: OutputCost;
   readonly signal?: AbortSignal;
   readonly onProgress?: (done: number, total: number) => void;
+  /**
+   * Replay: the detector's labels for missing frames are looked up here instead of computed
+   * (a catalog in which the same model labelled every frame), and stored as the detector's would
+   * be. Only the compute is replayed; every decision above sees what a real run sees.
+   */
+  readonly replay?: ReplaySource;
+}
+
+/** Reference labels computed earlier, for replaying a query's decisions many times (accuracy checks). */
+export interface ReplaySource {
+  /** The stored detections of each of `frames` (ascending); throws when one was never labelled. */
+  read(frames: Int32Array): Promise<Map<number, Detection[]>>;
 }
 
 export interface ReferenceScanCounters {
@@ -138,6 +150,10 @@ async function* detectMissing(
   counters: ReferenceScanCounters,
   options: ReferenceScanOptions,
 ): AsyncGenerator<LabelledFrame[]> {
+  if (ctx.replay) {
+    yield* replayMissing(ctx, ctx.replay, frames, missing, counters, options);
+    return;
+  }
   const thumbnails = options.thumbnails;
   const detector = missing.length > 0 ? await ctx.detector() : undefined;
   const size = detector?.decodeSize(ctx.width, ctx.height);
@@ -184,6 +200,54 @@ async function* detectMissing(
     await ctx.catalog.writeLabels(ctx.videoId, ctx.modelId, labelled);
     counters.referenceCalls += batch.count;
     yield labelled;
+  }
+}
+
+/**
+ * `detectMissing` with the detector's labels replayed: nothing is decoded at the detector's size
+ * (thumbnails still are, from the same frame list), the labels are written to the store as the
+ * detector's would be, and each counts as a reference call.
+ */
+async function* replayMissing(
+  ctx: ReferenceScanContext,
+  replay: ReplaySource,
+  frames: Int32Array,
+  missing: Int32Array,
+  counters: ReferenceScanCounters,
+  options: ReferenceScanOptions,
+): AsyncGenerator<LabelledFrame[]> {
+  const label = async (list: Int32Array): Promise<LabelledFrame[]> => {
+    if (list.length === 0) return [];
+    const found = await replay.read(list);
+    const labelled = Array.from(list, (frame) => ({ frame, timestamp: ctx.timestamps[frame] ?? Number.NaN, detections: found.get(frame) ?? [] }));
+    await ctx.catalog.writeLabels(ctx.videoId, ctx.modelId, labelled);
+    counters.referenceCalls += list.length;
+    return labelled;
+  };
+  const thumbnails = options.thumbnails;
+  if (!thumbnails) {
+    for (let i = 0; i < missing.length; i += 64) {
+      if (ctx.signal?.aborted) throw new InterruptedError();
+      yield await label(missing.subarray(i, i + 64));
+    }
+    return;
+  }
+  const wanted = new Set(missing);
+  const decode = decodeFrameSet(ctx.path, {
+    ...ctx.ffmpeg,
+    outputs: thumbnails.outputs,
+    frames: { kind: 'list', frames, ...(options.skip ? { skip: options.skip } : {}) },
+    timestamps: ctx.timestamps,
+    ...(ctx.seekGap !== undefined ? { seekGap: ctx.seekGap } : {}),
+    batchSize: 8,
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+    ...(counters.ledger ? { ledger: counters.ledger } : {}),
+    ...(counters.decode ? { stats: counters.decode } : {}),
+  });
+  for await (const batches of decode) {
+    counters.framesDecoded += batches[0]!.count;
+    thumbnails.onBatch(batches);
+    yield await label(batches[0]!.frames.filter((f) => wanted.has(f)));
   }
 }
 
