@@ -348,7 +348,9 @@ export async function runCascade(
     if (!best) {
       return { fallback: `no cascade met the targets (FNR ${query.accuracy.fnr}, FPR ${query.accuracy.fpr}) on the ${sample.length}-frame labelled sample (${considered.join('; ')}), so the reference detector labelled every frame` };
     }
-    const rest = (N - labelledCount - sample.length) * costs.reference;
+    // Frames still unlabelled: those labelled before this query, and the sample it labelled (a
+    // sample labelled by an earlier query is already in labelledCount).
+    const rest = (N - labelledCount - counters.referenceCalls) * costs.reference;
     if (best.cost >= rest) {
       return { fallback: `the best cascade (${fmt(best.cost)} s estimated) costs more than labelling the remaining frames (${fmt(rest)} s), so the reference detector labelled every frame` };
     }

@@ -60,7 +60,8 @@ export function explainCascade(
   const frames = plan.end - plan.start;
   const lines: string[] = [];
   const limit = query.limit !== undefined ? ` LIMIT ${query.limit}${query.gap !== undefined ? ` GAP ${query.gap}` : ''}` : '';
-  lines.push(`${(TOP[query.shape] as (q: BoundQuery) => string)(query)}${limit}`);
+  const order = query.orderBy.length > 0 ? ' ORDER BY' : '';
+  lines.push(`${(TOP[query.shape] as (q: BoundQuery) => string)(query)}${order}${limit}`);
   lines.push(`└─ Filter ${whereText(query)}`);
   if (!params) {
     lines.push(`   └─ Cascade (${task}) on '${plan.video}' frames [${plan.start}, ${plan.end}): ${frames} frames, ${plan.labelled} in the label store`);
