@@ -19,6 +19,7 @@ import { probeVideo } from './video/probe.js';
 import { locateFfmpeg } from './video/ffmpeg-locator.js';
 import type { OutputCost } from './video/decoder.js';
 import { runQuery } from './query-runner.js';
+import { defaultVideoName } from './video/video-name.js';
 
 export interface EngineOptions {
   /** DuckDB catalog file; default `SIEVE_CATALOG`, else `.sieve/catalog.duckdb` in the working directory. */
@@ -336,9 +337,4 @@ export class Engine {
       labelledFrames: model ? await this.catalog.countLabelled(row.id, model.id) : 0,
     };
   }
-}
-
-export function defaultVideoName(path: string): string {
-  const stem = basename(path, extname(path)).replace(/[^A-Za-z0-9_]/g, '_');
-  return /^[A-Za-z_]/.test(stem) ? stem : `v_${stem}`;
 }

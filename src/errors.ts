@@ -1,6 +1,6 @@
 /**
  * Every error Sieve raises on purpose is a {@link SieveError} with a stable `code`. Only the CLI
- * turns them into exit codes (see `exitCodeFor`).
+ * turns them into exit codes (`src/cli/exit-codes.ts`), by `category`.
  */
 export type ErrorCategory = 'query' | 'input' | 'model' | 'storage' | 'runtime' | 'interrupted';
 
@@ -82,19 +82,4 @@ export class InterruptedError extends SieveError {
   constructor(message = 'the run was interrupted; labels written so far are kept and the next run resumes from them') {
     super('INTERRUPTED', 'interrupted', message);
   }
-}
-
-/** CLI exit codes by error category. */
-export const EXIT_CODES: Readonly<Record<ErrorCategory | 'internal', number>> = Object.freeze({
-  query: 2,
-  input: 3,
-  model: 4,
-  storage: 5,
-  runtime: 6,
-  interrupted: 130,
-  internal: 70,
-});
-
-export function exitCodeFor(error: unknown): number {
-  return error instanceof SieveError ? EXIT_CODES[error.category] : EXIT_CODES.internal;
 }

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { bindQuery, type BindContext, type BoundQuery } from './binder/index.js';
 import type { Engine, QueryOptions, VideoHandle } from './engine.js';
-import { defaultVideoName } from './engine.js';
+import { defaultVideoName } from './video/video-name.js';
 import type { AccuracyReport, QueryResult, RunStats, StageStats } from './engine-types.js';
 import { parseQuery } from './language/index.js';
 import { machineKey } from './machine.js';

@@ -1,24 +1,48 @@
 import { Command, CommanderError, Option } from 'commander';
-import { exitCodeFor, SieveError } from '../errors.js';
+import { SieveError } from '../errors.js';
+import { exitCodeFor } from './exit-codes.js';
 import { openEngine, type Engine, type EngineOptions } from '../engine.js';
 import type { QueryResult } from '../engine-types.js';
 import { prepareDemo } from './demo.js';
 import { formatResult, formatVideos } from './format.js';
 import { progressRenderer } from './progress.js';
 
-/** Options every command takes: a typed table over `EngineOptions`. */
-const ENGINE_FLAGS: readonly { flag: string; description: string; key: keyof EngineOptions; env?: string }[] = [
-  { flag: '--catalog <file>', description: 'DuckDB catalog file (videos, labels, models, runs)', key: 'catalog', env: 'SIEVE_CATALOG' },
-  { flag: '--model <name|file>', description: 'reference detector: a built-in name or an ONNX file', key: 'referenceModel', env: 'SIEVE_MODEL' },
-  { flag: '--model-dir <dir>', description: 'directory holding model files', key: 'modelDir', env: 'SIEVE_MODEL_DIR' },
-  { flag: '--data-dir <dir>', description: 'test and demo data (videos/, models/)', key: 'dataDir', env: 'SIEVE_DATA_DIR' },
-  { flag: '--provider <ep>', description: 'execution provider: cpu, cuda, webgpu or auto', key: 'executionProvider', env: 'SIEVE_PROVIDER' },
-];
+/** A command-line flag for one engine option. */
+interface EngineFlag {
+  readonly flag: string;
+  readonly description: string;
+  readonly env?: string;
+}
+
+/**
+ * Every engine option, and the flag that sets it or why none does: the table is total over
+ * `EngineOptions`, so a new option fails to compile until it is decided here.
+ */
+const ENGINE_FLAGS: { readonly [K in keyof Required<EngineOptions>]: EngineFlag | { readonly none: string } } = {
+  catalog: { flag: '--catalog <file>', description: 'DuckDB catalog file (videos, labels, models, runs)', env: 'SIEVE_CATALOG' },
+  referenceModel: { flag: '--model <name|file>', description: 'reference detector: a built-in name or an ONNX file', env: 'SIEVE_MODEL' },
+  modelDir: { flag: '--model-dir <dir>', description: 'directory holding model files', env: 'SIEVE_MODEL_DIR' },
+  dataDir: { flag: '--data-dir <dir>', description: 'test and demo data (videos/, models/)', env: 'SIEVE_DATA_DIR' },
+  executionProvider: { flag: '--provider <ep>', description: 'execution provider: cpu, cuda, webgpu or auto', env: 'SIEVE_PROVIDER' },
+  cacheDir: { none: 'SIEVE_CACHE_DIR, read by the model store' },
+  ffmpegPath: { none: 'SIEVE_FFMPEG, read by the ffmpeg locator' },
+  ffprobePath: { none: 'SIEVE_FFPROBE, read by the ffmpeg locator' },
+  onNotice: { none: 'the CLI prints notices on stderr' },
+  replayLabels: { none: 'a library option for accuracy checks' },
+};
+
+const FLAGGED = (Object.entries(ENGINE_FLAGS) as [keyof EngineOptions, EngineFlag | { none: string }][]).filter((e): e is [keyof EngineOptions, EngineFlag] => 'flag' in e[1]);
 
 interface CommonFlags {
   json?: boolean;
   progress?: boolean;
   [key: string]: unknown;
+}
+
+/** What every command shares: the interrupt signal, and whether errors print as JSON. */
+interface CliSession {
+  readonly signal: AbortSignal;
+  json: boolean;
 }
 
 /**
@@ -35,39 +59,63 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   const onSignal = () => controller.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  let json = false;
+  const session: CliSession = { signal: controller.signal, json: false };
+  for (const add of COMMANDS) add(program, session);
+  try {
+    await program.parseAsync(argv as string[], { from: 'user' });
+    return 0;
+  } catch (error) {
+    return reportError(error, session.json);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
 
-  const withEngine = async <T>(flags: CommonFlags, fn: (engine: Engine, progress: ReturnType<typeof progressRenderer>) => Promise<T>): Promise<T> => {
-    json = Boolean(flags.json);
-    const progress = progressRenderer({ force: flags.progress === true });
-    const options: Record<string, unknown> = { onNotice: (m: string) => process.stderr.write(`sieve: ${m}\n`) };
-    for (const f of ENGINE_FLAGS) {
-      const name = optionName(f.flag);
-      if (flags[name] !== undefined) options[f.key] = flags[name];
-    }
-    const engine = await openEngine(options as EngineOptions);
-    try {
-      return await fn(engine, progress);
-    } finally {
-      progress.stop();
-      await engine.close();
-    }
-  };
+/** Prints an error (and as JSON on stdout with `--json`) and returns its exit code. */
+function reportError(error: unknown, json: boolean): number {
+  if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+  if (json && error instanceof SieveError) process.stdout.write(`${JSON.stringify({ error: error.toJSON() }, null, 2)}\n`);
+  process.stderr.write(`sieve: ${error instanceof SieveError ? `${error.message} [${error.code}]` : `internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`}\n`);
+  return exitCodeFor(error);
+}
 
-  const printResult = (result: QueryResult, flags: CommonFlags) => {
-    process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatResult(result)}\n`);
-  };
+type Progress = ReturnType<typeof progressRenderer>;
 
-  const common = (command: Command): Command => {
-    for (const f of ENGINE_FLAGS) {
-      const option = new Option(f.flag, f.description);
-      command.addOption(f.env ? option.env(f.env) : option);
-    }
-    return command
-      .option('--json', 'print machine-readable JSON on stdout')
-      .option('--progress', 'show progress bars even when stderr is not a terminal');
-  };
+/** Opens an engine with the command's flags, runs `fn`, and closes it whatever happens. */
+async function withEngine<T>(session: CliSession, flags: CommonFlags, fn: (engine: Engine, progress: Progress) => Promise<T>): Promise<T> {
+  session.json = Boolean(flags.json);
+  const progress = progressRenderer({ force: flags.progress === true });
+  const options: Record<string, unknown> = { onNotice: (m: string) => process.stderr.write(`sieve: ${m}\n`) };
+  for (const [key, f] of FLAGGED) {
+    const value = flags[optionName(f.flag)];
+    if (value !== undefined) options[key] = value;
+  }
+  const engine = await openEngine(options as EngineOptions);
+  try {
+    return await fn(engine, progress);
+  } finally {
+    progress.stop();
+    await engine.close();
+  }
+}
 
+function printResult(result: QueryResult, flags: CommonFlags): void {
+  process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatResult(result)}\n`);
+}
+
+/** The options every command takes. */
+function common(command: Command): Command {
+  for (const [, f] of FLAGGED) {
+    const option = new Option(f.flag, f.description);
+    command.addOption(f.env ? option.env(f.env) : option);
+  }
+  return command.option('--json', 'print machine-readable JSON on stdout').option('--progress', 'show progress bars even when stderr is not a terminal');
+}
+
+const COMMANDS: readonly ((program: Command, session: CliSession) => void)[] = [queryCommand, addCommand, videosCommand, labelCommand, demoCommand];
+
+function queryCommand(program: Command, session: CliSession): void {
   common(
     program
       .command('query')
@@ -77,13 +125,15 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       .option('--exact', 'run the reference detector on every frame in range (ground truth)')
       .addHelpText('after', `\nExamples:\n  sieve query "SELECT FCOUNT(*) FROM video WHERE class='car' AND score >= 0.5" --video clip.mp4\n  sieve query "SELECT timestamp FROM traffic WHERE class='bus' LIMIT 5" --video traffic=clip.mp4 --json\n  sieve query "EXPLAIN SELECT COUNT(DISTINCT frame) FROM traffic WHERE class='car'"`),
   ).action(async (sql: string, flags: CommonFlags & { video: string[]; exact?: boolean }) => {
-    await withEngine(flags, async (engine, progress) => {
-      const result = await engine.query(sql, { videos: parseVideoBindings(flags.video), exact: flags.exact, signal: controller.signal, onProgress: progress.onProgress });
+    await withEngine(session, flags, async (engine, progress) => {
+      const result = await engine.query(sql, { videos: parseVideoBindings(flags.video), exact: flags.exact, signal: session.signal, onProgress: progress.onProgress });
       progress.stop();
       printResult(result, flags);
     });
   });
+}
 
+function addCommand(program: Command, session: CliSession): void {
   common(
     program
       .command('add')
@@ -91,19 +141,23 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       .argument('<path>', 'video file (MP4, AVI, ...)')
       .option('--name <name>', 'name to query it by (default: the file name without extension)'),
   ).action(async (path: string, flags: CommonFlags & { name?: string }) => {
-    await withEngine(flags, async (engine) => {
+    await withEngine(session, flags, async (engine) => {
       const video = await engine.addVideo(path, flags.name);
       process.stdout.write(flags.json ? `${JSON.stringify(video, null, 2)}\n` : `added '${video.name}': ${video.frameCount} frames, ${video.width}x${video.height}, ${video.fps.toFixed(2)} fps (${video.path})\n`);
     });
   });
+}
 
+function videosCommand(program: Command, session: CliSession): void {
   common(program.command('videos').description('list the videos in the catalog and how much of each is labelled')).action(async (flags: CommonFlags) => {
-    await withEngine(flags, async (engine) => {
+    await withEngine(session, flags, async (engine) => {
       const videos = await engine.listVideos();
       process.stdout.write(flags.json ? `${JSON.stringify(videos, null, 2)}\n` : `${formatVideos(videos)}\n`);
     });
   });
+}
 
+function labelCommand(program: Command, session: CliSession): void {
   common(
     program
       .command('label')
@@ -113,13 +167,15 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       .option('--to <seconds>', 'end time', Number)
       .option('--step <n>', 'label every n-th frame', Number),
   ).action(async (video: string, flags: CommonFlags & { from?: number; to?: number; step?: number }) => {
-    await withEngine(flags, async (engine, progress) => {
-      const summary = await engine.label(video, { from: flags.from, to: flags.to, step: flags.step, signal: controller.signal, onProgress: progress.onProgress });
+    await withEngine(session, flags, async (engine, progress) => {
+      const summary = await engine.label(video, { from: flags.from, to: flags.to, step: flags.step, signal: session.signal, onProgress: progress.onProgress });
       progress.stop();
       process.stdout.write(flags.json ? `${JSON.stringify(summary, null, 2)}\n` : `labelled ${summary.referenceCalls} frames (${summary.alreadyLabelled} were already in the label store) of '${summary.video}' in ${summary.seconds.toFixed(1)} s\n`);
     });
   });
+}
 
+function demoCommand(program: Command, session: CliSession): void {
   common(
     program
       .command('demo')
@@ -129,29 +185,13 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     const demo = await prepareDemo({ dataDir: flags['dataDir'] as string | undefined, onNotice: (m) => process.stderr.write(`sieve: ${m}\n`) });
     if (!flags['catalog']) flags['catalog'] = demo.catalog;
     if (!flags['modelDir'] && demo.modelDir) flags['modelDir'] = demo.modelDir;
-    await withEngine({ ...flags, progress: flags.progress ?? true }, async (engine, progress) => {
+    await withEngine(session, { ...flags, progress: flags.progress ?? true }, async (engine, progress) => {
       process.stderr.write(`sieve demo: ${demo.description}\n  ${demo.sql}\n`);
-      const result = await engine.query(demo.sql, { videos: { [demo.name]: demo.video }, exact: flags.exact, signal: controller.signal, onProgress: progress.onProgress });
+      const result = await engine.query(demo.sql, { videos: { [demo.name]: demo.video }, exact: flags.exact, signal: session.signal, onProgress: progress.onProgress });
       progress.stop();
       printResult(result, flags);
     });
   });
-
-  try {
-    await program.parseAsync(argv as string[], { from: 'user' });
-    return 0;
-  } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
-    const code = exitCodeFor(error);
-    if (json && error instanceof SieveError) {
-      process.stdout.write(`${JSON.stringify({ error: error.toJSON() }, null, 2)}\n`);
-    }
-    process.stderr.write(`sieve: ${error instanceof SieveError ? `${error.message} [${error.code}]` : `internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`}\n`);
-    return code;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
 }
 
 function collect(value: string, previous: string[]): string[] {
