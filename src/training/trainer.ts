@@ -172,6 +172,39 @@ const LOSS = { presence: 'sigmoid-bce', count: 'softmax-ce', regression: 'mse' }
  */
 export async function trainModel(data: TrainingData, options: TrainOptions): Promise<TrainedModel> {
   const started = performance.now();
+  const run = prepareTraining(data, options);
+  const sessionOptions = options.threads ? { intraOpThreads: options.threads } : {};
+  const step = await OnnxSession.create(buildTrainingGraph(run.spec, run.normalization, run.optimizer), sessionOptions);
+  const evaluator = await OnnxSession.create(buildInferenceGraph(run.spec, run.normalization), sessionOptions);
+  try {
+    const fit = await fitEpochs(run, step, evaluator, options);
+    return await finishTraining(run, evaluator, fit, options, started);
+  } finally {
+    await step.dispose();
+    await evaluator.dispose();
+  }
+}
+
+/** Everything a training run fixes before its first step. */
+interface TrainingRun {
+  readonly data: TrainingData;
+  readonly task: TrainingTask;
+  readonly spec: NetworkSpec;
+  readonly plan: NetworkPlan;
+  readonly seed: number;
+  readonly rng: Random;
+  readonly split: Split;
+  readonly targets: Float32Array;
+  readonly normalization: Normalization;
+  readonly balance: ReturnType<typeof classBalance>;
+  readonly optimizer: OptimizerSpec;
+  readonly lr: number;
+  readonly batchSize: number;
+  readonly augment: { flip: boolean; shift: number } | undefined;
+}
+
+/** Checks the data, plans the network and fixes split, targets, normalization and class weights. */
+function prepareTraining(data: TrainingData, options: TrainOptions): TrainingRun {
   const { width, height } = data;
   const n = data.frames.length;
   const frameSize = width * height * 3;
@@ -194,111 +227,127 @@ export async function trainModel(data: TrainingData, options: TrainOptions): Pro
   const targets = Float32Array.from(data.labels, (v) => (task.kind === 'presence' ? (v > 0 ? 1 : 0) : task.kind === 'count' ? Math.min(Math.max(Math.round(v), 0), task.maxCount) : v));
   const normalization = computeNormalization(data.images, frameSize, split.train);
   const balance = classBalance(task, targets, split.train, options.classWeighting ?? (task.kind === 'presence' ? 'balanced' : 'none'));
-
   const optimizer = options.optimizer ?? { kind: 'adam', weightDecay: 1e-4 };
   const lr = options.learningRate ?? (optimizer.kind === 'adam' ? 1e-3 : 1e-2);
-  const batchSize = options.batchSize ?? 32;
+  const augment = options.augment ? { flip: options.augment.flip ?? true, shift: options.augment.shift ?? Math.round(width / 16) } : undefined;
+  return { data, task, spec, plan, seed, rng, split, targets, normalization, balance, optimizer, lr, batchSize: options.batchSize ?? 32, augment };
+}
+
+/** Parameters and optimizer state between steps. */
+interface StepState {
+  params: Float32Array;
+  m: Float32Array;
+  v: Float32Array;
+  t: number;
+}
+
+interface Fit {
+  readonly best: { readonly params: Float32Array; readonly loss: number; readonly epoch: number };
+  readonly epochs: number;
+  readonly trainLoss: number;
+  readonly trainSeconds: number;
+  readonly trained: number;
+}
+
+/** The epochs: shuffled batches, validation after each, early stopping on validation loss. */
+async function fitEpochs(run: TrainingRun, step: OnnxSession, evaluator: OnnxSession, options: TrainOptions): Promise<Fit> {
   const maxEpochs = options.maxEpochs ?? 40;
   const patience = options.patience ?? 8;
-  const augment = options.augment ? { flip: options.augment.flip ?? true, shift: options.augment.shift ?? Math.round(width / 16) } : undefined;
-  const sessionOptions = options.threads ? { intraOpThreads: options.threads } : {};
-  const step = await OnnxSession.create(buildTrainingGraph(spec, normalization, optimizer), sessionOptions);
-  const evaluator = await OnnxSession.create(buildInferenceGraph(spec, normalization), sessionOptions);
-  const P = plan.paramCount;
-  let params: Float32Array = initParams(plan, seed);
-  let m: Float32Array = new Float32Array(P);
-  let v: Float32Array = new Float32Array(P);
-  let best = { params, loss: Infinity, epoch: 0 };
-  let t = 0;
+  const P = run.plan.paramCount;
+  const state: StepState = { params: initParams(run.plan, run.seed), m: new Float32Array(P), v: new Float32Array(P), t: 0 };
+  let best = { params: state.params, loss: Infinity, epoch: 0 };
   let epoch = 0;
   let trainLoss = NaN;
   let trainSeconds = 0;
   let trained = 0;
-  const dropouts = plan.layers.filter((l) => l.spec.kind === 'dropout' && l.spec.rate > 0);
-  const hasValidation = split.validation.length > 0;
-  const order = Int32Array.from(split.train);
-  const stepsPerEpoch = Math.ceil(order.length / batchSize);
-  try {
-    for (epoch = 1; epoch <= maxEpochs; epoch++) {
-      rng.shuffle(order);
-      let lossSum = 0;
-      const epochStart = performance.now();
-      for (let s = 0; s < stepsPerEpoch; s++) {
-        if (options.signal?.aborted) throw new InterruptedError();
-        const idx = order.subarray(s * batchSize, Math.min((s + 1) * batchSize, order.length));
-        const B = idx.length;
-        const w = new Float32Array(B);
-        for (let i = 0; i < B; i++) w[i] = balance.weight(targets[idx[i]!]!);
-        const wSum = w.reduce((a, b) => a + b, 0);
-        for (let i = 0; i < B; i++) w[i]! /= wSum;
-        t++;
-        const feeds: Record<string, TensorData> = {
-          [IO.frames]: augment ? augmentFrames(framesTensor(data.images, frameSize, idx, width, height), normalization.mean, augment, rng) : framesTensor(data.images, frameSize, idx, width, height),
-          [IO.labels]: TensorData.float32(labelRows(task, targets, idx, outputs), [B, outputs]),
-          [IO.weights]: TensorData.float32(w, [B]),
-          [IO.params]: TensorData.float32(params, [P]),
-          [IO.stateM]: TensorData.float32(m, [P]),
-          [IO.lr]: TensorData.float32(Float32Array.of(lr), []),
-        };
-        if (optimizer.kind === 'adam') {
-          feeds[IO.stateV] = TensorData.float32(v, [P]);
-          feeds[IO.biasCorrection1] = TensorData.float32(Float32Array.of(1 / (1 - (optimizer.beta1 ?? 0.9) ** t)), []);
-          feeds[IO.biasCorrection2] = TensorData.float32(Float32Array.of(1 / (1 - (optimizer.beta2 ?? 0.999) ** t)), []);
-        }
-        for (const layer of dropouts) {
-          const rate = (layer.spec as { rate: number }).rate;
-          const size = layer.inShape.reduce((a, b) => a * b, B);
-          const mask = new Float32Array(size);
-          for (let i = 0; i < size; i++) mask[i] = rng.next() < rate ? 0 : 1 / (1 - rate);
-          feeds[dropoutMaskName(layer)] = TensorData.float32(mask, [B, ...layer.inShape]);
-        }
-        const out = await step.run(feeds);
-        params = out[IO.paramsOut]!.data as Float32Array;
-        m = out[IO.stateMOut]!.data as Float32Array;
-        if (optimizer.kind === 'adam') v = out[IO.stateVOut]!.data as Float32Array;
-        lossSum += (out[IO.loss]!.data as Float32Array)[0]!;
-        trained += B;
-        options.onProgress?.({ epoch, maxEpochs, step: s + 1, stepsPerEpoch, trainLoss: lossSum / (s + 1) });
-      }
-      trainSeconds += (performance.now() - epochStart) / 1000;
-      trainLoss = lossSum / stepsPerEpoch;
-      if (!Number.isFinite(trainLoss)) throw new RangeError(`training diverged at epoch ${epoch} (loss ${trainLoss}); lower the learning rate`);
-      const model = adjustLogits(plan, params, balance.logPrior);
-      const validationLoss = hasValidation ? score(await predict(evaluator, plan, data, split.validation, model), targets, split.validation, task, plan.outputs, 0).loss : trainLoss;
-      options.onProgress?.({ epoch, maxEpochs, step: stepsPerEpoch, stepsPerEpoch, trainLoss, validationLoss });
-      if (validationLoss < best.loss - 1e-4) best = { params: model, loss: validationLoss, epoch };
-      else if (epoch - best.epoch >= patience) break;
+  const hasValidation = run.split.validation.length > 0;
+  const order = Int32Array.from(run.split.train);
+  const stepsPerEpoch = Math.ceil(order.length / run.batchSize);
+  for (epoch = 1; epoch <= maxEpochs; epoch++) {
+    run.rng.shuffle(order);
+    let lossSum = 0;
+    const epochStart = performance.now();
+    for (let s = 0; s < stepsPerEpoch; s++) {
+      if (options.signal?.aborted) throw new InterruptedError();
+      const idx = order.subarray(s * run.batchSize, Math.min((s + 1) * run.batchSize, order.length));
+      lossSum += await trainStep(run, step, state, idx);
+      trained += idx.length;
+      options.onProgress?.({ epoch, maxEpochs, step: s + 1, stepsPerEpoch, trainLoss: lossSum / (s + 1) });
     }
-    epoch = Math.min(epoch, maxEpochs);
-    const trainMean = mean(targets, split.train);
-    const evaluate = async (idx: Int32Array) => score(await predict(evaluator, plan, data, idx, best.params), targets, idx, task, plan.outputs, trainMean);
-    const validation = hasValidation ? await evaluate(split.validation) : emptyMetrics();
-    const heldOut = split.test.length > 0 ? await evaluate(split.test) : validation;
-    const metrics: TrainingMetrics = {
-      epochs: epoch,
-      bestEpoch: best.epoch,
-      trainLoss,
-      validation,
-      heldOut,
-      trainFrames: split.train.length,
-    };
-    const ranges = { train: frameSpans(data.frames, split.train), validation: frameSpans(data.frames, split.validation), test: frameSpans(data.frames, split.test) };
-    const { onnx, manifest } = exportModel(spec, normalization, best.params, {
-      task,
-      seed,
-      optimizer,
-      learningRate: lr,
-      batchSize,
-      frames: { count: n, ...ranges },
-      metrics,
-      ...(options.provenance ?? {}),
-    });
-    const timing = { seconds: (performance.now() - started) / 1000, imagesPerSecond: trained / trainSeconds };
-    return { spec, normalization, params: best.params, onnx, manifest, metrics, timing };
-  } finally {
-    await step.dispose();
-    await evaluator.dispose();
+    trainSeconds += (performance.now() - epochStart) / 1000;
+    trainLoss = lossSum / stepsPerEpoch;
+    if (!Number.isFinite(trainLoss)) throw new RangeError(`training diverged at epoch ${epoch} (loss ${trainLoss}); lower the learning rate`);
+    const model = adjustLogits(run.plan, state.params, run.balance.logPrior);
+    const validationLoss = hasValidation ? score(await predict(evaluator, run.plan, run.data, run.split.validation, model), run.targets, run.split.validation, run.task, run.plan.outputs, 0).loss : trainLoss;
+    options.onProgress?.({ epoch, maxEpochs, step: stepsPerEpoch, stepsPerEpoch, trainLoss, validationLoss });
+    if (validationLoss < best.loss - 1e-4) best = { params: model, loss: validationLoss, epoch };
+    else if (epoch - best.epoch >= patience) break;
   }
+  return { best, epochs: Math.min(epoch, maxEpochs), trainLoss, trainSeconds, trained };
+}
+
+/** One optimisation step on the batch `idx`; returns its loss and updates `state`. */
+async function trainStep(run: TrainingRun, step: OnnxSession, state: StepState, idx: Int32Array): Promise<number> {
+  const { data, plan, optimizer, rng } = run;
+  const { width, height } = data;
+  const frameSize = width * height * 3;
+  const P = plan.paramCount;
+  const B = idx.length;
+  const w = new Float32Array(B);
+  for (let i = 0; i < B; i++) w[i] = run.balance.weight(run.targets[idx[i]!]!);
+  const wSum = w.reduce((a, b) => a + b, 0);
+  for (let i = 0; i < B; i++) w[i]! /= wSum;
+  state.t++;
+  const frames = framesTensor(data.images, frameSize, idx, width, height);
+  const feeds: Record<string, TensorData> = {
+    [IO.frames]: run.augment ? augmentFrames(frames, run.normalization.mean, run.augment, rng) : frames,
+    [IO.labels]: TensorData.float32(labelRows(run.task, run.targets, idx, plan.outputs), [B, plan.outputs]),
+    [IO.weights]: TensorData.float32(w, [B]),
+    [IO.params]: TensorData.float32(state.params, [P]),
+    [IO.stateM]: TensorData.float32(state.m, [P]),
+    [IO.lr]: TensorData.float32(Float32Array.of(run.lr), []),
+  };
+  if (optimizer.kind === 'adam') {
+    feeds[IO.stateV] = TensorData.float32(state.v, [P]);
+    feeds[IO.biasCorrection1] = TensorData.float32(Float32Array.of(1 / (1 - (optimizer.beta1 ?? 0.9) ** state.t)), []);
+    feeds[IO.biasCorrection2] = TensorData.float32(Float32Array.of(1 / (1 - (optimizer.beta2 ?? 0.999) ** state.t)), []);
+  }
+  for (const layer of plan.layers) {
+    if (layer.spec.kind !== 'dropout' || !(layer.spec.rate > 0)) continue;
+    const rate = layer.spec.rate;
+    const size = layer.inShape.reduce((a, b) => a * b, B);
+    const mask = new Float32Array(size);
+    for (let i = 0; i < size; i++) mask[i] = rng.next() < rate ? 0 : 1 / (1 - rate);
+    feeds[dropoutMaskName(layer)] = TensorData.float32(mask, [B, ...layer.inShape]);
+  }
+  const out = await step.run(feeds);
+  state.params = out[IO.paramsOut]!.data as Float32Array;
+  state.m = out[IO.stateMOut]!.data as Float32Array;
+  if (optimizer.kind === 'adam') state.v = out[IO.stateVOut]!.data as Float32Array;
+  return (out[IO.loss]!.data as Float32Array)[0]!;
+}
+
+/** Scores the best epoch's model on validation and held-out frames, and exports it. */
+async function finishTraining(run: TrainingRun, evaluator: OnnxSession, fit: Fit, options: TrainOptions, started: number): Promise<TrainedModel> {
+  const { data, split, task, plan, targets, best } = { ...run, best: fit.best };
+  const trainMean = mean(targets, split.train);
+  const evaluate = async (idx: Int32Array) => score(await predict(evaluator, plan, data, idx, best.params), targets, idx, task, plan.outputs, trainMean);
+  const validation = split.validation.length > 0 ? await evaluate(split.validation) : emptyMetrics();
+  const heldOut = split.test.length > 0 ? await evaluate(split.test) : validation;
+  const metrics: TrainingMetrics = { epochs: fit.epochs, bestEpoch: best.epoch, trainLoss: fit.trainLoss, validation, heldOut, trainFrames: split.train.length };
+  const ranges = { train: frameSpans(data.frames, split.train), validation: frameSpans(data.frames, split.validation), test: frameSpans(data.frames, split.test) };
+  const { onnx, manifest } = exportModel(run.spec, run.normalization, best.params, {
+    task,
+    seed: run.seed,
+    optimizer: run.optimizer,
+    learningRate: run.lr,
+    batchSize: run.batchSize,
+    frames: { count: data.frames.length, ...ranges },
+    metrics,
+    ...(options.provenance ?? {}),
+  });
+  const timing = { seconds: (performance.now() - started) / 1000, imagesPerSecond: fit.trained / fit.trainSeconds };
+  return { spec: run.spec, normalization: run.normalization, params: best.params, onnx, manifest, metrics, timing };
 }
 
 interface Split {
