@@ -589,67 +589,11 @@ export function bindQuery(statement: Statement, context: BindContext): BoundQuer
   const star = entries.find((e) => e.item.kind === 'all-columns');
   const aggregates = entries.filter((e) => e.bound?.type === 'aggregate');
 
-  let shape: QueryShape;
-  let outputs: BoundOutput[];
-  let groupBy: ('frame' | 'timestamp')[] = [];
-  let having: BoundFramePredicate | undefined;
-
-  if (query.groupBy.length > 0) {
-    shape = 'grouped-limit';
-    groupBy = bindGroupBy(query.groupBy, binder);
-    if (star !== undefined) throw err('INVALID_CLAUSE', star.item, 'SELECT * cannot be used with GROUP BY; select timestamp or frame', { found: '*' });
-    outputs = entries.map((entry) => {
-      if (entry.bound?.type === 'aggregate') {
-        if (entry.bound.aggregate.fn === 'fcount') {
-          throw err('INVALID_CLAUSE', entry.bound.node, 'FCOUNT(*) averages over frames; per frame (GROUP BY timestamp) use COUNT(*)', {
-            found: formatExpression(entry.bound.node),
-          });
-        }
-        return aggregateOutput(entry);
-      }
-      const output = valueOutput(entry);
-      if (!isFrameLevel(output.value)) {
-        throw err('INVALID_CLAUSE', entry.bound!.node, `${show(entry.bound!.node)} has one value per object; with GROUP BY timestamp select timestamp, frame or an aggregate such as COUNT(*)`, {
-          found: formatExpression(entry.bound!.node),
-        });
-      }
-      return output;
-    });
-    having = query.having === undefined ? BoundFramePredicate.countCompare(BoundPredicate.constant(true), '>=', 1) : bindHaving(query.having, binder);
-  } else {
-    if (query.having !== undefined) {
-      throw err('INVALID_CLAUSE', query.having, 'HAVING needs GROUP BY timestamp: HAVING filters frames, WHERE filters objects', { found: 'HAVING' });
-    }
-    if (aggregates.length > 0) {
-      const plain = entries.find((e) => e.bound?.type !== 'aggregate');
-      if (plain !== undefined) {
-        const what = plain.bound === undefined ? '*' : show(plain.bound.node);
-        throw err('INVALID_CLAUSE', plain.item, `cannot mix aggregates and plain columns without GROUP BY: ${what} is not an aggregate, ${show(aggregates[0].bound!.node)} is`, {
-          found: what,
-        });
-      }
-      shape = 'aggregate';
-      outputs = entries.map(aggregateOutput);
-    } else {
-      const values = entries.flatMap((e) => (e.bound === undefined ? SELECT_ALL_COLUMNS.map((c) => BoundOutput.value(c, COLUMNS[c].type, BoundValue.column(c as BoundColumn))) : [valueOutput(e)]));
-      const frameLevel = star === undefined && values.some((v) => columnsOfValue(v.value).size > 0) && values.every((v) => isFrameLevel(v.value));
-      shape = frameLevel ? 'select-frames' : 'select-rows';
-      outputs = values;
-    }
-  }
+  const { shape, outputs, groupBy, having } = query.groupBy.length > 0 ? bindGrouped(query, entries, star, binder) : bindUngrouped(query, entries, star, aggregates);
 
   const orderBy = bindOrderBy(query, shape, outputs, binder);
   const limit = query.limit === undefined ? undefined : checkCount(query.limit);
-  let gap: number | undefined;
-  if (query.gap !== undefined) {
-    if (query.limit === undefined) {
-      throw err('INVALID_CLAUSE', query.gap, 'GAP needs LIMIT: LIMIT k GAP g returns k frames at least g frames apart', { found: 'GAP' });
-    }
-    if (shape !== 'select-frames' && shape !== 'grouped-limit') {
-      throw err('INVALID_CLAUSE', query.gap, 'GAP applies to queries that return frames, e.g. SELECT timestamp ... LIMIT 10 GAP 300', { found: 'GAP' });
-    }
-    gap = checkCount(query.gap);
-  }
+  const gap = bindGap(query, shape);
   const accuracy = bindAccuracy(query.accuracy, shape);
 
   const trees: BoundTree[] = [{ kind: 'predicate', node: where }];
@@ -684,4 +628,68 @@ export function bindQuery(statement: Statement, context: BindContext): BoundQuer
     case 'select-rows':
       return Object.freeze({ shape, ...common, outputs: Object.freeze(outputs as ValueOutput[]) });
   }
+}
+
+interface BoundShape {
+  readonly shape: QueryShape;
+  readonly outputs: BoundOutput[];
+  readonly groupBy: ('frame' | 'timestamp')[];
+  readonly having: BoundFramePredicate | undefined;
+}
+
+/** `GROUP BY timestamp [HAVING ...]`: frame-level outputs and per-frame aggregates. */
+function bindGrouped(query: SelectQueryNode, entries: readonly SelectEntry[], star: SelectEntry | undefined, binder: ExpressionBinder): BoundShape {
+  const groupBy = bindGroupBy(query.groupBy, binder);
+  if (star !== undefined) throw err('INVALID_CLAUSE', star.item, 'SELECT * cannot be used with GROUP BY; select timestamp or frame', { found: '*' });
+  const outputs = entries.map((entry) => {
+    if (entry.bound?.type === 'aggregate') {
+      if (entry.bound.aggregate.fn === 'fcount') {
+        throw err('INVALID_CLAUSE', entry.bound.node, 'FCOUNT(*) averages over frames; per frame (GROUP BY timestamp) use COUNT(*)', {
+          found: formatExpression(entry.bound.node),
+        });
+      }
+      return aggregateOutput(entry);
+    }
+    const output = valueOutput(entry);
+    if (!isFrameLevel(output.value)) {
+      throw err('INVALID_CLAUSE', entry.bound!.node, `${show(entry.bound!.node)} has one value per object; with GROUP BY timestamp select timestamp, frame or an aggregate such as COUNT(*)`, {
+        found: formatExpression(entry.bound!.node),
+      });
+    }
+    return output;
+  });
+  const having = query.having === undefined ? BoundFramePredicate.countCompare(BoundPredicate.constant(true), '>=', 1) : bindHaving(query.having, binder);
+  return { shape: 'grouped-limit', outputs, groupBy, having };
+}
+
+/** No GROUP BY: an aggregate query, a frame selection or object rows. */
+function bindUngrouped(query: SelectQueryNode, entries: readonly SelectEntry[], star: SelectEntry | undefined, aggregates: readonly SelectEntry[]): BoundShape {
+  if (query.having !== undefined) {
+    throw err('INVALID_CLAUSE', query.having, 'HAVING needs GROUP BY timestamp: HAVING filters frames, WHERE filters objects', { found: 'HAVING' });
+  }
+  if (aggregates.length > 0) {
+    const plain = entries.find((e) => e.bound?.type !== 'aggregate');
+    if (plain !== undefined) {
+      const what = plain.bound === undefined ? '*' : show(plain.bound.node);
+      throw err('INVALID_CLAUSE', plain.item, `cannot mix aggregates and plain columns without GROUP BY: ${what} is not an aggregate, ${show(aggregates[0]!.bound!.node)} is`, {
+        found: what,
+      });
+    }
+    return { shape: 'aggregate', outputs: entries.map(aggregateOutput), groupBy: [], having: undefined };
+  }
+  const values = entries.flatMap((e) => (e.bound === undefined ? SELECT_ALL_COLUMNS.map((c) => BoundOutput.value(c, COLUMNS[c].type, BoundValue.column(c as BoundColumn))) : [valueOutput(e)]));
+  const frameLevel = star === undefined && values.some((v) => columnsOfValue(v.value).size > 0) && values.every((v) => isFrameLevel(v.value));
+  return { shape: frameLevel ? 'select-frames' : 'select-rows', outputs: values, groupBy: [], having: undefined };
+}
+
+/** `LIMIT k GAP g`: only with LIMIT, and only on queries that return frames. */
+function bindGap(query: SelectQueryNode, shape: QueryShape): number | undefined {
+  if (query.gap === undefined) return undefined;
+  if (query.limit === undefined) {
+    throw err('INVALID_CLAUSE', query.gap, 'GAP needs LIMIT: LIMIT k GAP g returns k frames at least g frames apart', { found: 'GAP' });
+  }
+  if (shape !== 'select-frames' && shape !== 'grouped-limit') {
+    throw err('INVALID_CLAUSE', query.gap, 'GAP applies to queries that return frames, e.g. SELECT timestamp ... LIMIT 10 GAP 300', { found: 'GAP' });
+  }
+  return checkCount(query.gap);
 }
