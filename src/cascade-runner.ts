@@ -5,7 +5,8 @@
  * Aggregates use the model as a control variate with a random sample of reference labels.
  */
 import { compileObjectPredicate, DEFAULT_CONFIDENCE, type BoundQuery } from './binder/index.js';
-import type { Engine, QueryOptions, VideoHandle } from './engine.js';
+import type { EngineSession, VideoHandle } from './engine-session.js';
+import type { QueryOptions } from './engine.js';
 import type { AccuracyReport, QueryResult, ResultRow, ResultValue, StageStats } from './engine-types.js';
 import type { Detection } from './inference/detection.js';
 import { SpecializedModel } from './inference/specialized-model.js';
@@ -131,7 +132,7 @@ interface CascadeKey {
 
 /** One cascade run: what every stage reads, and the counters, costs and stage timings stages add to. */
 interface CascadeRun {
-  readonly engine: Engine;
+  readonly engine: EngineSession;
   readonly query: BoundQuery;
   readonly task: CascadeTask;
   readonly handle: VideoHandle;
@@ -165,7 +166,7 @@ interface Cascade {
  * caller then runs the exact plan).
  */
 export async function runCascade(
-  engine: Engine,
+  engine: EngineSession,
   query: BoundQuery,
   task: CascadeTask,
   handle: VideoHandle,
@@ -193,7 +194,7 @@ export async function runCascade(
 
 /** The run's context, and the cascade stored for this video, reference model and predicate (if any). */
 async function openRun(
-  engine: Engine,
+  engine: EngineSession,
   query: BoundQuery,
   task: CascadeTask,
   handle: VideoHandle,
@@ -1017,7 +1018,7 @@ async function* firstOutput(source: AsyncIterable<FrameBatch[]>): AsyncGenerator
  * stored, and used when it saves at least 10% and its widest gap between decoded frames is within
  * the frame skip (so the skip's error estimate still holds).
  */
-async function chooseReducedDecode(engine: Engine, handle: VideoHandle, start: number, end: number, skip: number): Promise<{ maxGap: number } | undefined> {
+async function chooseReducedDecode(engine: EngineSession, handle: VideoHandle, start: number, end: number, skip: number): Promise<{ maxGap: number } | undefined> {
   const machine = machineKey();
   const key = `video:${handle.row.contentHash}:skip ${skip}`;
   let gap = (await engine.catalog.findStageCost('decode-noref-gap', key, machine))?.secondsPerFrame;
@@ -1113,7 +1114,7 @@ function assemble(
   };
 }
 
-async function loadCosts(engine: Engine, handle: VideoHandle): Promise<Costs> {
+async function loadCosts(engine: EngineSession, handle: VideoHandle): Promise<Costs> {
   const machine = machineKey();
   const m = await engine.referenceModel();
   const { width: W, height: H } = handle.row;

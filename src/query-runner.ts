@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { bindQuery, type BindContext, type BoundQuery } from './binder/index.js';
-import type { Engine, QueryOptions, VideoHandle } from './engine.js';
+import type { EngineSession, VideoHandle } from './engine-session.js';
+import type { QueryOptions } from './engine.js';
 import { defaultVideoName } from './video/video-name.js';
 import type { AccuracyReport, QueryResult, RunStats, StageStats } from './engine-types.js';
 import { parseQuery } from './language/index.js';
@@ -18,7 +19,7 @@ import { FrameLedger, decodeSummary } from './video/decode-ledger.js';
 const KIND = { 'select-rows': 'rows', 'select-frames': 'frames', aggregate: 'aggregate', 'grouped-limit': 'limit' } as const;
 
 /** parse -> bind -> plan -> execute, and the query-run record. */
-export async function runQuery(engine: Engine, sql: string, options: QueryOptions): Promise<QueryResult> {
+export async function runQuery(engine: EngineSession, sql: string, options: QueryOptions): Promise<QueryResult> {
   const started = performance.now();
   const startedAt = new Date();
   const statement = parseQuery(sql);
@@ -71,7 +72,7 @@ export async function runQuery(engine: Engine, sql: string, options: QueryOption
   return query.explain === 'analyze' ? { ...result, kind: 'explain', plan: text } : { ...result, plan: text };
 }
 
-async function bindContext(engine: Engine, options: QueryOptions, labels: readonly string[]): Promise<BindContext> {
+async function bindContext(engine: EngineSession, options: QueryOptions, labels: readonly string[]): Promise<BindContext> {
   const names = new Map<string, string>();
   for (const v of await engine.catalog.listVideos()) if (v.name) names.set(v.name, v.path);
   for (const [name, path] of Object.entries(options.videos ?? {})) names.set(name, resolve(path));
@@ -88,7 +89,7 @@ async function bindContext(engine: Engine, options: QueryOptions, labels: readon
 }
 
 async function executeExact(
-  engine: Engine,
+  engine: EngineSession,
   query: BoundQuery,
   handle: VideoHandle,
   model: ModelRow,

@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_FCOUNT_ERROR } from '../../src/cascade-runner.js';
 import type { ResultRow } from '../../src/engine-types.js';
-import { openEngine, type Engine } from '../../src/engine.js';
+import { openEngine, sessionOf, type Engine } from '../../src/engine.js';
 import { machineKey } from '../../src/machine.js';
 import { video } from '../helpers.js';
 
@@ -59,8 +59,8 @@ const errors = (got: Iterable<number>, positives: Set<number>, frames = N) => {
   return { fn, fp, fnr: fn / Math.max(1, positives.size), fpr: fp / Math.max(1, frames - positives.size) };
 };
 const labelled = async (engine: Engine, start = START, end = END) => {
-  const handle = await engine.registerVideo(path);
-  const model = await engine.referenceModelRow();
+  const handle = await sessionOf(engine).registerVideo(path);
+  const model = await sessionOf(engine).referenceModelRow();
   return engine.catalog.countLabelled(handle.row.id, model.id, { start, end });
 };
 /**
@@ -70,7 +70,7 @@ const labelled = async (engine: Engine, start = START, end = END) => {
  */
 const costsFavouringACascade = async (engine: Engine) => {
   const machine = machineKey();
-  await engine.catalog.putStageCost({ stageKind: 'reference', key: (await engine.referenceModel()).sha256, machine, secondsPerFrame: 10 });
+  await engine.catalog.putStageCost({ stageKind: 'reference', key: (await sessionOf(engine).referenceModel()).sha256, machine, secondsPerFrame: 10 });
   await engine.catalog.putStageCost({ stageKind: 'train', key: 'image-epoch', machine, secondsPerFrame: 1e-6 });
 };
 /**
@@ -155,7 +155,7 @@ describe('every cascade shape on real video', { timeout: 600_000 }, () => {
     const first = await cascade.query(`SELECT timestamp FROM shop WHERE ${PERSON} LIMIT 10 FNR WITHIN 0.01 FPR WITHIN 0.01`, { videos });
     expect(first.accuracy.mode).toBe('cascade');
     expect(first.columns).toEqual(['timestamp']);
-    const { timestamps } = await exact.registerVideo(path);
+    const { timestamps } = await sessionOf(exact).registerVideo(path);
     const firstFrames = [...selected].sort((a, b) => a - b).slice(0, 10);
     expect(first.rows.map((r) => r['timestamp'])).toEqual(firstFrames.map((f) => timestamps[f]));
     const exactFirst = [...truth.positives].sort((a, b) => a - b).slice(0, 10);

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openEngine, type Engine } from '../../src/engine.js';
+import { openEngine, sessionOf, type Engine } from '../../src/engine.js';
 import { dataDir, video } from '../helpers.js';
 
 const RANGE = 'frame < 40';
@@ -31,7 +31,7 @@ describe('the label store', () => {
     expect(first.stats.referenceCalls).toBe(40);
     expect(first.stats.labelsFromStore).toBe(0);
     const [v] = await engine.catalog.listVideos();
-    const model = await engine.referenceModelRow();
+    const model = await sessionOf(engine).referenceModelRow();
     expect(await engine.catalog.countLabelled(v!.id, model.id)).toBe(40);
     expect([...(await engine.catalog.labelledFrames(v!.id, model.id))]).toEqual(Array.from({ length: 40 }, (_, i) => i));
   });

@@ -1,0 +1,190 @@
+/**
+ * What the query runners work with behind {@link Engine}: the reference model (resolved and
+ * loaded once), video registration, and the context of a reference scan. Not public API.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { VideoError } from './errors.js';
+import type { EngineOptions } from './engine.js';
+import type { Detection } from './inference/detection.js';
+import { resolveModel, type ResolvedModel } from './inference/model-store.js';
+import { DEFAULT_REFERENCE_MODEL } from './inference/model-manifest.js';
+import { ReferenceDetector } from './inference/reference-detector.js';
+import type { ReferenceScanContext, ReplaySource } from './operators/reference-scan-operator.js';
+import { Catalog } from './storage/catalog.js';
+import type { ModelRow, VideoRow } from './storage/catalog-rows.js';
+import { hashFile } from './storage/hash-file.js';
+import type { OutputCost } from './video/decoder.js';
+import { probeVideo } from './video/probe.js';
+import { defaultVideoName } from './video/video-name.js';
+
+/** A registered video with everything the operators need. */
+export interface VideoHandle {
+  readonly row: VideoRow;
+  readonly name: string;
+  readonly timestamps: Float64Array;
+  /** Gap in frames above which reading this video seeks instead of decoding through (measured). */
+  readonly seekGap?: number;
+  /** What a seek and an output pixel cost, to weigh covering frames against seeking. */
+  readonly outputCost?: OutputCost;
+}
+
+export class EngineSession {
+  private model: ResolvedModel | undefined;
+  private detector: Promise<ReferenceDetector> | undefined;
+  /** The detector loaded to check an unverified model file (see `referenceModel`). */
+  private checked: ReferenceDetector | undefined;
+  private replayCatalog: Promise<Catalog> | undefined;
+
+  constructor(
+    readonly catalog: Catalog,
+    readonly options: EngineOptions,
+  ) {}
+
+  /** Releases the detectors and the replay catalog (the engine closes its own catalog). */
+  async dispose(): Promise<void> {
+    const detector = this.detector;
+    this.detector = undefined;
+    if (detector) await (await detector.catch(() => undefined))?.dispose();
+    await this.checked?.dispose();
+    const replay = this.replayCatalog;
+    this.replayCatalog = undefined;
+    if (replay) await (await replay.catch(() => undefined))?.close();
+  }
+
+  /** The reference model's file and manifest (resolved once; loaded only when its checksum is not the manifest's). */
+  async referenceModel(): Promise<ResolvedModel> {
+    if (this.model) return this.model;
+    const model = await resolveModel(this.options.referenceModel ?? process.env.SIEVE_MODEL ?? DEFAULT_REFERENCE_MODEL, {
+      modelDir: this.options.modelDir,
+      dataDir: this.options.dataDir,
+      cacheDir: this.options.cacheDir,
+    });
+    if (model.sha256 !== model.manifest.source.sha256) {
+      // A file the manifest's checksum does not vouch for: load it now, so that a file of the
+      // wrong shape or no model at all fails before anything is written to the catalog.
+      const checked = await this.loadDetector(model);
+      if (this.checked) await checked.dispose();
+      else this.checked = checked;
+    }
+    this.model = model;
+    return model;
+  }
+
+  async referenceModelRow(): Promise<ModelRow> {
+    const m = await this.referenceModel();
+    return this.catalog.registerModel({
+      name: m.manifest.name,
+      sha256: m.sha256,
+      family: m.manifest.family,
+      inputWidth: m.manifest.input.width,
+      inputHeight: m.manifest.input.height,
+      labels: m.manifest.labels,
+    });
+  }
+
+  /** The loaded detector, created on first use (a warm query may never need it). */
+  referenceDetector(): Promise<ReferenceDetector> {
+    this.detector ??= this.referenceModel().then((m) => this.checked ?? this.loadDetector(m));
+    return this.detector;
+  }
+
+  private loadDetector(m: ResolvedModel): Promise<ReferenceDetector> {
+    return ReferenceDetector.load(m.path, {
+      manifest: m.manifest,
+      executionProvider: this.options.executionProvider ?? 'cpu',
+      onFallback: this.options.onNotice,
+    });
+  }
+
+  /**
+   * Finds the video by content in the catalog, or probes and registers it. Probing fails with a
+   * `VideoError` before anything is written.
+   */
+  async registerVideo(path: string, name?: string): Promise<VideoHandle> {
+    const file = resolve(path);
+    if (!existsSync(file)) {
+      throw new VideoError('VIDEO_NOT_FOUND', `video file not found: ${file}. Check the path, or list registered videos with 'sieve videos'.`, { path: file });
+    }
+    const hash = await hashFile(file);
+    let row = await this.catalog.findVideoByHash(hash);
+    let timestamps = row ? await this.catalog.videoTimestamps(row.id) : undefined;
+    if (!row || !timestamps || row.path !== file || (name !== undefined && row.name !== name)) {
+      const info = await probeVideo(file, this.options);
+      row = await this.catalog.transaction(async () => {
+        const registered = await this.catalog.registerVideo({
+          path: file,
+          contentHash: hash,
+          sizeBytes: info.sizeBytes,
+          fps: info.fps,
+          frameCount: info.frameCount,
+          width: info.width,
+          height: info.height,
+          duration: info.duration,
+          codec: info.codec,
+          variableFrameRate: info.variableFrameRate,
+          ...(name !== undefined ? { name } : {}),
+        });
+        await this.catalog.putVideoTimestamps(registered.id, info.timestamps);
+        return registered;
+      });
+      timestamps = info.timestamps;
+    }
+    return { row, name: name ?? row.name ?? defaultVideoName(file), timestamps };
+  }
+
+  scanContext(handle: VideoHandle, model: ModelRow, signal?: AbortSignal, onProgress?: (done: number, total: number) => void): ReferenceScanContext {
+    return {
+      catalog: this.catalog,
+      videoId: handle.row.id,
+      modelId: model.id,
+      path: handle.row.path,
+      width: handle.row.width,
+      height: handle.row.height,
+      timestamps: handle.timestamps,
+      detector: () => this.referenceDetector(),
+      ffmpeg: this.ffmpegOptions(),
+      ...(handle.seekGap !== undefined ? { seekGap: handle.seekGap } : {}),
+      ...(handle.outputCost ? { outputCost: handle.outputCost } : {}),
+      ...(signal ? { signal } : {}),
+      ...(onProgress ? { onProgress } : {}),
+      ...(this.options.replayLabels ? { replay: this.replaySource(handle, model) } : {}),
+    };
+  }
+
+  /** Labels of `options.replayLabels` for this video and reference model (see {@link EngineOptions.replayLabels}). */
+  private replaySource(handle: VideoHandle, model: ModelRow): ReplaySource {
+    const path = this.options.replayLabels!;
+    const ids = (async () => {
+      this.replayCatalog ??= Catalog.open(resolve(path));
+      const catalog = await this.replayCatalog;
+      const video = await catalog.findVideoByHash(handle.row.contentHash);
+      const source = await catalog.findModel(model.name, model.sha256);
+      if (!video || !source) throw new VideoError('REPLAY_LABELS_MISSING', `the replay catalog ${path} has no labels of ${handle.row.path} by ${model.name}; label the video fully there first (sieve label ${handle.row.path} --catalog ${path}).`, { path });
+      return { catalog, videoId: video.id, modelId: source.id };
+    })();
+    return {
+      read: async (frames) => {
+        const { catalog, videoId, modelId } = await ids;
+        const range = { start: frames[0]!, end: frames[frames.length - 1]! + 1 };
+        const have = new Set(await catalog.labelledFrames(videoId, modelId, range));
+        const absent = frames.find((f) => !have.has(f));
+        if (absent !== undefined) throw new VideoError('REPLAY_LABELS_MISSING', `the replay catalog ${path} has no label for frame ${absent} of ${handle.row.path}; label every frame of the range there first.`, { path });
+        const out = new Map<number, Detection[]>();
+        for (const row of await catalog.readDetections(videoId, modelId, range)) {
+          let list = out.get(row.frame);
+          if (!list) out.set(row.frame, (list = []));
+          list.push(row);
+        }
+        return out;
+      },
+    };
+  }
+
+  /** The ffmpeg binaries this engine was told to use (see {@link locateFfmpeg}). */
+  ffmpegOptions(): { ffmpegPath?: string; ffprobePath?: string; onNotice?: (message: string) => void } {
+    const { ffmpegPath, ffprobePath, onNotice } = this.options;
+    return { ...(ffmpegPath ? { ffmpegPath } : {}), ...(ffprobePath ? { ffprobePath } : {}), ...(onNotice ? { onNotice } : {}) };
+  }
+
+}
