@@ -160,23 +160,28 @@ interface Cascade {
   readonly onnx: Uint8Array;
 }
 
+/** What a cascade runs on: the query, its video and reference model, and the frames [start, end) in range. */
+export interface CascadeInput {
+  readonly engine: EngineSession;
+  readonly query: BoundQuery;
+  readonly task: CascadeTask;
+  readonly handle: VideoHandle;
+  readonly model: ModelRow;
+  readonly start: number;
+  readonly end: number;
+  readonly options: QueryOptions;
+  /** performance.now() when the query began. */
+  readonly started: number;
+}
+
 /**
  * Runs the query through the cascade, or says why not when the optimizer finds the reference
  * detector on every frame cheaper, or no cascade it trained meets the accuracy targets (the
  * caller then runs the exact plan).
  */
-export async function runCascade(
-  engine: EngineSession,
-  query: BoundQuery,
-  task: CascadeTask,
-  handle: VideoHandle,
-  model: ModelRow,
-  start: number,
-  end: number,
-  options: QueryOptions,
-  started: number,
-): Promise<CascadeOutcome | CascadeFallback> {
-  const { run, stored } = await openRun(engine, query, task, handle, model, start, end, options, started);
+export async function runCascade(input: CascadeInput): Promise<CascadeOutcome | CascadeFallback> {
+  const { run, stored } = await openRun(input);
+  const task = run.task;
   const cascade: Cascade | FallbackReason = stored ? { params: stored.metrics as CascadeParams, onnx: stored.onnx } : await planAndTrain(run);
   if ('kind' in cascade) return { fallback: cascade.message, reason: cascade };
   const { params } = cascade;
@@ -193,17 +198,8 @@ export async function runCascade(
 }
 
 /** The run's context, and the cascade stored for this video, reference model and predicate (if any). */
-async function openRun(
-  engine: EngineSession,
-  query: BoundQuery,
-  task: CascadeTask,
-  handle: VideoHandle,
-  model: ModelRow,
-  start: number,
-  end: number,
-  options: QueryOptions,
-  started: number,
-) {
+async function openRun(input: CascadeInput) {
+  const { engine, query, task, handle, model, start, end, options, started } = input;
   const catalog = engine.catalog;
   const N = end - start;
   const key: CascadeKey = { videoId: handle.row.id, referenceModelId: model.id, predicateKey: cascadeKey(task, query), kind: task };

@@ -49,7 +49,7 @@ export async function runQuery(engine: EngineSession, sql: string, options: Quer
     }
     return explainResult(query, handle, explainExact(query, plan), started);
   }
-  const outcome = task ? await runCascade(engine, query, task, handle, modelRow, start, end, options, started) : undefined;
+  const outcome = task ? await runCascade({ engine, query, task, handle, model: modelRow, start, end, options, started }) : undefined;
   const cascade = outcome && 'result' in outcome ? outcome : undefined;
   const result = cascade?.result ?? withNote(await executeExact(engine, query, handle, modelRow, frames, options, started), outcome && 'fallback' in outcome ? outcome.fallback : undefined);
   const params = cascade ? (cascade.planJson as CascadeParams) : undefined;
