@@ -16,7 +16,7 @@ export default {
   },
   // Each mutant runs only the tests that executed it in the dry run.
   coverageAnalysis: 'perTest',
-  mutate: ['src/optimizer/**/*.ts', 'src/operators/**/*.ts', 'src/cascade-runner.ts'],
+  mutate: ['src/optimizer/**/*.ts', 'src/operators/**/*.ts', 'src/plan/**/*.ts', 'src/video/frame-distance.ts', 'src/training/cascade-calibration.ts'],
   // No type checker: @stryker-mutator/typescript-checker needs the TypeScript compiler API, which
   // TypeScript 7 (the native compiler) does not have. For the same reason Stryker's sandbox step
   // that rewrites tsconfig.json's `extends`/`references` (it calls `ts.parseConfigFileTextToJson`)

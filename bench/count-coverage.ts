@@ -11,9 +11,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openEngine } from '../src/engine.js';
-import { DEFAULT_FCOUNT_ERROR } from '../src/cascade-runner.js';
+import { DEFAULT_FCOUNT_ERROR } from '../src/binder/index.js';
 import { neighbourVariance, sampleStratified } from '../src/optimizer/count-estimator.js';
-import { frameList } from '../src/plan/frame-selection.js';
+import { frameList } from '../src/video/frame-range.js';
 import { Random } from '../src/training/random.js';
 import { dataDir, describeMachine, isoDate, machineLine, markdownTable, resolveFromRoot, updateMarkdownSection, writeJson } from './bench-util.js';
 

@@ -3,14 +3,15 @@
  * loaded once), video registration, and the context of a reference scan. Not public API.
  */
 import { existsSync } from 'node:fs';
+import type { BindContext } from './binder/index.js';
 import { resolve } from 'node:path';
 import { VideoError } from './errors.js';
-import type { EngineOptions } from './engine.js';
+import type { EngineOptions, QueryOptions } from './engine.js';
 import type { Detection } from './inference/detection.js';
 import { resolveModel, type ResolvedModel } from './inference/model-store.js';
 import { DEFAULT_REFERENCE_MODEL } from './inference/model-manifest.js';
 import { ReferenceDetector } from './inference/reference-detector.js';
-import type { ReferenceScanContext, ReplaySource } from './operators/reference-scan-operator.js';
+import type { ReferenceScanContext, ReplaySource } from './operators/reference-labels.js';
 import { Catalog } from './storage/catalog.js';
 import type { ModelRow, VideoRow } from './storage/catalog-rows.js';
 import { hashFile } from './storage/hash-file.js';
@@ -178,6 +179,23 @@ export class EngineSession {
         }
         return out;
       },
+    };
+  }
+
+  /** How the binder resolves a query's names: registered videos, the query's own bindings, and the model's labels. */
+  async bindContext(options: QueryOptions, labels: readonly string[]): Promise<BindContext> {
+    const names = new Map<string, string>();
+    for (const v of await this.catalog.listVideos()) if (v.name) names.set(v.name, v.path);
+    for (const [name, path] of Object.entries(options.videos ?? {})) names.set(name, resolve(path));
+    return {
+      resolveVideo: (ref) =>
+        ref.kind === 'name'
+          ? names.has(ref.name)
+            ? { name: ref.name, path: names.get(ref.name)! }
+            : undefined
+          : { name: defaultVideoName(ref.path), path: resolve(ref.path) },
+      videoNames: () => [...names.keys()],
+      labels,
     };
   }
 

@@ -10,7 +10,7 @@ import { DEFAULT_REFERENCE_MODEL } from './inference/model-manifest.js';
 import { resolveModel, type ResolvedModel } from './inference/model-store.js';
 import type { ExecutionProviderChoice } from './inference/onnx-runtime.js';
 import { ReferenceDetector } from './inference/reference-detector.js';
-import { referenceScan, type ReferenceScanContext, type ReferenceScanCounters, type ReplaySource } from './operators/reference-scan-operator.js';
+import { referenceScan, type ReferenceScanContext, type ReferenceScanCounters, type ReplaySource } from './operators/reference-labels.js';
 import type { Detection } from './inference/detection.js';
 import { Catalog } from './storage/catalog.js';
 import type { ModelRow, VideoRow } from './storage/catalog-rows.js';
@@ -18,7 +18,9 @@ import { hashFile } from './storage/hash-file.js';
 import { probeVideo } from './video/probe.js';
 import { locateFfmpeg } from './video/ffmpeg-locator.js';
 import type { OutputCost } from './video/decoder.js';
-import { runQuery } from './query-runner.js';
+import { explainPlan } from './plan/explain.js';
+import { optimize } from './optimizer/optimizer.js';
+import { executePlan, explainResult, measure, openQuery, recordRun } from './operators/execute-plan.js';
 import { EngineSession } from './engine-session.js';
 export type { VideoHandle } from './engine-session.js';
 import { defaultVideoName } from './video/video-name.js';
@@ -129,8 +131,22 @@ export class Engine {
   }
 
   /** Answers a FrameQL query. See FRAMEQL.md for the dialect. */
-  query(sql: string, options: QueryOptions = {}): Promise<QueryResult> {
-    return runQuery(this.session, sql, options);
+  async query(sql: string, options: QueryOptions = {}): Promise<QueryResult> {
+    const startedAt = new Date();
+    const { ctx, input } = await openQuery(this.session, sql, options);
+    const explain = ctx.query.explain;
+    // optimize -> measure -> optimize: a cold cascade labels its sample, trains, then is chosen (or not).
+    let step = optimize(input);
+    if (explain === 'plan') return explainResult(ctx, explainPlan(step.plan));
+    for (let round = 0; step.kind === 'measure'; round++) {
+      if (round >= 4) throw new Error('internal: the optimizer kept asking for measurements');
+      await measure(step.plan, ctx);
+      step = optimize(input);
+    }
+    const result = await executePlan(step, ctx);
+    await recordRun(ctx, step, input, result, startedAt);
+    const plan = explainPlan(step.plan, explain === 'analyze' ? result.stats : undefined);
+    return explain === 'analyze' ? { ...result, kind: 'explain', plan } : { ...result, plan };
   }
 
   /** Registers a video under a name (default: its file name without extension). */

@@ -285,6 +285,9 @@ export const DEFAULT_FPR = 0.01;
 /** Confidence for `ERROR WITHIN e` written without `AT CONFIDENCE`. */
 export const DEFAULT_CONFIDENCE = 0.95;
 
+/** The error bound an FCOUNT gets when the query states none (objects per frame, at 95% confidence: an error above 0.1 then has under 1% chance). */
+export const DEFAULT_FCOUNT_ERROR = 0.075;
+
 export interface BoundErrorTarget {
   /** Largest acceptable absolute error (half-width of the confidence interval). */
   readonly within: number;
@@ -372,3 +375,14 @@ export interface GroupedLimitQuery extends BoundQueryBase {
 }
 
 export type BoundQuery = SelectRowsQuery | SelectFramesQuery | AggregateQuery | GroupedLimitQuery;
+
+/**
+ * The count interval an aggregate asks for, per frame, and its confidence level: `ERROR WITHIN`
+ * applies to the first output, per frame for FCOUNT and in objects for COUNT(*) over `frames`.
+ */
+export function countTarget(query: BoundQuery, frames: number): { within: number; confidence: number } {
+  const target = query.accuracy.error;
+  const first = query.shape === 'aggregate' ? query.outputs[0] : undefined;
+  const within = target ? (first?.aggregate.fn === 'count' ? target.within / frames : target.within) : DEFAULT_FCOUNT_ERROR;
+  return { within, confidence: target?.confidence ?? DEFAULT_CONFIDENCE };
+}

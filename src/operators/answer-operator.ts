@@ -1,235 +1,154 @@
-import {
-  compileObjectPredicate,
-  compileObjectValue,
-  evaluateFramePredicate,
-  type AggregateOutput,
-  type BoundOrderItem,
-  type BoundOutput,
-  type BoundQuery,
-  type DetectionRow,
-  type ValueOutput,
-} from '../binder/index.js';
-import type { ResultRow, ResultValue } from '../engine-types.js';
-import type { Detection } from '../inference/detection.js';
-
-/** One frame as the answer operators see it: its reference detections. */
-export interface LabelledFrameView {
-  readonly frame: number;
-  readonly timestamp: number;
-  readonly detections: readonly Detection[];
-}
-
 /**
- * Turns a stream of reference-labelled frames (in frame order) into a query's answer, exactly.
- * `consume` returns false once the answer cannot change any more (LIMIT reached), so the
- * producer can stop decoding and detecting.
+ * Answer: the query's result from the labels or decisions below it, with its accuracy report and
+ * interval, built in one place for every plan. Below a `Calibrate` there is no answer yet: the
+ * measuring steps run and the engine asks the optimizer again.
  */
-export interface AnswerOperator {
-  consume(frame: LabelledFrameView): boolean;
-  finish(framesInRange: number): { rows: ResultRow[]; value?: number };
-  readonly columns: readonly string[];
+import { DEFAULT_CONFIDENCE, type BoundQuery } from '../binder/index.js';
+import type { AccuracyReport, QueryResult, ResultRow, ResultValue } from '../engine-types.js';
+import { fmt } from '../optimizer/cascade-search.js';
+import type { AnswerNode } from '../plan/physical-node.js';
+import { decodeSummary } from '../video/decode-ledger.js';
+import { createAnswerOperator, frameSelectionRows } from './answer-collector.js';
+import type { CascadeBatch, CountAnswer, ExecutionContext } from './execution-context.js';
+import { referenceScan } from './reference-labels.js';
+
+/** The result kind of each query shape (one table). */
+export const RESULT_KIND = { 'select-rows': 'rows', 'select-frames': 'frames', aggregate: 'aggregate', 'grouped-limit': 'limit' } as const satisfies Record<BoundQuery['shape'], QueryResult['kind']>;
+
+/** The answer of a plan (undefined for a plan of measuring steps, which answers nothing). */
+export async function answerOperator(node: AnswerNode, ctx: ExecutionContext, input: AsyncIterable<CascadeBatch>): Promise<QueryResult | undefined> {
+  const below = node.input;
+  if (below.kind === 'Calibrate') {
+    for await (const _ of input) void _;
+    return undefined;
+  }
+  if (below.kind === 'StratifiedEstimate') {
+    let estimate: CountAnswer | undefined;
+    for await (const batch of input) estimate ??= batch.estimate;
+    return countAnswer(ctx, estimate!);
+  }
+  if (below.role === 'uncertain') {
+    let decided: CascadeBatch | undefined;
+    for await (const batch of input) decided = batch;
+    return presenceAnswer(ctx, decided!);
+  }
+  return exactAnswer(ctx, input);
 }
 
-export function createAnswerOperator(query: BoundQuery, labels: readonly string[]): AnswerOperator {
-  return ANSWER[query.shape](query as never, labels);
+async function exactAnswer(ctx: ExecutionContext, input: AsyncIterable<CascadeBatch>): Promise<QueryResult> {
+  const { query } = ctx;
+  const answer = createAnswerOperator(query, ctx.labels);
+  scan: for await (const batch of input) {
+    for (const f of batch.labelled!) if (!answer.consume(f)) break scan;
+  }
+  const { rows, value } = answer.finish(ctx.frames);
+  const interval = value !== undefined ? { low: value, high: value, confidence: query.accuracy.error?.confidence ?? 1 } : undefined;
+  return assemble(ctx, answer.columns, rows, value, interval, exactAccuracy(query));
 }
 
-const ANSWER: { readonly [S in BoundQuery['shape']]: (q: Extract<BoundQuery, { shape: S }>, labels: readonly string[]) => AnswerOperator } = {
-  'select-rows': (q, labels) => {
-    const where = compileObjectPredicate(q.where);
-    const out = outputRow(q.outputs, labels);
-    const rows = new Collector(q.orderBy, q.limit, labels);
-    return {
-      columns: q.outputs.map((o) => o.name),
-      consume(f) {
-        for (const r of rowsOf(f)) if (where(r) && !rows.add(out(r), r)) return false;
-        return true;
-      },
-      finish: () => ({ rows: rows.result() }),
-    };
-  },
-  'select-frames': (q, labels) => {
-    const where = compileObjectPredicate(q.where);
-    const out = outputRow(q.outputs, labels);
-    const rows = new Collector(q.orderBy, q.limit, labels, q.gap);
-    return {
-      columns: q.outputs.map((o) => o.name),
-      consume(f) {
-        const match = rowsOf(f).find(where);
-        return match ? rows.add(out(match), match) : true;
-      },
-      finish: () => ({ rows: rows.result() }),
-    };
-  },
-  aggregate: (q) => {
-    const where = compileObjectPredicate(q.where);
-    const states = q.outputs.map((o) => aggregateState(o));
-    return {
-      columns: q.outputs.map((o) => o.name),
-      consume(f) {
-        const matching = rowsOf(f).filter(where);
-        for (const s of states) s.add(matching);
-        return true;
-      },
-      finish(framesInRange) {
-        const row: Record<string, ResultValue> = {};
-        q.outputs.forEach((o, i) => (row[o.name] = states[i]!.value(framesInRange)));
-        const first = row[q.outputs[0]!.name];
-        return { rows: [row], ...(typeof first === 'number' ? { value: first } : {}) };
-      },
-    };
-  },
-  'grouped-limit': (q, labels) => {
-    const where = compileObjectPredicate(q.where);
-    const rows = new Collector(q.orderBy, q.limit, labels, q.gap);
-    return {
-      columns: q.outputs.map((o) => o.name),
-      consume(f) {
-        const matching = rowsOf(f).filter(where);
-        if (matching.length === 0 || !evaluateFramePredicate(q.having, matching)) return true;
-        const row: Record<string, ResultValue> = {};
-        for (const o of q.outputs) {
-          row[o.name] = o.kind === 'value' ? valueOf(o, matching[0]!, labels) : aggregateOver(o, matching);
-        }
-        return rows.add(row, matching[0]!);
-      },
-      finish: () => ({ rows: rows.result() }),
-    };
-  },
-};
-
-export function rowsOf(f: LabelledFrameView): DetectionRow[] {
-  return f.detections.map((d) => ({ frame: f.frame, timestamp: f.timestamp, classId: d.classId, score: d.score, xmin: d.xmin, ymin: d.ymin, xmax: d.xmax, ymax: d.ymax }));
-}
-
-function outputRow(outputs: readonly ValueOutput[], labels: readonly string[]): (r: DetectionRow) => ResultRow {
-  const fns = outputs.map((o) => ({ name: o.name, text: o.type === 'text', fn: compileObjectValue(o.value) }));
-  return (r) => {
-    const row: Record<string, ResultValue> = {};
-    for (const f of fns) {
-      const v = f.fn(r);
-      row[f.name] = f.text ? (labels[v] ?? String(v)) : v;
-    }
-    return row;
+/** Presence: the rows (and COUNT(DISTINCT frame)'s value and interval) from the final per-frame decisions. */
+async function presenceAnswer(ctx: ExecutionContext, decided: CascadeBatch): Promise<QueryResult> {
+  const { query, frames: N } = ctx;
+  const positive = (i: number) => decided.decision[i] === 1;
+  const { rows, value } = await presenceRows(ctx, positive);
+  const st = ctx.cascade!.statistics;
+  const h = st.thresholds;
+  const estFnr = Number(st.heldOut.fnr ?? 0);
+  const estFpr = Number(st.heldOut.fpr ?? 0);
+  const accuracy: AccuracyReport = {
+    mode: 'cascade',
+    targets: { fnr: query.accuracy.fnr, fpr: query.accuracy.fpr },
+    estimated: { fnr: estFnr, fpr: estFpr },
+    met: estFnr <= query.accuracy.fnr && estFpr <= query.accuracy.fpr,
+    note: `cascade: estimated FNR ${fmt(estFnr)} / FPR ${fmt(estFpr)} (targets ${query.accuracy.fnr} / ${query.accuracy.fpr}), measured leave-one-out on ${st.interpolation?.agreeing ?? 0} labelled frames at twice the sample spacing; specialized model held-out (later time blocks) FNR ${fmt(h?.fnr)} / FPR ${fmt(h?.fpr)}; ${ctx.uncertainChecked} uncertain frames checked by the reference detector`,
   };
+  // COUNT(DISTINCT frame) is an estimate, not an exact count: with FN <= fnr x P and FP <= fpr x (N - P)
+  // the true count P lies in [(n - fpr x N) / (1 - fpr), n / (1 - fnr)], as surely as the targets hold.
+  const { fnr, fpr } = query.accuracy;
+  const interval = value === undefined ? undefined : { low: Math.max(0, Math.ceil((value - fpr * N) / (1 - fpr) - 1e-9)), high: Math.min(N, Math.floor(value / (1 - fnr) + 1e-9)), confidence: DEFAULT_CONFIDENCE };
+  return assemble(ctx, query.outputs.map((o) => o.name), rows, value, interval, accuracy);
 }
 
-function valueOf(o: ValueOutput, r: DetectionRow, labels: readonly string[]): ResultValue {
-  const v = compileObjectValue(o.value)(r);
-  return o.type === 'text' ? (labels[v] ?? String(v)) : v;
+async function presenceRows(ctx: ExecutionContext, positive: (i: number) => boolean): Promise<{ rows: ResultRow[]; value: number | undefined }> {
+  const { query, range, frames: N, labels } = ctx;
+  const ts = ctx.handle.timestamps;
+  if (query.shape === 'select-frames') {
+    const frames: { frame: number; timestamp: number }[] = [];
+    for (let i = 0; i < N; i++) if (positive(i)) frames.push({ frame: range.start + i, timestamp: ts[range.start + i]! });
+    return { rows: frameSelectionRows(query, frames, labels), value: undefined };
+  }
+  if (query.shape === 'select-rows') {
+    // Every positive frame is labelled by now: its objects stream back from the store.
+    const answer = createAnswerOperator(query, labels);
+    const positives = Int32Array.from({ length: N }, (_, i) => i).filter(positive).map((i) => range.start + i);
+    const reread = { referenceCalls: 0, labelsFromStore: 0, framesDecoded: 0, detectSeconds: 0 };
+    scan: for await (const chunk of referenceScan(ctx.scan(), positives, reread)) {
+      for (const f of chunk) if (!answer.consume(f)) break scan;
+    }
+    return { rows: answer.finish(N).rows, value: undefined };
+  }
+  let n = 0;
+  for (let i = 0; i < N; i++) if (positive(i)) n++;
+  return { rows: [{ [query.outputs[0]!.name]: n }], value: n };
 }
 
-function aggregateOver(o: BoundOutput, rows: readonly DetectionRow[]): ResultValue {
-  const s = aggregateState(o as AggregateOutput);
-  s.add(rows);
-  return s.value(1);
+/** Count: the answer row, its interval and the accuracy note. */
+function countAnswer(ctx: ExecutionContext, e: CountAnswer): QueryResult {
+  const { query, frames: N } = ctx;
+  if (query.shape !== 'aggregate') throw new Error('internal: count cascade on a non-aggregate query');
+  const first = query.outputs[0]!;
+  const row: Record<string, ResultValue> = {};
+  for (const o of query.outputs) row[o.name] = o.aggregate.fn === 'count' ? e.value * N : e.value;
+  const scale = first.aggregate.fn === 'count' ? N : 1;
+  const value = e.value * scale;
+  const half = e.halfWidth * scale;
+  const accuracy: AccuracyReport = {
+    mode: 'cascade',
+    targets: { error: e.within * scale, confidence: e.confidence },
+    estimated: { error: half },
+    met: half <= e.within * scale + 1e-12,
+    note: `estimate ${fmt(value)} ± ${fmt(half)} at ${Math.round(e.confidence * 100)}% confidence (target ± ${fmt(e.within * scale)}${query.accuracy.error ? '' : ', the default'}): ${e.useModel ? "the specialized model's count on every frame, corrected in each time block by its mean residual on" : 'the mean in each time block of'} ${e.sampled} frames the reference detector labelled at random (stratified over ${e.blocks} time blocks), plus ${e.exact} frames known exactly`,
+  };
+  return assemble(ctx, query.outputs.map((o) => o.name), [row], value, { low: value - half, high: value + half, confidence: e.confidence }, accuracy);
 }
 
-interface AggregateState {
-  add(matching: readonly DetectionRow[]): void;
-  value(framesInRange: number): ResultValue;
+/** The accuracy targets a query states, by name. */
+export function accuracyTargets(query: BoundQuery): Record<string, number> {
+  if (query.shape !== 'aggregate') return { fnr: query.accuracy.fnr, fpr: query.accuracy.fpr };
+  return query.accuracy.error ? { error: query.accuracy.error.within, confidence: query.accuracy.error.confidence } : {};
 }
 
-function aggregateState(o: AggregateOutput): AggregateState {
-  const arg = o.aggregate.argument ? compileObjectValue(o.aggregate.argument) : undefined;
-  let objects = 0;
-  let frames = 0;
-  let sum = 0;
-  let min = Infinity;
-  let max = -Infinity;
+export function exactAccuracy(query: BoundQuery): AccuracyReport {
+  const targets = accuracyTargets(query);
   return {
-    add(matching) {
-      objects += matching.length;
-      if (matching.length > 0) frames++;
-      if (arg) {
-        for (const r of matching) {
-          const v = arg(r);
-          sum += v;
-          if (v < min) min = v;
-          if (v > max) max = v;
-        }
-      }
-    },
-    value(framesInRange) {
-      switch (o.aggregate.fn) {
-        case 'fcount':
-          return framesInRange > 0 ? objects / framesInRange : null;
-        case 'count':
-          return objects;
-        case 'count-distinct-frames':
-          return frames;
-        case 'sum':
-          return objects > 0 ? sum : null;
-        case 'avg':
-          return objects > 0 ? sum / objects : null;
-        case 'min':
-          return objects > 0 ? min : null;
-        case 'max':
-          return objects > 0 ? max : null;
-      }
-    },
+    mode: 'exact',
+    targets,
+    estimated: Object.fromEntries(Object.keys(targets).filter((k) => k !== 'confidence').map((k) => [k, 0])),
+    met: true,
+    note: 'exact: the reference detector labelled every frame in range, so every accuracy target is met',
   };
 }
 
-/** Collects output rows with ORDER BY, LIMIT and GAP (minimum frame distance between rows). */
-class Collector {
-  private readonly rows: { row: ResultRow; keys: (number | string)[]; frame: number }[] = [];
-  private lastFrame = -Infinity;
-  private readonly keyFns: ((r: DetectionRow) => number | string)[];
-
-  constructor(
-    private readonly orderBy: readonly BoundOrderItem[],
-    private readonly limit: number | undefined,
-    labels: readonly string[],
-    private readonly gap?: number,
-  ) {
-    this.keyFns = orderBy.map((o) => {
-      const fn = compileObjectValue(o.value);
-      return o.type === 'text' ? (r: DetectionRow) => labels[fn(r)] ?? '' : fn;
-    });
-  }
-
-  /** False when no later row can enter the answer. */
-  add(row: ResultRow, source: DetectionRow): boolean {
-    if (this.gap !== undefined && source.frame !== this.lastFrame && source.frame - this.lastFrame < this.gap) return true;
-    this.lastFrame = source.frame;
-    this.rows.push({ row, keys: this.keyFns.map((k) => k(source)), frame: source.frame });
-    return this.orderBy.length > 0 || this.limit === undefined || this.rows.length < this.limit;
-  }
-
-  result(): ResultRow[] {
-    let sorted = this.rows;
-    if (this.orderBy.length > 0) {
-      sorted = [...this.rows].sort((a, b) => {
-        for (let i = 0; i < this.orderBy.length; i++) {
-          const x = a.keys[i]!;
-          const y = b.keys[i]!;
-          if (x === y) continue;
-          const c = x < y ? -1 : 1;
-          return this.orderBy[i]!.direction === 'desc' ? -c : c;
-        }
-        return a.frame - b.frame;
-      });
-    }
-    const limited = this.limit === undefined ? sorted : sorted.slice(0, this.limit);
-    return limited.map((r) => r.row);
-  }
+function assemble(ctx: ExecutionContext, columns: readonly string[], rows: ResultRow[], value: number | undefined, interval: QueryResult['interval'], accuracy: AccuracyReport): QueryResult {
+  const { query, counters } = ctx;
+  return {
+    kind: RESULT_KIND[query.shape],
+    video: { name: query.video.name, path: ctx.handle.row.path },
+    columns,
+    rows,
+    ...(value !== undefined ? { value } : {}),
+    ...(interval ? { interval } : value !== undefined ? { interval: { low: value, high: value, confidence: 1 } } : {}),
+    accuracy,
+    stats: {
+      framesInRange: ctx.frames,
+      framesDecoded: counters.framesDecoded,
+      referenceCalls: counters.referenceCalls,
+      labelsFromStore: counters.labelsFromStore,
+      seconds: (performance.now() - ctx.started) / 1000,
+      stages: ctx.stages.list(),
+      ...decodeSummary(counters),
+    },
+    plan: '',
+  };
 }
 
-/**
- * The rows of a frame-level selection from frames already known to match (a cascade's positives),
- * in frame order: outputs, ORDER BY, LIMIT and GAP as the exact operator applies them.
- */
-export function frameSelectionRows(
-  query: Extract<BoundQuery, { shape: 'select-frames' }>,
-  frames: readonly { frame: number; timestamp: number }[],
-  labels: readonly string[],
-): ResultRow[] {
-  const out = outputRow(query.outputs, labels);
-  const rows = new Collector(query.orderBy, query.limit, labels, query.gap);
-  for (const f of frames) {
-    const r: DetectionRow = { frame: f.frame, timestamp: f.timestamp, classId: -1, score: 0, xmin: 0, ymin: 0, xmax: 0, ymax: 0 };
-    if (!rows.add(out(r), r)) break;
-  }
-  return rows.result();
-}

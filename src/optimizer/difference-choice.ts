@@ -5,7 +5,7 @@
  * is timed on this machine; it is kept only when it saves more specialized-model time than it
  * costs and its leave-one-out error rate on the sample stays within its share of the targets.
  */
-import { distance, medianImage, type DifferenceDetectorSpec } from '../operators/difference-detector.js';
+import { distance, medianImage, type DifferenceDetectorSpec } from '../video/frame-distance.js';
 import { calibrateDifference, type DifferenceCalibration } from './calibration.js';
 
 export interface DifferenceChoice extends DifferenceCalibration {

@@ -1,40 +1,85 @@
+/**
+ * EXPLAIN: the physical plan as a tree, one renderer per node kind, with each stage's cost
+ * (measured, or marked assumed) and accuracy estimate; what the optimizer weighed; and for
+ * EXPLAIN ANALYZE what each stage actually did.
+ */
 import type { BoundQuery } from '../binder/index.js';
 import type { RunStats } from '../engine-types.js';
+import type { Considered } from '../optimizer/cascade-search.js';
+import { shapeOf, type LogicalNode } from './logical-node.js';
+import { inputOf, type NodeOf, type PhysicalKind, type PhysicalNode, type StageCost } from './physical-node.js';
 
-/** What the exact (ground-truth) plan will do, for EXPLAIN. */
-export interface ExactPlan {
-  readonly video: string;
-  readonly path: string;
-  readonly model: string;
-  readonly start: number;
-  readonly end: number;
-  /** Frames of the range already in the label store. */
-  readonly labelled: number;
-  /** Measured on this machine by an earlier run, when there was one. */
-  readonly referenceSecondsPerFrame: number | undefined;
-  readonly decodeSize: string;
+/** A node as EXPLAIN prints it: its line, detail lines under it, and a leaf it runs itself (a scan's decode). */
+interface Rendered {
+  readonly head: string;
+  readonly details?: readonly string[];
+  readonly leaf?: string;
 }
 
-const TOP: { readonly [S in BoundQuery['shape']]: (q: Extract<BoundQuery, { shape: S }>) => string } = {
-  'select-rows': (q) => `Project ${q.outputs.map((o) => o.name).join(', ')}`,
-  'select-frames': (q) => `FrameSelect ${q.outputs.map((o) => o.name).join(', ')} (frames with a matching object)`,
-  aggregate: (q) => `Aggregate ${q.outputs.map((o) => o.name).join(', ')}`,
-  'grouped-limit': (q) => `GroupByFrame HAVING (${q.outputs.map((o) => o.name).join(', ')})`,
+const ms = (s: number | undefined) => (s === undefined ? '?' : `${(s * 1000).toFixed(3)} ms`);
+const per = (c: StageCost) => (c.secondsPerFrame === undefined ? 'not measured yet' : `${ms(c.secondsPerFrame)}/frame${c.assumed ? ' assumed' : ''}`);
+const frames = (n: { range: { start: number; end: number } }) => n.range.end - n.range.start;
+const num = (v: number | undefined, digits: number) => Number(v ?? Number.NaN).toFixed(digits);
+
+const RENDER: { readonly [K in PhysicalKind]: (node: NodeOf<K>) => Rendered } = {
+  Answer: (n) => ({ head: topLine(n.logical, n.query), details: [`Filter ${shapeOf(n.logical).input.text}`] }),
+  ReferenceScan: (n) =>
+    n.role === 'all'
+      ? {
+          head: `ReferenceScan ${n.model} on '${n.video}' frames [${n.range.start}, ${n.range.end}): ${frames(n)} frames, ${n.labelled} in the label store, ${frames(n) - n.labelled} to detect`,
+          details: [`estimated cost: ${n.cost.secondsPerFrame === undefined ? 'reference cost not measured on this machine yet' : `${((frames(n) - n.labelled) * n.cost.secondsPerFrame).toFixed(1)} s (${(n.cost.secondsPerFrame * 1000).toFixed(1)} ms/frame measured)`}; accuracy: exact`],
+          leaf: `Decode ${n.path} (frames missing from the store only, scaled for the detector)`,
+        }
+      : { head: `ReferenceScan ${n.model} on uncertain frames (${ms(n.cost.secondsPerFrame)}/frame; label store first: ${n.labelled} labelled)` },
+  Interpolate: (n) => ({
+    head: `Interpolate between agreeing labelled frames (sample every ${n.sampleStep}); gaps with a change go to the reference${n.net ? `, and so do frames the net flags: p >= ${n.thresholds.cLow.toFixed(4)} in negative gaps, p <= ${n.thresholds.cHigh.toFixed(4)} in positive ones` : ''}`,
+  }),
+  SpecializedScore: (n) => {
+    const a = n.architecture;
+    const h = n.heldOut;
+    const arch = `${a.convBlocks} conv x ${a.baseFilters} filters, dense ${a.dense}, ${a.inputSize}px`;
+    if (n.task === 'count') return { head: `SpecializedScore (count) ${arch} (${ms(n.cost.secondsPerFrame)}/frame) as control variate in each time block; held-out mean abs error ${num(h.meanAbsoluteError, 3)} vs ${num(h.meanBaselineError, 3)} for the mean` };
+    return { head: `SpecializedScore ${arch} as safety net (margin ${h.netMargin ?? '?'}) (${ms(n.cost.secondsPerFrame)}/frame); estimated FNR ${num(h.fnr ?? 0, 4)} FPR ${num(h.fpr ?? 0, 4)} on held-out frames, ${(Number(h.uncertain ?? 0) * 100).toFixed(1)}% of frames to the reference` };
+  },
+  DifferenceFilter: (n) => {
+    const d = n.choice;
+    if (!d?.enabled) return { head: `DifferenceFilter: off (${d ? `best of ${d.candidates.length} measured saves less than it costs` : 'not measured'})` };
+    const kind = d.spec.kind === 'blocked' ? `blocked ${d.spec.grid}x${d.spec.grid} (max block MSE)` : 'global MSE';
+    const against = d.spec.reference === 'background' ? 'background image (median of negative sample frames): closer is negative' : 'last evaluated frame: closer takes its score';
+    return { head: `DifferenceFilter ${kind} vs ${against}; threshold ${d.threshold.toExponential(3)}, hit rate ${(d.hitRate * 100).toFixed(0)}% on the sample, ${ms(d.secondsPerFrame)}/frame` };
+  },
+  FrameSkip: (n) => ({ head: `FrameSkip every ${n.skip}` }),
+  Decode: (n) => ({ head: `Decode ${n.path} at ${n.size}x${n.size}${n.step > 1 ? `, every ${n.step}th frame` : ''}${n.reducible ? ' (-skip_frame noref where measured cheaper)' : ''} (${ms(n.cost.secondsPerFrame)}/frame)` }),
+  StratifiedEstimate: (n) => {
+    const drawn = `${n.drawnBefore.length} random reference frames so far`;
+    const why =
+      n.withoutModel === 'not-trained'
+        ? `; no specialized model (the sample's frame-to-frame variance ${num(n.heldOut.blockTruthVariance, 3)} made training cost more than it could save)`
+        : n.withoutModel === 'no-gain'
+          ? `; the specialized model did not beat block means on held-out frames, so it is not used`
+          : '';
+    return { head: `StratifiedEstimate over time blocks with ${n.model} (${per(n.cost)}), ± ${Number(n.within.toPrecision(4))} per frame at ${Math.round(n.confidence * 100)}%: ${drawn}${why}`, ...(n.input ? {} : { leaf: 'Decode: sampled frames only, for the reference' }) };
+  },
+  Calibrate: (n) => ({ head: `Calibrate (${n.task}) on ${n.frames} frames: not trained yet; the optimizer chooses the cascade from these measurements, and falls back to the reference on every frame when that is cheaper or no cascade meets the targets` }),
+  TrainCandidates: (n) => ({ head: `TrainCandidates ${n.architectures.map((a) => `${a.inputSize}px`).join(', ')} on the ${n.sampleFrames}-frame sample, calibrated on later time blocks (${n.seconds.toFixed(1)} s estimated${n.assumed ? ', training cost assumed' : ''})` }),
+  LabelSample: (n) => ({ head: `LabelSample ${n.model}${n.pilot ? ' (pilot third)' : ''}: every ${n.step}th frame, ${n.frames} frames, ${n.missing} to detect (${per(n.cost)})` }),
 };
 
-/** The exact plan as a tree, with estimates; with `stats`, what actually happened (ANALYZE). */
-export function explainExact(query: BoundQuery, plan: ExactPlan, stats?: RunStats): string {
-  const frames = plan.end - plan.start;
-  const missing = frames - plan.labelled;
-  const cost = plan.referenceSecondsPerFrame;
+/** The physical plan as a tree; with `stats`, what actually happened (ANALYZE). */
+export function explainPlan(plan: PhysicalNode, stats?: RunStats): string {
   const lines: string[] = [];
-  const limit = query.limit !== undefined ? ` LIMIT ${query.limit}${query.gap !== undefined ? ` GAP ${query.gap}` : ''}` : '';
-  const order = query.orderBy.length > 0 ? ' ORDER BY' : '';
-  lines.push(`${(TOP[query.shape] as (q: BoundQuery) => string)(query)}${order}${limit}`);
-  lines.push(`└─ Filter ${whereText(query)}`);
-  lines.push(`   └─ ReferenceScan ${plan.model} on '${plan.video}' frames [${plan.start}, ${plan.end}): ${frames} frames, ${plan.labelled} in the label store, ${missing} to detect`);
-  lines.push(`      │  estimated cost: ${cost === undefined ? 'reference cost not measured on this machine yet' : `${(missing * cost).toFixed(1)} s (${(cost * 1000).toFixed(1)} ms/frame measured)`}; accuracy: exact`);
-  lines.push(`      └─ Decode ${plan.path} (frames missing from the store only, scaled for the detector)`);
+  let indent = '';
+  for (let node: PhysicalNode | undefined = plan, depth = 0; node; node = inputOf(node), depth++) {
+    const r = (RENDER[node.kind] as (n: PhysicalNode) => Rendered)(node);
+    const more = inputOf(node) !== undefined || r.leaf !== undefined;
+    lines.push(depth === 0 ? r.head : `${indent}└─ ${r.head}`);
+    const inner = depth === 0 ? '' : `${indent}   `;
+    for (const d of r.details ?? []) lines.push(node.kind === 'Answer' ? `└─ ${d}` : `${inner}${more ? '│  ' : '   '}${d}`);
+    if (r.leaf) lines.push(`${inner}└─ ${r.leaf}`);
+    indent = node.kind === 'Answer' ? '   ' : inner;
+  }
+  // An exact plan's cost is its scan's, shown on it.
+  if (plan.kind === 'Answer') lines.push(...consideredLines(plan.input.kind === 'ReferenceScan' && plan.input.role === 'all' ? undefined : plan.seconds, plan.considered));
   if (stats) {
     lines.push('');
     lines.push(`Actual: ${stats.framesInRange} frames in range, ${stats.labelsFromStore} labels from the store, ${stats.referenceCalls} reference calls, ${stats.framesDecoded} frames decoded, ${stats.seconds.toFixed(2)} s`);
@@ -43,65 +88,30 @@ export function explainExact(query: BoundQuery, plan: ExactPlan, stats?: RunStat
   return lines.join('\n');
 }
 
-function whereText(query: BoundQuery): string {
-  const text = query.text;
-  const m = /\bWHERE\b([\s\S]*?)(\bGROUP BY\b|\bORDER BY\b|\bLIMIT\b|\bFNR\b|\bFPR\b|\bERROR\b|$)/i.exec(text);
-  return m ? `WHERE${m[1]!.trimEnd()}` : '(none)';
+function consideredLines(seconds: number | undefined, considered: readonly Considered[]): string[] {
+  const out: string[] = [];
+  if (seconds !== undefined) out.push('', `Estimated: ${seconds.toFixed(2)} s`);
+  if (considered.length === 0) return out;
+  if (seconds === undefined) out.push('');
+  out.push('Considered:');
+  for (const c of considered) {
+    if (c.kind === 'assumed') out.push(`  assumed cost ${c.cost}: ${c.why}`);
+    else if (c.kind === 'fallback') out.push(`  cascade not used: ${c.reason.message}`);
+    else out.push(`  ${c.chosen ? 'chosen' : c.meets ? 'costlier' : 'misses targets'}: ${c.description}, ${Object.entries(c.estimated).map(([k, v]) => `${k} ${Number(v.toFixed(4))}`).join(', ')}, ${c.seconds.toFixed(2)} s`);
+  }
+  return out;
 }
 
-/** The cascade plan as a tree: stored thresholds and measured costs when trained, else what a run will do. */
-export function explainCascade(
-  query: BoundQuery,
-  plan: ExactPlan,
-  task: 'presence' | 'count',
-  params: import('../cascade-runner.js').CascadeParams | undefined,
-  stats?: RunStats,
-): string {
-  const frames = plan.end - plan.start;
-  const lines: string[] = [];
-  const limit = query.limit !== undefined ? ` LIMIT ${query.limit}${query.gap !== undefined ? ` GAP ${query.gap}` : ''}` : '';
+const TOP: { readonly [K in ReturnType<typeof shapeOf>['kind']]: (names: string) => string } = {
+  Project: (names) => `Project ${names}`,
+  FrameSelect: (names) => `FrameSelect ${names} (frames with a matching object)`,
+  Aggregate: (names) => `Aggregate ${names}`,
+  GroupByFrame: (names) => `GroupByFrame HAVING (${names})`,
+};
+
+function topLine(logical: LogicalNode, query: BoundQuery): string {
+  const shape = shapeOf(logical);
+  const limit = logical.kind === 'Limit' ? ` LIMIT ${logical.count}${logical.gap !== undefined ? ` GAP ${logical.gap}` : ''}` : '';
   const order = query.orderBy.length > 0 ? ' ORDER BY' : '';
-  lines.push(`${(TOP[query.shape] as (q: BoundQuery) => string)(query)}${order}${limit}`);
-  lines.push(`└─ Filter ${whereText(query)}`);
-  if (!params) {
-    lines.push(`   └─ Cascade (${task}) on '${plan.video}' frames [${plan.start}, ${plan.end}): ${frames} frames, ${plan.labelled} in the label store`);
-    lines.push(`      │  not trained yet: a run labels a time-stratified sample, trains the specialized models, calibrates thresholds on later time blocks,`);
-    lines.push(`      │  and falls back to ReferenceScan on every frame when that is cheaper (reference ${plan.referenceSecondsPerFrame === undefined ? 'not measured yet' : `${(plan.referenceSecondsPerFrame * 1000).toFixed(1)} ms/frame`})`);
-    lines.push(`      └─ Decode ${plan.path}`);
-  } else {
-    const c = params.costs;
-    const a = params.architecture;
-    const ms = (s: number | undefined) => (s === undefined ? '?' : `${(s * 1000).toFixed(3)} ms`);
-    const t = params.thresholds;
-    const est = task === 'presence'
-      ? `estimated FNR ${Number(params.heldOut.fnr ?? 0).toFixed(4)} FPR ${Number(params.heldOut.fpr ?? 0).toFixed(4)} (targets ${query.accuracy.fnr} / ${query.accuracy.fpr}), ${(Number(params.heldOut.uncertain ?? 0) * 100).toFixed(1)}% of frames to the reference`
-      : `held-out mean abs error ${Number(params.heldOut.meanAbsoluteError ?? NaN).toFixed(3)} vs ${Number(params.heldOut.meanBaselineError ?? NaN).toFixed(3)} for the mean`;
-    const scans = task === 'presence' || params.heldOut.controlVariate !== 0;
-    const perFrame = scans ? (c.decode ?? 0) + (c.specialized ?? 0) / params.skip : 0;
-    const estimation = typeof params.estimationFrames === 'number' ? params.estimationFrames : params.estimationFrames.length;
-    const uncertain = task === 'presence' ? Number(params.heldOut.uncertain ?? 0) * frames : estimation;
-    lines.push(`   └─ Cascade (${task}) on '${plan.video}' frames [${plan.start}, ${plan.end}): ${frames} frames; estimated ${(frames * perFrame + uncertain * (c.reference ?? 0)).toFixed(2)} s`);
-    lines.push(`      ├─ ReferenceDetector ${plan.model} on uncertain frames (${ms(c.reference)}/frame; label store first: ${plan.labelled} labelled)`);
-    if (t) {
-      lines.push(`      ├─ Interpolate between agreeing labelled frames (sample every ${params.sampleStep}); gaps with a change go to the reference`);
-      lines.push(`      ├─ SpecializedModel ${a.convBlocks} conv x ${a.baseFilters} filters, dense ${a.dense}, ${a.inputSize}px as safety net (margin ${params.heldOut.netMargin ?? '?'}): flags p >= ${t.cLow.toFixed(4)} in negative gaps, p <= ${t.cHigh.toFixed(4)} in positive ones (${ms(c.specialized)}/frame); ${est}`);
-    }
-    else if (params.heldOut.specializedModel === 0) lines.push(`      ├─ StratifiedSample over time blocks, ${estimation} random reference frames so far; no specialized model (the sample's frame-to-frame variance ${Number(params.heldOut.blockTruthVariance).toFixed(3)} made training cost more than it could save)`);
-    else if (params.heldOut.controlVariate === 0) lines.push(`      ├─ StratifiedSample over time blocks, ${estimation} random reference frames so far; the specialized model (${a.inputSize}px) did not beat block means on held-out frames, so it is not used; ${est}`);
-    else lines.push(`      ├─ SpecializedModel (count) ${a.convBlocks} conv x ${a.baseFilters} filters, dense ${a.dense}, ${a.inputSize}px (${ms(c.specialized)}/frame) as control variate in each time block, ${estimation} stratified random reference frames; ${est}`);
-    const d = params.difference;
-    if (d?.enabled) {
-      const kind = d.spec.kind === 'blocked' ? `blocked ${d.spec.grid}x${d.spec.grid} (max block MSE)` : 'global MSE';
-      const against = d.spec.reference === 'background' ? 'background image (median of negative sample frames): closer is negative' : 'last evaluated frame: closer takes its score';
-      lines.push(`      ├─ DifferenceDetector ${kind} vs ${against}; threshold ${d.threshold.toExponential(3)}, hit rate ${(d.hitRate * 100).toFixed(0)}% on the sample, ${ms(d.secondsPerFrame)}/frame`);
-    } else if (task === 'presence') lines.push(`      ├─ DifferenceDetector: off (${d ? `best of ${d.candidates.length} measured saves less than it costs` : 'not measured'})`);
-    if (scans) lines.push(`      ├─ FrameSkip every ${params.skip}`);
-    lines.push(scans ? `      └─ Decode ${plan.path} at ${a.inputSize}x${a.inputSize} (${ms(c.decode)}/frame)` : `      └─ Decode ${plan.path}: sampled frames only, for the reference`);
-  }
-  if (stats) {
-    lines.push('');
-    lines.push(`Actual: ${stats.framesInRange} frames in range, ${stats.labelsFromStore} labels from the store, ${stats.referenceCalls} reference calls, ${stats.framesDecoded} frames decoded, ${stats.seconds.toFixed(2)} s`);
-    for (const s of stats.stages) lines.push(`  ${s.stage}: ${s.framesIn} frames in, ${s.framesDecided} decided, ${s.seconds.toFixed(2)} s`);
-  }
-  return lines.join('\n');
+  return `${TOP[shape.kind](shape.outputs.map((o) => o.name).join(', '))}${order}${limit}`;
 }

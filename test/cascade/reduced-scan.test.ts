@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openEngine, type Engine } from '../../src/engine.js';
-import { machineKey } from '../../src/machine.js';
+import { machineKey } from '../../src/optimizer/machine.js';
 import { hashFile } from '../../src/storage/hash-file.js';
 import { video } from '../helpers.js';
 

@@ -20,10 +20,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_FCOUNT_ERROR } from '../../src/cascade-runner.js';
+import { DEFAULT_FCOUNT_ERROR } from '../../src/binder/index.js';
 import type { ResultRow } from '../../src/engine-types.js';
 import { openEngine, sessionOf, type Engine } from '../../src/engine.js';
-import { machineKey } from '../../src/machine.js';
+import { machineKey } from '../../src/optimizer/machine.js';
 import { video } from '../helpers.js';
 
 const path = video('shopfront_cctv.mp4');
@@ -250,24 +250,26 @@ describe('every cascade shape on real video', { timeout: 600_000 }, () => {
     expect(await plan(cascade, `EXPLAIN SELECT frame FROM shop WHERE ${PERSON} ORDER BY frame DESC LIMIT 5`)).toMatchInlineSnapshot(`
       "FrameSelect frame (frames with a matching object) ORDER BY LIMIT 5
       └─ Filter WHERE class = 'person' AND frame >= 450 AND frame < 1050
-         └─ Cascade (presence) on 'shop' frames [450, 1050): 600 frames; estimated #
-            ├─ ReferenceDetector yolo11n_int8dyn_640 on uncertain frames (#/frame; label store first: 364 labelled)
-            ├─ Interpolate between agreeing labelled frames (sample every 4); gaps with a change go to the reference
-            ├─ SpecializedModel 2 conv x 16 filters, dense 32, 32px as safety net (margin 0.25): flags p >= 0.1133 in negative gaps, p <= 0.9741 in positive ones (#/frame); estimated FNR 0.0000 FPR 0.0000 (targets 0.01 / 0.01), 23.1% of frames to the reference
-            ├─ DifferenceDetector blocked 4x4 (max block MSE) vs background image (median of negative sample frames): closer is negative; threshold 9.153e-4, hit rate 53% on the sample, #/frame
-            ├─ FrameSkip every 1
-            └─ Decode <video> at 32x32 (#/frame)"
+         └─ ReferenceScan yolo11n_int8dyn_640 on uncertain frames (#/frame; label store first: 364 labelled)
+            └─ Interpolate between agreeing labelled frames (sample every 4); gaps with a change go to the reference, and frames the model flags
+               └─ SpecializedScore 2 conv x 16 filters, dense 32, 32px as safety net (margin 0.25) (#/frame); estimated FNR 0.0000 FPR 0.0000, 23.1% of frames to the reference
+                  └─ DifferenceFilter blocked 4x4 (max block MSE) vs background image (median of negative sample frames): closer is negative; threshold 9.153e-4, hit rate 53% on the sample, #/frame
+                     └─ FrameSkip every 1
+                        └─ Decode <video> at 32x32 (#/frame)
+
+      Estimated: #"
     `);
     expect(await plan(cascade, `EXPLAIN ANALYZE SELECT frame FROM shop WHERE ${PERSON}`)).toMatchInlineSnapshot(`
       "FrameSelect frame (frames with a matching object)
       └─ Filter WHERE class = 'person' AND frame >= 450 AND frame < 1050
-         └─ Cascade (presence) on 'shop' frames [450, 1050): 600 frames; estimated #
-            ├─ ReferenceDetector yolo11n_int8dyn_640 on uncertain frames (#/frame; label store first: 364 labelled)
-            ├─ Interpolate between agreeing labelled frames (sample every 4); gaps with a change go to the reference
-            ├─ SpecializedModel 2 conv x 16 filters, dense 32, 32px as safety net (margin 0.25): flags p >= 0.1133 in negative gaps, p <= 0.9741 in positive ones (#/frame); estimated FNR 0.0000 FPR 0.0000 (targets 0.01 / 0.01), 23.1% of frames to the reference
-            ├─ DifferenceDetector blocked 4x4 (max block MSE) vs background image (median of negative sample frames): closer is negative; threshold 9.153e-4, hit rate 53% on the sample, #/frame
-            ├─ FrameSkip every 1
-            └─ Decode <video> at 32x32 (#/frame)
+         └─ ReferenceScan yolo11n_int8dyn_640 on uncertain frames (#/frame; label store first: 364 labelled)
+            └─ Interpolate between agreeing labelled frames (sample every 4); gaps with a change go to the reference, and frames the model flags
+               └─ SpecializedScore 2 conv x 16 filters, dense 32, 32px as safety net (margin 0.25) (#/frame); estimated FNR 0.0000 FPR 0.0000, 23.1% of frames to the reference
+                  └─ DifferenceFilter blocked 4x4 (max block MSE) vs background image (median of negative sample frames): closer is negative; threshold 9.153e-4, hit rate 53% on the sample, #/frame
+                     └─ FrameSkip every 1
+                        └─ Decode <video> at 32x32 (#/frame)
+
+      Estimated: #
 
       Actual: 600 frames in range, 364 labels from the store, 0 reference calls, 450 frames decoded, #
         label store: 600 frames in, 364 decided, #
@@ -280,20 +282,20 @@ describe('every cascade shape on real video', { timeout: 600_000 }, () => {
     expect(await plan(cascade, `EXPLAIN SELECT COUNT(*) FROM shop WHERE ${PERSON} ERROR WITHIN 20 AT CONFIDENCE 95%`)).toMatchInlineSnapshot(`
       "Aggregate COUNT(*)
       └─ Filter WHERE class = 'person' AND frame >= 450 AND frame < 1050
-         └─ Cascade (count) on 'shop' frames [450, 1050): 600 frames; estimated #
-            ├─ ReferenceDetector yolo11n_int8dyn_640 on uncertain frames (#/frame; label store first: 364 labelled)
-            ├─ SpecializedModel (count) 2 conv x 16 filters, dense 32, 32px (#/frame) as control variate in each time block, 8 stratified random reference frames; held-out mean abs error 0.558 vs 0.480 for the mean
-            ├─ FrameSkip every 1
-            └─ Decode <video> at 32x32 (#/frame)"
+         └─ StratifiedEstimate over time blocks with yolo11n_int8dyn_640 (#/frame), ± 0.03333 per frame at 95%: 8 random reference frames so far
+            └─ SpecializedScore (count) 2 conv x 16 filters, dense 32, 32px (#/frame) as control variate in each time block; held-out mean abs error 0.558 vs 0.480 for the mean
+               └─ Decode <video> at 32x32 (#/frame)
+
+      Estimated: #"
     `);
     expect(await plan(cascade, `EXPLAIN ANALYZE SELECT COUNT(*) FROM shop WHERE ${PERSON} ERROR WITHIN 20 AT CONFIDENCE 95%`)).toMatchInlineSnapshot(`
       "Aggregate COUNT(*)
       └─ Filter WHERE class = 'person' AND frame >= 450 AND frame < 1050
-         └─ Cascade (count) on 'shop' frames [450, 1050): 600 frames; estimated #
-            ├─ ReferenceDetector yolo11n_int8dyn_640 on uncertain frames (#/frame; label store first: 364 labelled)
-            ├─ SpecializedModel (count) 2 conv x 16 filters, dense 32, 32px (#/frame) as control variate in each time block, 8 stratified random reference frames; held-out mean abs error 0.558 vs 0.480 for the mean
-            ├─ FrameSkip every 1
-            └─ Decode <video> at 32x32 (#/frame)
+         └─ StratifiedEstimate over time blocks with yolo11n_int8dyn_640 (#/frame), ± 0.03333 per frame at 95%: 8 random reference frames so far
+            └─ SpecializedScore (count) 2 conv x 16 filters, dense 32, 32px (#/frame) as control variate in each time block; held-out mean abs error 0.558 vs 0.480 for the mean
+               └─ Decode <video> at 32x32 (#/frame)
+
+      Estimated: #
 
       Actual: 600 frames in range, 356 labels from the store, 14 reference calls, 614 frames decoded, #
         label store: 600 frames in, 356 decided, #

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { chooseDifferenceDetector } from '../../src/optimizer/difference-choice.js';
-import { distance } from '../../src/operators/difference-detector.js';
+import { distance } from '../../src/video/frame-distance.js';
 import { Random } from '../../src/training/random.js';
 
 /** A static noisy scene; positive frames have a bright 6x6 object somewhere. */

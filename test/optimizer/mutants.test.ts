@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { calibrateDifference, calibrateInterpolation, calibratePresence, decide, netCandidates, skipErrorRate } from '../../src/optimizer/calibration.js';
 import { chooseDifferenceDetector, type DifferenceChoice } from '../../src/optimizer/difference-choice.js';
-import { distance, medianImage } from '../../src/operators/difference-detector.js';
+import { distance, medianImage } from '../../src/video/frame-distance.js';
 import {
   estimateStratified,
   neighbourVariance,

@@ -1,4 +1,11 @@
-import { columnsOfPredicate, evaluateObjectPredicate, type BoundPredicate, type FrameBounds } from '../binder/index.js';
+import { columnsOfPredicate, evaluateObjectPredicate, type BoundPredicate, type FrameBounds } from '../../binder/index.js';
+import { lowerBound } from '../../video/frame-range.js';
+
+/** The frames [start, end) a query reads, pushed down into the scan: decoding never looks outside them. */
+export interface FrameRange {
+  readonly start: number;
+  readonly end: number;
+}
 
 /**
  * The frames a query must look at: those inside the bound's frame interval whose exact container
@@ -7,7 +14,7 @@ import { columnsOfPredicate, evaluateObjectPredicate, type BoundPredicate, type 
  * query's `where`, frames at either end that fail one of its top-level conditions on `frame` /
  * `timestamp` alone are trimmed off, so that FCOUNT averages over exactly the frames in range.
  */
-export function framesInBounds(bounds: FrameBounds, timestamps: Float64Array, where?: BoundPredicate): { start: number; end: number } {
+export function framesInBounds(bounds: FrameBounds, timestamps: Float64Array, where?: BoundPredicate): FrameRange {
   if (bounds.empty || timestamps.length === 0) return { start: 0, end: 0 };
   let start = Math.max(0, Math.ceil(bounds.frames.min));
   let end = Math.min(timestamps.length, bounds.frames.max === Infinity ? timestamps.length : Math.floor(bounds.frames.max) + 1);
@@ -33,23 +40,4 @@ function conjuncts(p: BoundPredicate): BoundPredicate[] {
 function readsOnlyTime(p: BoundPredicate): boolean {
   const columns = columnsOfPredicate(p);
   return columns.size > 0 && [...columns].every((c) => c === 'frame' || c === 'timestamp');
-}
-
-/** First index whose value is >= x. */
-function lowerBound(values: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = values.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (values[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-export function frameList(start: number, end: number, step = 1): Int32Array {
-  const n = Math.max(0, Math.ceil((end - start) / step));
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) out[i] = start + i * step;
-  return out;
 }

@@ -1,0 +1,74 @@
+/**
+ * Interpolate: a frame between two labelled frames that agree takes their value, unless the
+ * safety net flags it (the model's score contradicts them, or the frame was never scored); frames
+ * in gaps whose ends disagree, and flagged ones, stay undecided for the reference. Frames the
+ * frame skip left out take the score of the last frame evaluated before them.
+ */
+import type { InterpolateNode } from '../plan/physical-node.js';
+import { frameList } from '../video/frame-range.js';
+import { ROUTE, type CascadeBatch, type ExecutionContext } from './execution-context.js';
+import { referenceScan } from './reference-labels.js';
+
+export async function* interpolateOperator(node: InterpolateNode, ctx: ExecutionContext, input: AsyncIterable<CascadeBatch>): AsyncGenerator<CascadeBatch> {
+  const { range, frames: N } = ctx;
+  const labelled = await ctx.labelledSet();
+  const score = new Float32Array(N).fill(Number.NaN);
+  const evaluated = new Uint8Array(N);
+  for await (const batch of input) {
+    for (let i = 0; i < batch.frames.length; i++) {
+      if (batch.route[i] === ROUTE.none) continue;
+      const at = batch.frames[i]! - range.start;
+      evaluated[at] = 1;
+      score[at] = batch.score[i]!;
+    }
+  }
+  let last = Number.NaN;
+  for (let i = 0; i < N; i++) {
+    if (labelled.has(range.start + i)) continue;
+    if (evaluated[i]) last = score[i]!;
+    else score[i] = last;
+  }
+  // The labelled frames' values, read back from the store.
+  const decision = new Int8Array(N).fill(-1);
+  const route = new Uint8Array(N);
+  const list = Int32Array.from([...labelled].sort((a, b) => a - b));
+  for await (const chunk of referenceScan(ctx.scan(), list, ctx.counters)) {
+    for (const f of chunk) {
+      decision[f.frame - range.start] = ctx.truthOf(f.detections, f.frame, f.timestamp) > 0 ? 1 : 0;
+      route[f.frame - range.start] = ROUTE.labelled;
+    }
+  }
+  const flagged = interpolate(node, route, decision, score);
+  ctx.stages.amend('specialized model', (s) => ({ ...s, stage: `${s.stage.replace(/ \(safety net\)$/, '')} (safety net${node.net ? '' : ': off'})`, framesDecided: s.framesIn - flagged }));
+  yield { frames: frameList(range.start, range.end), route, score, decision };
+}
+
+/** Decides the frames between agreeing labelled frames in place; returns how many the net flagged. */
+function interpolate(node: InterpolateNode, route: Uint8Array, decision: Int8Array, score: Float32Array): number {
+  const N = decision.length;
+  const next = new Int32Array(N).fill(-1);
+  let after = -1;
+  for (let i = N - 1; i >= 0; i--) {
+    next[i] = after;
+    if (route[i] === ROUTE.labelled) after = i;
+  }
+  const t = node.thresholds;
+  let before = -1;
+  let flagged = 0;
+  for (let i = 0; i < N; i++) {
+    if (route[i] === ROUTE.labelled) {
+      before = i;
+      continue;
+    }
+    if (before < 0 || next[i]! < 0) continue;
+    const a = decision[before] === 1;
+    if (a !== (decision[next[i]!] === 1)) continue;
+    const p = score[i]!;
+    if (node.net && (Number.isNaN(p) || (a ? p <= t.cHigh : p >= t.cLow))) {
+      flagged++;
+      continue;
+    }
+    decision[i] = a ? 1 : 0;
+  }
+  return flagged;
+}

@@ -1,0 +1,153 @@
+/**
+ * The optimizer's search over cascades (EvaDB's OptimizeInputs: cost each alternative, keep the
+ * cheapest), with the cost model's measured costs: whether a sample is worth labelling at all,
+ * whether a count needs a model, and which trained candidate and option to run. Every alternative
+ * it weighs and every reason it declines is a typed {@link Considered} entry.
+ */
+import { probit } from 'simple-statistics';
+import { countTarget, type BoundQuery } from '../binder/index.js';
+import type { Candidate, CandidateOption } from '../training/cascade-calibration.js';
+import { STAGE_BUDGET_SHARE } from './calibration.js';
+import type { CascadeTask } from './cascade-statistics.js';
+import { neighbourVariance } from './count-estimator.js';
+import { scanSeconds, trainingSeconds, type CostModel } from './cost-model.js';
+
+/** Relative cost difference below which two plans are a tie (measured timings vary more than this between identical runs). */
+export const COST_TIE = 0.1;
+
+/** Why the optimizer declined a cascade (the engine then runs the exact plan); `message` says it in words. */
+export type FallbackReason =
+  | { readonly kind: 'labelling-cheaper'; readonly naiveCost: number; readonly cascadeCost: number; readonly message: string }
+  | { readonly kind: 'no-cascade-meets-targets'; readonly considered: readonly string[]; readonly message: string }
+  | { readonly kind: 'best-costs-more'; readonly bestCost: number; readonly rest: number; readonly message: string };
+
+/** One alternative the search costed: what it was, its estimated cost and accuracy, and whether it met the targets. */
+export interface Alternative {
+  readonly kind: 'alternative';
+  readonly description: string;
+  readonly seconds: number;
+  readonly estimated: Readonly<Record<string, number>>;
+  readonly meets: boolean;
+  readonly chosen: boolean;
+}
+
+export type Considered = Alternative | { readonly kind: 'fallback'; readonly reason: FallbackReason } | { readonly kind: 'assumed'; readonly cost: string; readonly why: string };
+
+/** The frames a cold cascade samples: a sixth of the range, 150 to 500 frames, evenly spaced. */
+export function sampleStep(frames: number): number {
+  const target = Math.min(frames, Math.max(150, Math.min(500, Math.round(frames / 6))));
+  return Math.max(1, Math.floor(frames / target));
+}
+
+/**
+ * Is a cascade worth training here? Labelling every unlabelled frame against labelling the sample,
+ * training and scanning, with the uncertain share the last cascade on this video measured.
+ */
+export function sampleWorthLabelling(p: { frames: number; labelled: number; sampleFrames: number; costs: CostModel }): FallbackReason | undefined {
+  const { frames: N, labelled, sampleFrames, costs } = p;
+  const sampleMissing = Math.max(0, sampleFrames - Math.min(labelled, sampleFrames));
+  const naiveCost = (N - labelled) * costs.reference;
+  const cascadeCost = sampleMissing * costs.reference + trainingSeconds(costs, sampleFrames) + scanSeconds(costs, N) + costs.uncertainShare * (N - sampleFrames) * costs.reference;
+  if (cascadeCost < naiveCost) return undefined;
+  const message = `labelling the ${N - labelled} unlabelled frames (${fmt(naiveCost)} s estimated) is cheaper than sampling, training and a cascade (${fmt(cascadeCost)} s)`;
+  return { kind: 'labelling-cheaper', naiveCost, cascadeCost, message };
+}
+
+/** A count's choice between plain stratified sampling and training a model, from the pilot's labels. */
+export interface PlainSampling {
+  readonly cheaper: boolean;
+  /** Random labels plain sampling would need. */
+  readonly labels: number;
+  /** Seconds to train and scan with a model, even if the model then made sampling free. */
+  readonly training: number;
+  readonly variance: number;
+}
+
+/**
+ * Whether a count needs a specialized model at all: the random labels plain stratified sampling
+ * would need (from how much the count varies between neighbouring sample frames, which bounds how
+ * much it varies inside a time block) against what training and scanning with a model cost.
+ */
+export function plainSampling(query: BoundQuery, pilot: ArrayLike<number>, p: { frames: number; unlabelled: number; sampleFrames: number; costs: CostModel }): PlainSampling {
+  const { frames: N, unlabelled, costs } = p;
+  const { within, confidence } = countTarget(query, N);
+  const variance = neighbourVariance(pilot);
+  const z = probit(1 - (1 - confidence) / 2);
+  const labels = Math.min(unlabelled, ((z * unlabelled * Math.sqrt(variance)) / (N * within)) ** 2);
+  const training = trainingSeconds(costs, p.sampleFrames) + scanSeconds(costs, N);
+  return { cheaper: labels * costs.reference <= training, labels, training, variance };
+}
+
+/** The chosen candidate and option, and its estimated cost. */
+export interface CascadeChoice {
+  readonly candidate: Candidate;
+  readonly option: CandidateOption;
+  readonly seconds: number;
+}
+
+export interface SearchInput {
+  readonly query: BoundQuery;
+  readonly task: CascadeTask;
+  readonly frames: number;
+  readonly sampleFrames: number;
+  readonly candidates: readonly Candidate[];
+  readonly costs: CostModel;
+  /** Frames of the range still unlabelled after the sample. */
+  readonly unlabelled: number;
+}
+
+/**
+ * Keeps the cheapest option whose estimated accuracy meets the targets (a count's interval is met
+ * at run time by sampling until it is narrow enough); declines when none does, or when the best
+ * costs more than labelling the rest.
+ */
+export function searchCascades(input: SearchInput): { choice: CascadeChoice | undefined; fallback: FallbackReason | undefined; considered: Alternative[] } {
+  const { query, task, frames: N, sampleFrames, costs } = input;
+  const considered: Alternative[] = [];
+  let best: CascadeChoice | undefined;
+  let bestIndex = -1;
+  for (const candidate of input.candidates) {
+    const perFrame = costs.decode + (candidate.difference?.enabled ? candidate.difference.expectedSeconds : candidate.cnnCost) / candidate.skip;
+    const widest = task === 'presence' ? candidate.options.findIndex((o) => meetsAt(query, o.heldOut)) : -1;
+    for (const [i, option] of candidate.options.entries()) {
+      const seconds = N * perFrame + option.uncertain * (N - sampleFrames) * costs.reference;
+      // A presence net may spend half the target (the cheap stages a quarter each); since the
+      // sample holds few interpolation errors, the net used is one margin more cautious than the
+      // widest that met it: a net that only just catches the errors the sample showed is not trusted.
+      const meets = task === 'count' || (widest >= 0 && i > widest);
+      // Costs within COST_TIE of each other are a tie, kept by the earlier candidate (the smaller
+      // model, the narrower net): measured timings are noisy and identical runs must not flip.
+      const wins = meets && (!best || seconds < best.seconds * (1 - COST_TIE));
+      if (wins) {
+        best = { candidate, option, seconds };
+        bestIndex = considered.length;
+      }
+      const h = option.heldOut;
+      const description = task === 'presence' ? `${candidate.architecture.inputSize}px net margin ${h.netMargin}` : `${candidate.architecture.inputSize}px count model`;
+      const estimated: Record<string, number> = task === 'presence' ? { fnr: h.fnr!, fpr: h.fpr! } : { meanAbsoluteError: h.meanAbsoluteError! };
+      considered.push({ kind: 'alternative', description, seconds, estimated, meets, chosen: false });
+    }
+  }
+  const marked = considered.map((a, i) => ({ ...a, chosen: i === bestIndex }));
+  if (!best) {
+    const list = (task === 'presence' ? marked : []).map((a) => `${a.description}: estimated FNR ${fmt(a.estimated.fnr)} / FPR ${fmt(a.estimated.fpr)}, ${fmt(a.seconds)} s`);
+    const message = `no cascade met the targets (FNR ${query.accuracy.fnr}, FPR ${query.accuracy.fpr}) on the ${sampleFrames}-frame labelled sample (${list.join('; ')}), so the reference detector labelled every frame`;
+    return { choice: undefined, fallback: { kind: 'no-cascade-meets-targets', considered: list, message }, considered: marked };
+  }
+  const rest = input.unlabelled * costs.reference;
+  if (best.seconds >= rest) {
+    const message = `the best cascade (${fmt(best.seconds)} s estimated) costs more than labelling the remaining frames (${fmt(rest)} s), so the reference detector labelled every frame`;
+    return { choice: undefined, fallback: { kind: 'best-costs-more', bestCost: best.seconds, rest, message }, considered: marked };
+  }
+  return { choice: best, fallback: undefined, considered: marked };
+}
+
+/** Whether a presence option's held-out errors fit the targets, the net within its share. */
+function meetsAt(query: BoundQuery, h: Readonly<Record<string, number>>): boolean {
+  const { fnr, fpr } = query.accuracy;
+  return h.fnr! - h.skipAndDifferenceError! <= fnr * STAGE_BUDGET_SHARE && h.fpr! - h.skipAndDifferenceError! <= fpr * STAGE_BUDGET_SHARE && h.fnr! <= fnr && h.fpr! <= fpr;
+}
+
+export function fmt(v: number | undefined): string {
+  return v === undefined ? 'n/a' : Number(v.toFixed(4)).toString();
+}

@@ -1,0 +1,207 @@
+/**
+ * The optimizer on recorded statistics (no video, no model): which plan it returns for a cold
+ * query, after each measuring step, and for a stored cascade; that the cheapest alternative that
+ * meets the targets wins, ties keep the earlier (smaller) one, and a missed target or a costlier
+ * best falls back to the exact plan with its typed reason. The figures are of the kind a real run
+ * stores (held-out errors, uncertain shares, costs in seconds per frame).
+ */
+import { describe, expect, it } from 'vitest';
+import { bindQuery, type BoundQuery } from '../../src/binder/index.js';
+import { parseQuery } from '../../src/language/index.js';
+import { formatExpression } from '../../src/language/format-query.js';
+import { ARCHITECTURES, type CascadeStatistics } from '../../src/optimizer/cascade-statistics.js';
+import type { CostModel } from '../../src/optimizer/cost-model.js';
+import type { Measurements } from '../../src/optimizer/measurements.js';
+import type { OptimizerInput } from '../../src/optimizer/optimizer-input.js';
+import { cascadeTaskOf, optimize } from '../../src/optimizer/optimizer.js';
+import type { OptimizeStep } from '../../src/optimizer/optimize-step.js';
+import { explainPlan } from '../../src/plan/explain.js';
+import { buildLogicalPlan } from '../../src/plan/logical-node.js';
+import { inputOf, type PhysicalNode } from '../../src/plan/physical-node.js';
+import type { Candidate, CandidateOption } from '../../src/training/cascade-calibration.js';
+import type { TrainedModel } from '../../src/training/trainer.js';
+import { fakeContext } from '../binder/fake-context.js';
+
+const N = 1200;
+const COSTS: CostModel = { reference: 0.06, decode: 0.0004, specialized: 0.0002, trainPerImageEpoch: 0.0008, epochs: 12, uncertainShare: 0.15, assumed: [] };
+
+function bound(sql: string): { query: BoundQuery; logical: ReturnType<typeof buildLogicalPlan> } {
+  const statement = parseQuery(sql);
+  const query = bindQuery(statement, fakeContext());
+  const select = statement.kind === 'explain' ? statement.query : statement;
+  return { query, logical: buildLogicalPlan(query, select.where ? `WHERE ${formatExpression(select.where)}` : '(none)') };
+}
+
+function inputFor(sql: string, over: Partial<OptimizerInput> = {}): OptimizerInput {
+  const { query, logical } = bound(sql);
+  return {
+    query,
+    logical,
+    video: { name: 'traffic', path: '/data/road_polecam.mp4' },
+    referenceModel: 'yolo11n_int8dyn_640',
+    range: { start: 0, end: N },
+    labelled: 0,
+    costs: COSTS,
+    referenceDetectorSeconds: 0.05,
+    exact: false,
+    stored: undefined,
+    measured: {},
+    ...over,
+  };
+}
+
+const kinds = (node: PhysicalNode | undefined): string[] => {
+  const out: string[] = [];
+  for (let n = node; n; n = inputOf(n)) out.push(n.kind === 'ReferenceScan' ? `ReferenceScan(${n.role})` : n.kind);
+  return out;
+};
+
+const trained = { onnx: new Uint8Array([1, 2, 3]), manifest: {}, metrics: { epochs: 11 } } as unknown as TrainedModel;
+
+/** A presence option as the calibration records it. */
+function option(margin: number, fnr: number, fpr: number, uncertain: number): CandidateOption {
+  return {
+    thresholds: { cLow: 0.1, cHigh: 0.9, fnr, fpr, positives: 60, negatives: 140 } as never,
+    interpolation: { agreeing: 180, errors: 0, net: true } as never,
+    uncertain,
+    heldOut: { frames: 50, fnr, fpr, skipAndDifferenceError: 0, netMargin: margin, uncertain },
+  };
+}
+
+function candidate(size: 0 | 1, cnnCost: number, options: CandidateOption[], skip = 1): Candidate {
+  return { architecture: ARCHITECTURES[size]!, trained, cnnCost, skip, difference: undefined, trainPerImageEpoch: 0.0008, options };
+}
+
+function measured(task: 'presence' | 'count', candidates: Candidate[], truth = (f: number) => (f % 40 < 10 ? 1 : 0)): Measurements {
+  const step = 6;
+  const frames = Int32Array.from({ length: N / step }, (_, i) => i * step);
+  return {
+    sample: { step, frames, truth: new Map(Array.from(frames, (f) => [f, truth(f)])), thumbnails: new Map(), pilotOnly: false, referenceSeconds: 0.06, referenceCalls: frames.length },
+    training: { candidates, trainIdx: Array.from(frames, (_, i) => i).filter((i) => task === 'presence' || i % 2 === 0), estimationIdx: [], seconds: 9 },
+  };
+}
+
+const executed = (step: OptimizeStep) => {
+  if (step.kind !== 'execute') throw new Error(`expected a plan to execute, got ${step.kind}`);
+  return step;
+};
+
+describe('optimize: presence', () => {
+  const SQL = "SELECT frame FROM traffic WHERE class = 'car'";
+
+  it('cold: a plan of measuring steps, the sample to label deepest', () => {
+    const step = optimize(inputFor(SQL));
+    expect(step.kind).toBe('measure');
+    expect(kinds(step.plan)).toEqual(['Answer', 'Calibrate', 'TrainCandidates', 'LabelSample']);
+    const sample = step.plan.input.kind === 'Calibrate' && step.plan.input.input.kind === 'TrainCandidates' ? step.plan.input.input.input : undefined;
+    expect(sample).toMatchObject({ step: 6, frames: 200, missing: 200, pilot: false });
+    expect(explainPlan(step.plan)).toMatchInlineSnapshot(`
+      "FrameSelect frame (frames with a matching object)
+      └─ Filter WHERE class = 'car'
+         └─ Calibrate (presence) on 1200 frames: not trained yet; the optimizer chooses the cascade from these measurements, and falls back to the reference on every frame when that is cheaper or no cascade meets the targets
+            └─ TrainCandidates 32px, 64px on the 200-frame sample, calibrated on later time blocks (3.8 s estimated)
+               └─ LabelSample yolo11n_int8dyn_640: every 6th frame, 200 frames, 200 to detect (60.000 ms/frame)"
+    `);
+  });
+
+  it('after the sample, the candidates to train; after training, the cheapest option that meets the targets', () => {
+    const sampleOnly = measured('presence', []);
+    delete sampleOnly.training;
+    const train = optimize(inputFor(SQL, { measured: sampleOnly }));
+    expect(kinds(train.plan)).toEqual(['Answer', 'Calibrate', 'TrainCandidates']);
+
+    // Margins run widest first; the net used is one more cautious than the widest that met the targets.
+    const small = candidate(0, 0.0002, [option(0.5, 0.02, 0, 0.1), option(0.25, 0.004, 0.002, 0.2), option(0.1, 0.001, 0.001, 0.3)]);
+    const large = candidate(1, 0.0009, [option(0.5, 0.003, 0.001, 0.05), option(0.25, 0.002, 0.001, 0.06)]);
+    const step = executed(optimize(inputFor(SQL, { measured: measured('presence', [small, large]) })));
+    expect(step.fallback).toBeUndefined();
+    expect(kinds(step.plan)).toEqual(['Answer', 'ReferenceScan(uncertain)', 'Interpolate', 'SpecializedScore', 'DifferenceFilter', 'FrameSkip', 'Decode']);
+    // small: margin 0.25 is the widest that meets, so 0.1 (30% uncertain) is its best; large: 0.25 (6%).
+    // Costs: small 1200 x 0.0006 + 0.3 x 1000 x 0.06 = 18.72 s; large 1200 x 0.0013 + 0.06 x 1000 x 0.06 = 5.16 s.
+    expect(step.cascade!.statistics).toMatchObject({ architecture: ARCHITECTURES[1], heldOut: { netMargin: 0.25 }, sampleStep: 6, skip: 1 });
+    const considered = step.plan.considered.filter((c) => c.kind === 'alternative');
+    expect(considered.map((c) => [c.description, c.meets, c.chosen, Number(c.seconds.toFixed(2))])).toEqual([
+      ['32px net margin 0.5', false, false, 6.72],
+      ['32px net margin 0.25', false, false, 12.72],
+      ['32px net margin 0.1', true, false, 18.72],
+      ['64px net margin 0.5', false, false, 4.56],
+      ['64px net margin 0.25', true, true, 5.16],
+    ]);
+    expect(step.fresh?.onnx).toBe(trained.onnx);
+  });
+
+  it('costs within 10% are a tie: the earlier (smaller) candidate stays', () => {
+    const a = candidate(0, 0.0002, [option(0.5, 0, 0, 0.1), option(0.25, 0, 0, 0.1)]);
+    const b = candidate(1, 0.0002, [option(0.5, 0, 0, 0.095), option(0.25, 0, 0, 0.095)]);
+    const step = executed(optimize(inputFor(SQL, { measured: measured('presence', [a, b]) })));
+    expect(step.cascade!.statistics.architecture).toEqual(ARCHITECTURES[0]);
+  });
+
+  it('no option meets the targets: the exact plan, with the typed reason and every alternative', () => {
+    const miss = candidate(0, 0.0002, [option(0.5, 0.2, 0, 0.1), option(0.25, 0.05, 0, 0.2)]);
+    const step = executed(optimize(inputFor(SQL, { measured: measured('presence', [miss]) })));
+    expect(kinds(step.plan)).toEqual(['Answer', 'ReferenceScan(all)']);
+    expect(step.fallback?.kind).toBe('no-cascade-meets-targets');
+    expect(step.fallback?.message).toMatch(/^no cascade met the targets \(FNR 0\.01, FPR 0\.01\) on the 200-frame labelled sample \(32px net margin 0\.5: estimated FNR 0\.2 \/ FPR 0, .* s; 32px net margin 0\.25: estimated FNR 0\.05/);
+    expect(step.plan.considered.at(-1)).toEqual({ kind: 'fallback', reason: step.fallback });
+  });
+
+  it('the best costs more than labelling the rest: the exact plan, says so', () => {
+    const slow = candidate(0, 0.0002, [option(0.5, 0, 0, 1), option(0.25, 0, 0, 1)]);
+    const step = executed(optimize(inputFor(SQL, { measured: measured('presence', [slow]) })));
+    expect(step.fallback).toMatchObject({ kind: 'best-costs-more', rest: expect.closeTo(1000 * 0.06, 6) });
+  });
+
+  it('labelling the rest is cheaper than any cascade: the exact plan before anything is measured', () => {
+    const step = executed(optimize(inputFor(SQL, { labelled: N - 50 })));
+    expect(step.fallback?.kind).toBe('labelling-cheaper');
+    expect(explainPlan(step.plan)).toContain('cascade not used: labelling the 50 unlabelled frames (3 s estimated) is cheaper than sampling, training and a cascade');
+  });
+
+  it('a stored cascade runs as stored; --exact and shapes no cascade answers take the exact plan', () => {
+    const st: CascadeStatistics = { task: 'presence', architecture: ARCHITECTURES[0]!, sampleStep: 6, trainingFrames: [], skip: 2, difference: undefined, thresholds: { cLow: 0.2, cHigh: 0.8 } as never, interpolation: undefined, estimationFrames: [], heldOut: { uncertain: 0.1 }, costs: { reference: 0.06, decode: 0.0004, specialized: 0.0002 }, trainSeconds: 5 };
+    const stored = executed(optimize(inputFor(SQL, { stored: { statistics: st, onnx: new Uint8Array(1) } })));
+    expect(stored.fresh).toBeUndefined();
+    expect(stored.plan.seconds).toBeCloseTo(N * (0.0004 + 0.0002 / 2) + 0.1 * N * 0.06, 9);
+    expect(kinds(executed(optimize(inputFor(SQL, { exact: true }))).plan)).toEqual(['Answer', 'ReferenceScan(all)']);
+    for (const sql of ["SELECT timestamp FROM traffic WHERE class = 'car' GROUP BY timestamp HAVING SUM(class = 'car') >= 2 LIMIT 3", "SELECT AVG(score) FROM traffic WHERE class = 'car'"]) {
+      expect(cascadeTaskOf(bound(sql).logical)).toBeUndefined();
+    }
+    expect(cascadeTaskOf(bound("SELECT COUNT(DISTINCT frame) FROM traffic WHERE class = 'car'").logical)).toBe('presence');
+  });
+});
+
+describe('optimize: count', () => {
+  const SQL = "SELECT FCOUNT(*) FROM traffic WHERE class = 'car'";
+  const pilot = (truth: (f: number) => number): Measurements => {
+    const frames = Int32Array.from({ length: N / 6 }, (_, i) => i * 6);
+    const labelled = frames.filter((_, i) => i % 3 === 0);
+    return { sample: { step: 6, frames, truth: new Map(Array.from(labelled, (f) => [f, truth(f)])), thumbnails: new Map(), pilotOnly: true, referenceSeconds: 0.06, referenceCalls: labelled.length } };
+  };
+
+  it('cold: the pilot third of the sample first', () => {
+    const step = optimize(inputFor(SQL));
+    expect(kinds(step.plan)).toEqual(['Answer', 'Calibrate', 'TrainCandidates', 'LabelSample']);
+    expect(explainPlan(step.plan)).toContain('LabelSample yolo11n_int8dyn_640 (pilot third): every 18th frame, 67 frames, 67 to detect');
+  });
+
+  it('a steady count needs no model: plain stratified sampling, stored without one', () => {
+    // Three parked cars on every pilot frame: no variance between neighbours, so no labels to save.
+    const step = executed(optimize(inputFor(SQL, { measured: pilot(() => 3) })));
+    expect(kinds(step.plan)).toEqual(['Answer', 'StratifiedEstimate']);
+    expect(step.fresh).toMatchObject({ trained: undefined, statistics: { heldOut: { specializedModel: 0, controlVariate: 0 } } });
+    expect(step.fresh?.note?.stage).toMatch(/^plan: no specialized model \(about \d+ random labels/);
+  });
+
+  it('a count that swings between neighbouring frames: the rest of the sample, then a count model as control variate', () => {
+    const swinging = pilot((f) => (f % 12 === 0 ? 9 : 0));
+    const rest = optimize(inputFor(SQL, { measured: swinging }));
+    expect(rest.kind).toBe('measure');
+    const label = rest.plan.input.kind === 'Calibrate' && rest.plan.input.input.kind === 'TrainCandidates' ? rest.plan.input.input.input : undefined;
+    expect(label).toMatchObject({ pilot: false, frames: 200 - 67 });
+    const model = candidate(0, 0.0002, [{ uncertain: 0, heldOut: { frames: 100, meanAbsoluteError: 0.4, meanBaselineError: 2, blockTruthVariance: 9, blockResidualVariance: 1, controlVariate: 1 } }]);
+    const step = executed(optimize(inputFor(SQL, { measured: measured('count', [model]) })));
+    expect(kinds(step.plan)).toEqual(['Answer', 'StratifiedEstimate', 'SpecializedScore', 'Decode']);
+    expect(step.plan.input).toMatchObject({ kind: 'StratifiedEstimate', pilotVariance: 1, within: 0.075, confidence: 0.95 });
+  });
+});
