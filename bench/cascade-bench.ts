@@ -10,7 +10,8 @@
  *
  * Flags: `--videos a,b` (file-name prefixes), `--no-write`, `--truth-dir <dir>` (keep the naive
  * runs' fully labelled catalogs there and reuse them: for accuracy work between benchmark runs;
- * the naive time is then the one recorded when the catalog was made, so the results are not written).
+ * the naive time is then the one recorded when the catalog was made, so the results are written only
+ * with `--write`, which says so beside the table).
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -59,12 +60,14 @@ interface Row {
   warmStages: readonly { stage: string; framesIn: number; framesDecided: number; seconds: number }[];
 }
 
-const { values } = parseArgs({ options: { videos: { type: 'string' }, 'no-write': { type: 'boolean' }, 'truth-dir': { type: 'string' } } });
+const { values } = parseArgs({ options: { videos: { type: 'string' }, 'no-write': { type: 'boolean' }, 'truth-dir': { type: 'string' }, write: { type: 'boolean' } } });
 const truthDir = values['truth-dir'];
 if (truthDir) mkdirSync(truthDir, { recursive: true });
 const only = values.videos?.split(',').map((s) => s.trim());
 const scenarios = SCENARIOS.filter((s) => !only || only.some((o) => s.video.startsWith(o)));
 const rows: Row[] = [];
+/** Whether a naive time came from an earlier run's record (`--truth-dir`). */
+let naiveRecorded = false;
 const machine = describeMachine();
 const work = mkdtempSync(join(tmpdir(), 'sieve-cascade-bench-'));
 
@@ -86,6 +89,7 @@ try {
     const recorded = naiveFile && existsSync(naiveFile) ? (JSON.parse(readFileSync(naiveFile, 'utf8')) as { seconds: number }) : undefined;
     const naive = await timed(truthEngine, `SELECT frame FROM ${v} WHERE class = '${s.presence[0]}'`, path, true);
     const naiveSeconds = recorded?.seconds ?? naive.seconds;
+    if (recorded) naiveRecorded = true;
     if (naiveFile && !recorded) writeFileSync(naiveFile, JSON.stringify({ seconds: naive.seconds }));
     log(`${s.video}: decode ${decodeSeconds.toFixed(2)} s, naive ${naiveSeconds.toFixed(1)} s (${naive.result.stats.referenceCalls} reference calls)`);
     const queries = [
@@ -162,7 +166,7 @@ const summary = {
 };
 log(JSON.stringify(summary));
 if (truthDir) writeJson(join(truthDir, 'last-run.json'), { date: isoDate(), machine, summary, rows });
-if (!values['no-write'] && !truthDir) {
+if (!values['no-write'] && (!truthDir || values.write)) {
   const date = isoDate();
   writeJson(resolveFromRoot('bench', 'results', 'cascade.json'), { date, machine, reference: 'yolo11n_int8dyn_640', summary, rows });
   const table = markdownTable(
@@ -186,7 +190,9 @@ if (!values['no-write'] && !truthDir) {
     resolveFromRoot('BENCHMARKS.md'),
     'Cascade',
     `\`npm run bench:cascade\`, ${date}, ${machineLine(machine)}. Reference: yolo11n_int8dyn_640. One run; each query's cold run starts from an empty catalog, warm is the same query again. ` +
-      `Naive labels every frame once per video (the same work for every query on it). FNR/FPR are the worse of the cold and warm runs, over every frame in range.\n\n` +
+      `Naive labels every frame once per video (the same work for every query on it). FNR/FPR are the worse of the cold and warm runs, over every frame in range.` +
+      (naiveRecorded ? ' Naive times were measured when the fully labelled catalogs of `--truth-dir` were made (an earlier run on this machine), not in this run.' : '') +
+      '\n\n' +
       `Median speedup naive/warm ${summary.medianSpeedupWarm.toFixed(1)}x, naive/cold ${summary.medianSpeedupCold.toFixed(1)}x; warm within 2x of decode on ${summary.warmWithin2xOfDecode} of ${summary.queries} queries; accuracy target met on ${summary.accuracyMet} of ${summary.queries}.\n\n${table}`,
   );
 }

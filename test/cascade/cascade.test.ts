@@ -61,8 +61,9 @@ describe('presence cascade', { timeout: 600_000 }, () => {
       expect([...got].filter((f) => !positives.has(f)).length / (N - positives.size)).toBeLessThanOrEqual(0.05);
     }
     const plan = await cascade.query(`EXPLAIN ${sql}`, { videos: { shop: path } });
-    expect(plan.plan).toMatch(/Cascade \(presence\)/);
-    expect(plan.plan).toMatch(/SpecializedModel/);
+    expect(plan.plan).toMatch(/ReferenceScan .* on uncertain frames/);
+    expect(plan.plan).toMatch(/Interpolate between agreeing labelled frames/);
+    expect(plan.plan).toMatch(/SpecializedScore/);
     expect(plan.plan).toMatch(/Decode .* at \d+x\d+/);
 
     // Stricter targets must not reuse thresholds calibrated for 0.05: either a cascade that meets
@@ -88,7 +89,7 @@ describe('presence cascade', { timeout: 600_000 }, () => {
           .replace(/\d+ in the label store/g, '# in the label store');
       const a = await cascade.query(`EXPLAIN ${sql}`, { videos: { shop: path } });
       const b = await other.query(`EXPLAIN ${sql}`, { videos: { shop: path } });
-      expect(choices(b.plan)).toMatch(/DifferenceDetector|FrameSkip/);
+      expect(choices(b.plan)).toMatch(/DifferenceFilter|FrameSkip/);
       expect(choices(b.plan)).toBe(choices(a.plan));
     } finally {
       await other.close();
