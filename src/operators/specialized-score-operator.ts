@@ -5,6 +5,8 @@
  * (a cold count's sample frames from the thumbnails the sample pass kept).
  */
 import { SpecializedModel } from '../inference/specialized-model.js';
+import { COST_KEYS } from '../optimizer/cost-model.js';
+import { machineKey } from '../optimizer/machine.js';
 import type { SpecializedScoreNode } from '../plan/physical-node.js';
 import type { FrameBatch } from '../video/frame.js';
 import { ROUTE, type CascadeBatch, type ExecutionContext } from './execution-context.js';
@@ -41,6 +43,8 @@ export async function* specializedScoreOperator(node: SpecializedScoreNode, ctx:
     await model.dispose();
   }
   ctx.stages.push({ stage: `specialized model ${size}px${node.task === 'presence' ? ' (safety net)' : ''}`, framesIn: scored, framesDecided: scored, seconds });
+  // The model's measured cost, for the next query's estimates (a few frames are too noisy to keep).
+  if (scored >= 100) await ctx.catalog.putStageCost({ ...COST_KEYS.specialized(size), machine: machineKey(), secondsPerFrame: seconds / scored });
 }
 
 /** Count: the model's predictions for the sample frames, from the thumbnails the cold sample pass kept. */
