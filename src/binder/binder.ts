@@ -14,7 +14,7 @@ import type {
   StringNode,
   VideoSource,
 } from '../language/ast-node.js';
-import { formatExpression, formatQuery } from '../language/format-query.js';
+import { formatExpression, formatNumber, formatQuery } from '../language/format-query.js';
 import { didYouMean, queryError, type QueryErrorCode } from '../language/query-error.js';
 import { closestNames } from '../language/suggest.js';
 import type { BindContext } from './bind-context.js';
@@ -379,55 +379,148 @@ function checkCount(clause: CountClauseNode): number {
 const ACCURACY_NAMES: Readonly<Record<AccuracyClause['kind'], string>> = {
   'fnr-within': 'FNR WITHIN',
   'fpr-within': 'FPR WITHIN',
+  'recall-target': 'RECALL_TARGET',
+  'precision-target': 'PRECISION_TARGET',
   'error-within': 'ERROR WITHIN',
+  budget: 'BUDGET',
 };
 
-function bindAccuracy(clauses: readonly AccuracyClause[], shape: QueryShape): BoundAccuracy {
-  const seen = new Set<string>();
+/** The clause that sets the same bound another way: recall = 1 - FNR. */
+const SAME_BOUND: Partial<Record<AccuracyClause['kind'], AccuracyClause['kind']>> = {
+  'fnr-within': 'recall-target',
+  'recall-target': 'fnr-within',
+};
+
+/** ` — did you mean 5%?` for a rate written as a percentage without its `%`. */
+function percentHint(value: number, prefix: string): { tail: string; suggestions: string[] } {
+  if (!(value > 1 && value < 100)) return { tail: '', suggestions: [] };
+  const suggestions = [`${prefix}${formatNumber(value)}%`];
+  return { tail: didYouMean(suggestions, (s) => s), suggestions };
+}
+
+/**
+ * Selections take FNR / FPR / RECALL / PRECISION targets, aggregates ERROR WITHIN; an aggregate whose
+ * only output is COUNT(DISTINCT frame) is answered as a presence query, so it takes the rate targets too.
+ */
+function takesRateTargets(shape: QueryShape, outputs: readonly BoundOutput[]): boolean {
+  if (shape !== 'aggregate') return true;
+  return outputs.length === 1 && outputs[0].kind === 'aggregate' && outputs[0].aggregate.fn === 'count-distinct-frames';
+}
+
+/** One confidence per query: the first one written, checked against every later one. */
+class ConfidenceOfQuery {
+  private written: { readonly value: number; readonly span: SourceSpan } | undefined;
+
+  add(value: number | undefined, span: SourceSpan | undefined, clause: AccuracyClause): void {
+    if (value === undefined) return;
+    const at = { span: span ?? clause.span };
+    if (!(value > 0 && value < 1)) {
+      const hint = percentHint(value, '');
+      throw err('INVALID_CLAUSE', at, `confidence must be between 0 and 1: write 95% or 0.95; found ${value}${hint.tail}`, {
+        found: String(value),
+        suggestions: hint.suggestions,
+      });
+    }
+    if (this.written === undefined) {
+      this.written = { value, span: at.span };
+      return;
+    }
+    if (this.written.value !== value) {
+      const first = this.written.span.start;
+      throw err(
+        'INVALID_CLAUSE',
+        at,
+        `one confidence per query: ${value} here, but ${this.written.value} at line ${first.line}, column ${first.column}; every bound of a query holds at the same confidence, so state it once`,
+        { found: String(value) },
+      );
+    }
+  }
+
+  get value(): number {
+    return this.written?.value ?? DEFAULT_CONFIDENCE;
+  }
+
+  get defaulted(): boolean {
+    return this.written === undefined;
+  }
+}
+
+function bindAccuracy(clauses: readonly AccuracyClause[], shape: QueryShape, outputs: readonly BoundOutput[]): BoundAccuracy {
+  const seen = new Map<AccuracyClause['kind'], AccuracyClause>();
+  const confidence = new ConfidenceOfQuery();
   let fnr: number | undefined;
   let fpr: number | undefined;
-  let error: BoundAccuracy['error'];
+  let precision: number | undefined;
+  let budget: number | undefined;
+  let errorWithin: number | undefined;
   for (const clause of clauses) {
     const name = ACCURACY_NAMES[clause.kind];
     if (seen.has(clause.kind)) throw err('INVALID_CLAUSE', clause, `${name} is given twice`, { found: name });
-    seen.add(clause.kind);
-    if (clause.kind === 'error-within') {
-      if (shape !== 'aggregate') {
-        throw err('INVALID_CLAUSE', clause, 'ERROR WITHIN bounds the error of an aggregate such as FCOUNT(*); this query selects frames or rows — use FNR WITHIN / FPR WITHIN', {
-          found: name,
-        });
-      }
-      if (!(clause.error > 0)) {
-        throw err('INVALID_CLAUSE', { span: clause.errorSpan }, `ERROR WITHIN must be greater than 0; found ${clause.error}`, { found: String(clause.error) });
-      }
-      const confidence = clause.confidence ?? DEFAULT_CONFIDENCE;
-      if (!(confidence > 0 && confidence < 1)) {
-        throw err('INVALID_CLAUSE', { span: clause.confidenceSpan ?? clause.span }, `confidence must be between 0 and 1: write 95% or 0.95; found ${confidence}`, {
-          found: String(confidence),
-        });
-      }
-      error = Object.freeze({ within: clause.error, confidence, confidenceDefaulted: clause.confidence === undefined });
-      continue;
-    }
-    if (shape === 'aggregate') {
-      throw err('INVALID_CLAUSE', clause, `${name} applies to queries that select frames; bound an aggregate with ERROR WITHIN e AT CONFIDENCE p%`, {
+    const same = SAME_BOUND[clause.kind];
+    const other = same === undefined ? undefined : seen.get(same);
+    if (other !== undefined) {
+      throw err('INVALID_CLAUSE', clause, `${name} and ${ACCURACY_NAMES[other.kind]} both bound the false-negative rate (recall = 1 - FNR); write one of them`, {
         found: name,
       });
     }
-    if (!(clause.value > 0 && clause.value < 1)) {
-      throw err('INVALID_CLAUSE', clause, `${name} must be between 0 and 1 (exclusive), e.g. 0.01 or 1%; found ${clause.value}`, {
-        found: String(clause.value),
-      });
+    seen.set(clause.kind, clause);
+    switch (clause.kind) {
+      case 'budget':
+        if (!Number.isSafeInteger(clause.value) || clause.value < 1) {
+          throw err('INVALID_CLAUSE', clause, `BUDGET must be a whole number of reference-detector calls, 1 or more; found ${clause.value}`, {
+            found: String(clause.value),
+          });
+        }
+        budget = clause.value;
+        break;
+      case 'error-within':
+        if (shape !== 'aggregate') {
+          throw err('INVALID_CLAUSE', clause, 'ERROR WITHIN bounds the error of an aggregate such as FCOUNT(*); this query selects frames or rows — use FNR WITHIN / FPR WITHIN', {
+            found: name,
+          });
+        }
+        if (!(clause.error > 0)) {
+          throw err('INVALID_CLAUSE', { span: clause.errorSpan }, `ERROR WITHIN must be greater than 0; found ${clause.error}`, { found: String(clause.error) });
+        }
+        confidence.add(clause.confidence, clause.confidenceSpan, clause);
+        errorWithin = clause.error;
+        break;
+      default: {
+        if (!takesRateTargets(shape, outputs)) {
+          throw err('INVALID_CLAUSE', clause, `${name} applies to queries that select frames (and to COUNT(DISTINCT frame)); bound an aggregate with ERROR WITHIN e AT CONFIDENCE p%`, {
+            found: name,
+          });
+        }
+        if (!(clause.value > 0 && clause.value < 1)) {
+          const example = clause.kind === 'recall-target' || clause.kind === 'precision-target' ? '0.99 or 99%' : '0.01 or 1%';
+          const hint = percentHint(clause.value, `${name} `);
+          throw err('INVALID_CLAUSE', clause, `${name} must be between 0 and 1 (exclusive), e.g. ${example}; found ${clause.value}${hint.tail}`, {
+            found: String(clause.value),
+            suggestions: hint.suggestions,
+          });
+        }
+        confidence.add(clause.confidence, clause.confidenceSpan, clause);
+        if (clause.kind === 'fnr-within') fnr = clause.value;
+        // 1 - 0.99 is 0.010000000000000009 in doubles: round to the digits a query can state.
+        else if (clause.kind === 'recall-target') fnr = Number((1 - clause.value).toFixed(12));
+        else if (clause.kind === 'fpr-within') fpr = clause.value;
+        else precision = clause.value;
+      }
     }
-    if (clause.kind === 'fnr-within') fnr = clause.value;
-    else fpr = clause.value;
   }
+  const error =
+    errorWithin === undefined ? undefined : Object.freeze({ within: errorWithin, confidence: confidence.value, confidenceDefaulted: confidence.defaulted });
   return Object.freeze({
     fnr: fnr ?? DEFAULT_FNR,
     fnrDefaulted: fnr === undefined,
-    fpr: fpr ?? DEFAULT_FPR,
+    // PRECISION_TARGET alone replaces the FPR target: no bound on the false-positive rate.
+    fpr: fpr ?? (precision !== undefined ? 1 : DEFAULT_FPR),
     fprDefaulted: fpr === undefined,
+    precision,
+    confidence: confidence.value,
+    confidenceDefaulted: confidence.defaulted,
     error,
+    budget,
   });
 }
 
@@ -569,7 +662,8 @@ function bindOrderBy(query: SelectQueryNode, shape: QueryShape, outputs: readonl
  * const bound = bindQuery(parseQuery("SELECT timestamp FROM traffic WHERE class = 'car'"), context);
  * bound.shape;        // 'select-frames'
  * bound.classIds;     // [2]
- * bound.accuracy;     // { fnr: 0.01, fnrDefaulted: true, fpr: 0.01, fprDefaulted: true, error: undefined }
+ * bound.accuracy;     // { fnr: 0.01, fnrDefaulted: true, fpr: 0.01, fprDefaulted: true, precision: undefined,
+ *                     //   confidence: 0.95, confidenceDefaulted: true, error: undefined, budget: undefined }
  * ```
  *
  * @throws QueryError `UNKNOWN_VIDEO`, `UNKNOWN_CLASS`, `UNKNOWN_COLUMN`, `UNKNOWN_FUNCTION`,
@@ -594,7 +688,7 @@ export function bindQuery(statement: Statement, context: BindContext): BoundQuer
   const orderBy = bindOrderBy(query, shape, outputs, binder);
   const limit = query.limit === undefined ? undefined : checkCount(query.limit);
   const gap = bindGap(query, shape);
-  const accuracy = bindAccuracy(query.accuracy, shape);
+  const accuracy = bindAccuracy(query.accuracy, shape, outputs);
 
   const trees: BoundTree[] = [{ kind: 'predicate', node: where }];
   if (having !== undefined) trees.push({ kind: 'frame-predicate', node: having });

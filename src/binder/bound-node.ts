@@ -282,7 +282,7 @@ export const BoundOrderItem = Object.freeze({
 /** DESIGN.md: selection targets when the query names none. */
 export const DEFAULT_FNR = 0.01;
 export const DEFAULT_FPR = 0.01;
-/** Confidence for `ERROR WITHIN e` written without `AT CONFIDENCE`. */
+/** Confidence of a query's bounds when it states none (`AT CONFIDENCE p` / `CONFIDENCE p`). */
 export const DEFAULT_CONFIDENCE = 0.95;
 
 /** The error bound an FCOUNT gets when the query states none (objects per frame, at 95% confidence: an error above 0.1 then has under 1% chance). */
@@ -291,20 +291,33 @@ export const DEFAULT_FCOUNT_ERROR = 0.075;
 export interface BoundErrorTarget {
   /** Largest acceptable absolute error (half-width of the confidence interval). */
   readonly within: number;
-  /** In (0, 1); `95%` is 0.95. */
+  /** In (0, 1); `95%` is 0.95. The query's one confidence: equal to `BoundAccuracy.confidence`. */
   readonly confidence: number;
   readonly confidenceDefaulted: boolean;
 }
 
+/**
+ * The accuracy a query asks for. `RECALL_TARGET r` is stored as `fnr = 1 - r`; `PRECISION_TARGET q`
+ * as `precision`, and without `FPR WITHIN` it leaves the false-positive rate unbounded (`fpr` 1).
+ */
 export interface BoundAccuracy {
-  /** Largest acceptable false-negative rate over frames, in (0, 1). */
+  /** Largest acceptable false-negative rate over frames, in (0, 1): `FNR WITHIN a`, or `1 - r` for `RECALL_TARGET r`. */
   readonly fnr: number;
+  /** Neither FNR WITHIN nor RECALL_TARGET was written. */
   readonly fnrDefaulted: boolean;
-  /** Largest acceptable false-positive rate over frames, in (0, 1). */
+  /** Largest acceptable false-positive rate over frames, in (0, 1); 1 (no FPR target) when only PRECISION_TARGET was written. */
   readonly fpr: number;
+  /** FPR WITHIN was not written. */
   readonly fprDefaulted: boolean;
+  /** `PRECISION_TARGET q`: smallest acceptable share of returned frames that are positive, in (0, 1). Both it and `fpr` apply when both are written. */
+  readonly precision: number | undefined;
+  /** The one confidence, in (0, 1), at which every bound of the query holds; `DEFAULT_CONFIDENCE` when none is written. */
+  readonly confidence: number;
+  readonly confidenceDefaulted: boolean;
   /** Only on aggregate queries that wrote `ERROR WITHIN`. */
   readonly error: BoundErrorTarget | undefined;
+  /** `BUDGET n`: at most n reference-detector calls for the query, a positive safe integer. */
+  readonly budget: number | undefined;
 }
 
 /** The video a query reads. */
@@ -384,5 +397,5 @@ export function countTarget(query: BoundQuery, frames: number): { within: number
   const target = query.accuracy.error;
   const first = query.shape === 'aggregate' ? query.outputs[0] : undefined;
   const within = target ? (first?.aggregate.fn === 'count' ? target.within / frames : target.within) : DEFAULT_FCOUNT_ERROR;
-  return { within, confidence: target?.confidence ?? DEFAULT_CONFIDENCE };
+  return { within, confidence: query.accuracy.confidence };
 }

@@ -347,16 +347,34 @@ export const CountClauseNode = Object.freeze({
   },
 });
 
-/** `FNR WITHIN x` / `FPR WITHIN x`; `1%` is stored as 0.01. */
+/**
+ * The rates over frames a selection may bound: `FNR WITHIN a`, `FPR WITHIN b` and AIDB's spellings
+ * `RECALL_TARGET r` (recall = 1 - FNR) and `PRECISION_TARGET q`.
+ */
+export type RateTargetKind = 'fnr-within' | 'fpr-within' | 'recall-target' | 'precision-target';
+
+/**
+ * `FNR WITHIN a [AT CONFIDENCE p]`, `FPR WITHIN b [AT CONFIDENCE p]`, `RECALL_TARGET r [CONFIDENCE p]`,
+ * `PRECISION_TARGET q [CONFIDENCE p]`; `1%` is stored as 0.01. The binder checks the ranges.
+ */
 export interface RateTargetNode {
-  readonly kind: 'fnr-within' | 'fpr-within';
+  readonly kind: RateTargetKind;
   readonly value: number;
+  readonly confidence: number | undefined;
   readonly span: SourceSpan;
+  readonly confidenceSpan: SourceSpan | undefined;
 }
 
 export const RateTargetNode = Object.freeze({
-  create(kind: 'fnr-within' | 'fpr-within', value: number, span: SourceSpan = NO_SPAN): RateTargetNode {
-    return freeze({ kind, value, span });
+  create(kind: RateTargetKind, value: number, confidence?: number, spans: { span?: SourceSpan; confidenceSpan?: SourceSpan } = {}): RateTargetNode {
+    const span = spans.span ?? NO_SPAN;
+    return freeze({
+      kind,
+      value,
+      confidence,
+      span,
+      confidenceSpan: confidence === undefined ? undefined : (spans.confidenceSpan ?? span),
+    });
   },
 });
 
@@ -388,7 +406,21 @@ export const ErrorTargetNode = Object.freeze({
   },
 });
 
-export type AccuracyClause = RateTargetNode | ErrorTargetNode;
+/** `BUDGET n`: at most n reference-detector calls; any number parses, the binder checks it. */
+export interface BudgetNode {
+  readonly kind: 'budget';
+  readonly value: number;
+  readonly span: SourceSpan;
+}
+
+export const BudgetNode = Object.freeze({
+  create(value: number, span: SourceSpan = NO_SPAN): BudgetNode {
+    return freeze({ kind: 'budget', value, span });
+  },
+});
+
+/** The clauses after the query body, in any order. */
+export type AccuracyClause = RateTargetNode | ErrorTargetNode | BudgetNode;
 
 // ---------------------------------------------------------------------------------------------
 // Statements

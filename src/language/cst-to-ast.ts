@@ -5,6 +5,7 @@ import {
   AndNode,
   ArithmeticNode,
   BetweenNode,
+  BudgetNode,
   CallNode,
   ComparisonNode,
   CountClauseNode,
@@ -28,6 +29,7 @@ import {
   type ArithmeticOperator,
   type ComparisonOperator,
   type Expression,
+  type RateTargetKind,
   type SelectItem,
   type Statement,
   type VideoSource,
@@ -84,6 +86,20 @@ const COMPARISON_OPS: Readonly<Record<string, ComparisonOperator>> = {
   Greater: '>',
   GreaterEquals: '>=',
 };
+
+/** The rate labels of the `accuracyClause` rule and the clauses they make. */
+const RATE_TARGETS: readonly (readonly [string, RateTargetKind])[] = [
+  ['fnr', 'fnr-within'],
+  ['fpr', 'fpr-within'],
+  ['recall', 'recall-target'],
+  ['precision', 'precision-target'],
+];
+
+/** A confidence as written: its value and the span of the number. */
+interface WrittenRate {
+  readonly value: number;
+  readonly span: SourceSpan;
+}
 
 const BaseVisitor = frameQLParser.getBaseCstVisitorConstructor<undefined, unknown>();
 
@@ -190,21 +206,38 @@ class CstToAst extends BaseVisitor {
   }
 
   accuracyClause(ctx: Children): AccuracyClause {
-    const first = token(ctx, 'Fnr') ?? token(ctx, 'Fpr') ?? token(ctx, 'Error')!;
+    const first = (ctx.Fnr ?? ctx.Fpr ?? ctx.RecallTarget ?? ctx.PrecisionTarget ?? ctx.Error ?? ctx.Budget)![0] as IToken;
     const span = (end: CstNode): SourceSpan => SourceSpan.join(tokenSpan(first), nodeSpan(end));
-    if (ctx.fnr) return RateTargetNode.create('fnr-within', this.visit(node(ctx, 'fnr')) as number, span(node(ctx, 'fnr')));
-    if (ctx.fpr) return RateTargetNode.create('fpr-within', this.visit(node(ctx, 'fpr')) as number, span(node(ctx, 'fpr')));
-    const errorNode = node(ctx, 'error');
+    if (ctx.budget) return BudgetNode.create(this.visit(node(ctx, 'budget')) as number, span(node(ctx, 'budget')));
     const confidenceNode = ctx.confidence ? node(ctx, 'confidence') : undefined;
-    return ErrorTargetNode.create(
-      this.visit(errorNode) as number,
-      confidenceNode === undefined ? undefined : (this.visit(confidenceNode) as number),
-      {
-        span: span(confidenceNode ?? errorNode),
-        errorSpan: nodeSpan(errorNode),
-        confidenceSpan: confidenceNode === undefined ? undefined : nodeSpan(confidenceNode),
-      },
-    );
+    const confidence = confidenceNode === undefined ? undefined : (this.visit(confidenceNode) as WrittenRate);
+    for (const [label, kind] of RATE_TARGETS) {
+      if (!ctx[label]) continue;
+      const valueNode = node(ctx, label);
+      return RateTargetNode.create(kind, this.visit(valueNode) as number, confidence?.value, {
+        span: span(confidenceNode ?? valueNode),
+        confidenceSpan: confidence?.span,
+      });
+    }
+    const errorNode = node(ctx, 'error');
+    return ErrorTargetNode.create(this.visit(errorNode) as number, confidence?.value, {
+      span: span(confidenceNode ?? errorNode),
+      errorSpan: nodeSpan(errorNode),
+      confidenceSpan: confidence?.span,
+    });
+  }
+
+  atConfidence(ctx: Children): WrittenRate {
+    return this.confidenceRate(ctx);
+  }
+
+  bareConfidence(ctx: Children): WrittenRate {
+    return this.confidenceRate(ctx);
+  }
+
+  private confidenceRate(ctx: Children): WrittenRate {
+    const rate = node(ctx, 'rate');
+    return { value: this.visit(rate) as number, span: nodeSpan(rate) };
   }
 
   rate(ctx: Children): number {

@@ -98,11 +98,17 @@ function formatOrderItem(item: OrderByItemNode): string {
   return `${text} ${item.direction === 'desc' ? 'DESC' : 'ASC'}`;
 }
 
+function confidence(value: number | undefined, spelling: 'AT CONFIDENCE' | 'CONFIDENCE'): string {
+  return value === undefined ? '' : ` ${spelling} ${formatNumber(value)}`;
+}
+
 const ACCURACY: { readonly [K in AccuracyClause['kind']]: (c: AccuracyClause & { kind: K }) => string } = {
-  'fnr-within': (c) => `FNR WITHIN ${formatNumber(c.value)}`,
-  'fpr-within': (c) => `FPR WITHIN ${formatNumber(c.value)}`,
-  'error-within': (c) =>
-    `ERROR WITHIN ${formatNumber(c.error)}${c.confidence === undefined ? '' : ` AT CONFIDENCE ${formatNumber(c.confidence)}`}`,
+  'fnr-within': (c) => `FNR WITHIN ${formatNumber(c.value)}${confidence(c.confidence, 'AT CONFIDENCE')}`,
+  'fpr-within': (c) => `FPR WITHIN ${formatNumber(c.value)}${confidence(c.confidence, 'AT CONFIDENCE')}`,
+  'recall-target': (c) => `RECALL_TARGET ${formatNumber(c.value)}${confidence(c.confidence, 'CONFIDENCE')}`,
+  'precision-target': (c) => `PRECISION_TARGET ${formatNumber(c.value)}${confidence(c.confidence, 'CONFIDENCE')}`,
+  'error-within': (c) => `ERROR WITHIN ${formatNumber(c.error)}${confidence(c.confidence, 'AT CONFIDENCE')}`,
+  budget: (c) => `BUDGET ${formatNumber(c.value)}`,
 };
 
 function formatSelect(q: SelectQueryNode): string {

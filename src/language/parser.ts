@@ -6,6 +6,7 @@ import {
   Asc,
   At,
   Between,
+  Budget,
   By,
   Comma,
   Confidence,
@@ -36,7 +37,9 @@ import {
   Order,
   Percent,
   Plus,
+  PrecisionTarget,
   QuotedIdentifier,
+  RecallTarget,
   RParen,
   Select,
   Semicolon,
@@ -132,6 +135,7 @@ export class FrameQLParser extends CstParser {
           this.CONSUME(Fnr);
           this.CONSUME(Within);
           this.SUBRULE(this.rate, { LABEL: 'fnr' });
+          this.OPTION(() => this.SUBRULE(this.atConfidence, { LABEL: 'confidence' }));
         },
       },
       {
@@ -139,6 +143,21 @@ export class FrameQLParser extends CstParser {
           this.CONSUME(Fpr);
           this.CONSUME2(Within);
           this.SUBRULE2(this.rate, { LABEL: 'fpr' });
+          this.OPTION2(() => this.SUBRULE2(this.atConfidence, { LABEL: 'confidence' }));
+        },
+      },
+      {
+        ALT: () => {
+          this.CONSUME(RecallTarget);
+          this.SUBRULE3(this.rate, { LABEL: 'recall' });
+          this.OPTION3(() => this.SUBRULE(this.bareConfidence, { LABEL: 'confidence' }));
+        },
+      },
+      {
+        ALT: () => {
+          this.CONSUME(PrecisionTarget);
+          this.SUBRULE4(this.rate, { LABEL: 'precision' });
+          this.OPTION4(() => this.SUBRULE2(this.bareConfidence, { LABEL: 'confidence' }));
         },
       },
       {
@@ -146,14 +165,29 @@ export class FrameQLParser extends CstParser {
           this.CONSUME(ErrorKeyword);
           this.CONSUME3(Within);
           this.SUBRULE(this.signedNumber, { LABEL: 'error' });
-          this.OPTION(() => {
-            this.CONSUME(At);
-            this.CONSUME(Confidence);
-            this.SUBRULE3(this.rate, { LABEL: 'confidence' });
-          });
+          this.OPTION5(() => this.SUBRULE3(this.atConfidence, { LABEL: 'confidence' }));
+        },
+      },
+      {
+        ALT: () => {
+          this.CONSUME(Budget);
+          this.SUBRULE2(this.signedNumber, { LABEL: 'budget' });
         },
       },
     ]);
+  });
+
+  /** `AT CONFIDENCE p`, after `FNR WITHIN`, `FPR WITHIN` and `ERROR WITHIN`. */
+  atConfidence = this.RULE('atConfidence', () => {
+    this.CONSUME(At);
+    this.CONSUME(Confidence);
+    this.SUBRULE(this.rate);
+  });
+
+  /** `CONFIDENCE p`, after AIDB's `RECALL_TARGET` and `PRECISION_TARGET`. */
+  bareConfidence = this.RULE('bareConfidence', () => {
+    this.CONSUME(Confidence);
+    this.SUBRULE(this.rate);
   });
 
   /** A number, optionally a percentage: `0.95` or `95%`. */

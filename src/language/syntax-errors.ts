@@ -13,6 +13,9 @@ import { didYouMean, endOfText, listAlternatives, queryError } from './query-err
 import { closestNames } from './suggest.js';
 import {
   ALL_TOKENS,
+  At,
+  Budget,
+  Confidence,
   ErrorKeyword,
   Explain,
   Fnr,
@@ -26,7 +29,9 @@ import {
   LParen,
   NumberLiteral,
   Order,
+  PrecisionTarget,
   QuotedIdentifier,
+  RecallTarget,
   Semicolon,
   Star,
   StringLiteral,
@@ -137,8 +142,34 @@ const CLAUSE_ORDER: readonly (readonly [string, readonly TokenType[]])[] = [
   ['Order', [Order]],
   ['Limit', [Limit]],
   ['Gap', [Gap]],
-  ['accuracyClause', [Fnr, Fpr, ErrorKeyword]],
+  ['accuracyClause', [Fnr, Fpr, RecallTarget, PrecisionTarget, ErrorKeyword, Budget]],
 ];
+
+/** The last accuracy clause of a complete query, when the query ends with one. */
+function lastAccuracyClause(select: CstNode): CstNode | undefined {
+  const clauses = select.children.accuracyClause as CstNode[] | undefined;
+  return clauses?.[clauses.length - 1];
+}
+
+/** What may still follow the last accuracy clause inside it: its confidence, when it has none. */
+function confidenceContinuation(clause: CstNode | undefined): TokenType[] {
+  if (clause === undefined || clause.children.confidence !== undefined || clause.children.budget !== undefined) return [];
+  return clause.children.recall !== undefined || clause.children.precision !== undefined ? [Confidence] : [At];
+}
+
+/** The confidence spelt the other dialect's way: `FNR WITHIN a CONFIDENCE p`, `RECALL_TARGET r AT CONFIDENCE p`. */
+function confidenceSpellingHint(found: IToken | undefined, cst: CstNode | undefined): string {
+  const select = cst?.children.selectQuery?.[0] as CstNode | undefined;
+  if (found === undefined || select === undefined) return '';
+  const expected = confidenceContinuation(lastAccuracyClause(select));
+  if (expected[0] === At && found.tokenType === Confidence) {
+    return ' (after FNR WITHIN, FPR WITHIN and ERROR WITHIN write AT CONFIDENCE p)';
+  }
+  if (expected[0] === Confidence && found.tokenType === At) {
+    return ' (after RECALL_TARGET and PRECISION_TARGET write CONFIDENCE p, without AT)';
+  }
+  return '';
+}
 
 function followingClauses(cst: CstNode | undefined): TokenType[] {
   if (cst === undefined) return [EOF];
@@ -150,6 +181,7 @@ function followingClauses(cst: CstNode | undefined): TokenType[] {
     if (select.children[key] !== undefined) last = i;
   });
   const out: TokenType[] = [];
+  if (CLAUSE_ORDER[last]?.[0] === 'accuracyClause') out.push(...confidenceContinuation(lastAccuracyClause(select)));
   for (let i = Math.max(last, 0); i < CLAUSE_ORDER.length; i++) {
     if (i === last && i !== CLAUSE_ORDER.length - 1) continue;
     out.push(...CLAUSE_ORDER[i][1]);
@@ -186,7 +218,7 @@ export function syntaxError(text: string, tokens: readonly IToken[], error: IRec
   const suggestions: string[] = [];
   let hint = '';
   if (!isEof(token) && token!.tokenType === Identifier) {
-    const keywords = expected.filter((e) => /^[A-Z]+( BY)?$/.test(e));
+    const keywords = expected.filter((e) => /^[A-Z_]+( BY)?$/.test(e));
     const close = closestNames(token!.image, keywords.map((k) => k.replace(/ BY$/, '')), 1);
     if (close.length > 0) {
       suggestions.push(keywords.find((k) => k.replace(/ BY$/, '') === close[0])!);
@@ -194,6 +226,8 @@ export function syntaxError(text: string, tokens: readonly IToken[], error: IRec
     }
   } else if (!isEof(token) && KEYWORD_TOKENS.includes(token!.tokenType) && info.ruleName === 'videoSource') {
     hint = ` (${token!.image.toUpperCase()} is a reserved word: write "${token!.image}" to use it as a name)`;
+  } else if (info.redundant) {
+    hint = confidenceSpellingHint(token, cst);
   }
   const what =
     expected.length === 0 ? 'something else' : expected.length <= 2 ? listAlternatives(expected) : `one of ${listAlternatives(expected)}`;

@@ -5,8 +5,7 @@ export const Identifier = createToken({ name: 'Identifier', pattern: /[A-Za-z_][
 
 const keywordTokens: TokenType[] = [];
 
-function keyword(word: string): TokenType {
-  const name = word.charAt(0) + word.slice(1).toLowerCase();
+function keyword(word: string, name = word.charAt(0) + word.slice(1).toLowerCase()): TokenType {
   const token = createToken({
     name,
     pattern: new RegExp(word, 'i'),
@@ -30,7 +29,10 @@ export const Limit = keyword('LIMIT');
 export const Gap = keyword('GAP');
 export const Fnr = keyword('FNR');
 export const Fpr = keyword('FPR');
+export const RecallTarget = keyword('RECALL_TARGET', 'RecallTarget');
+export const PrecisionTarget = keyword('PRECISION_TARGET', 'PrecisionTarget');
 export const ErrorKeyword = keyword('ERROR');
+export const Budget = keyword('BUDGET');
 export const Within = keyword('WITHIN');
 export const At = keyword('AT');
 export const Confidence = keyword('CONFIDENCE');

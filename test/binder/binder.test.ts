@@ -5,8 +5,12 @@ import {
   BoundFramePredicate,
   BoundPredicate,
   BoundValue,
+  DEFAULT_CONFIDENCE,
+  DEFAULT_FNR,
+  DEFAULT_FPR,
   SELECT_ALL_COLUMNS,
   type AggregateQuery,
+  type BoundAccuracy,
   type BoundQuery,
   type GroupedLimitQuery,
   type QueryShape,
@@ -96,7 +100,7 @@ describe('bindQuery: the FRAMEQL.md queries', () => {
       where: classMatch([CAR]),
       classIds: [CAR],
       classNames: ['car'],
-      accuracy: { fnr: 0.01, fnrDefaulted: false, fpr: 0.02, fprDefaulted: false, error: undefined },
+      accuracy: { fnr: 0.01, fnrDefaulted: false, fpr: 0.02, fprDefaulted: false, precision: undefined, confidence: 0.95, confidenceDefaulted: true, error: undefined, budget: undefined },
       explain: 'none',
       limit: undefined,
       gap: undefined,
@@ -110,7 +114,17 @@ describe('bindQuery: the FRAMEQL.md queries', () => {
     const q = bind("SELECT FCOUNT(*) FROM traffic WHERE class = 'car' ERROR WITHIN 0.1 AT CONFIDENCE 95%") as AggregateQuery;
     expect(q.shape).toBe('aggregate');
     expect(q.outputs).toEqual([{ kind: 'aggregate', name: 'FCOUNT(*)', type: 'double', aggregate: { fn: 'fcount', argument: undefined } }]);
-    expect(q.accuracy).toEqual({ fnr: 0.01, fnrDefaulted: true, fpr: 0.01, fprDefaulted: true, error: { within: 0.1, confidence: 0.95, confidenceDefaulted: false } });
+    expect(q.accuracy).toEqual({
+      fnr: 0.01,
+      fnrDefaulted: true,
+      fpr: 0.01,
+      fprDefaulted: true,
+      precision: undefined,
+      confidence: 0.95,
+      confidenceDefaulted: false,
+      error: { within: 0.1, confidence: 0.95, confidenceDefaulted: false },
+      budget: undefined,
+    });
     expect(bind("SELECT FCOUNT(*) FROM traffic WHERE class = 'car' ERROR WITHIN 0.1 AT CONFIDENCE 0.95").accuracy).toEqual(q.accuracy);
     expect(bind('SELECT FCOUNT(*) FROM traffic ERROR WITHIN 0.1').accuracy.error).toEqual({ within: 0.1, confidence: 0.95, confidenceDefaulted: true });
   });
@@ -138,6 +152,113 @@ describe('bindQuery: the FRAMEQL.md queries', () => {
       ]),
     );
     expect(q.bounds).toEqual({ frames: { min: 0, max: Infinity }, seconds: { min: 60, max: 120 }, empty: false });
+  });
+});
+
+describe('bindQuery: accuracy clauses', () => {
+  const accuracy = (query: string): BoundAccuracy => bind(query).accuracy;
+  const DEFAULTS: BoundAccuracy = {
+    fnr: DEFAULT_FNR,
+    fnrDefaulted: true,
+    fpr: DEFAULT_FPR,
+    fprDefaulted: true,
+    precision: undefined,
+    confidence: DEFAULT_CONFIDENCE,
+    confidenceDefaulted: true,
+    error: undefined,
+    budget: undefined,
+  };
+
+  it('defaults every bound when the query states none', () => {
+    expect(accuracy("SELECT timestamp FROM traffic WHERE class = 'car'")).toEqual(DEFAULTS);
+    expect(accuracy('SELECT FCOUNT(*) FROM traffic')).toEqual(DEFAULTS);
+    expect(DEFAULT_CONFIDENCE).toBe(0.95);
+  });
+
+  it('binds the FRAMEQL.md query with a confidence and a budget', () => {
+    expect(accuracy("SELECT timestamp FROM traffic WHERE class = 'bus' FNR WITHIN 0.01 FPR WITHIN 0.01 AT CONFIDENCE 95% BUDGET 2000")).toEqual({
+      ...DEFAULTS,
+      fnrDefaulted: false,
+      fprDefaulted: false,
+      confidence: 0.95,
+      confidenceDefaulted: false,
+      budget: 2000,
+    });
+  });
+
+  it("binds AIDB's spelling: RECALL_TARGET r is FNR 1 - r, PRECISION_TARGET alone leaves FPR unbounded", () => {
+    expect(accuracy("SELECT timestamp FROM traffic WHERE class = 'bus' RECALL_TARGET 99% PRECISION_TARGET 99% CONFIDENCE 95%")).toEqual({
+      ...DEFAULTS,
+      fnr: 0.01,
+      fnrDefaulted: false,
+      fpr: 1,
+      fprDefaulted: true,
+      precision: 0.99,
+      confidence: 0.95,
+      confidenceDefaulted: false,
+    });
+    // 1 - 0.99 is 0.010000000000000009 in doubles; the bound is the 0.01 the query means.
+    expect(accuracy('SELECT timestamp FROM traffic RECALL_TARGET 0.99').fnr).toBe(0.01);
+    expect(accuracy('SELECT timestamp FROM traffic RECALL_TARGET 99.9%').fnr).toBe(0.001);
+    expect(accuracy('SELECT timestamp FROM traffic RECALL_TARGET 0.7').fnr).toBe(0.3);
+    expect(accuracy('SELECT timestamp FROM traffic RECALL_TARGET 0.9').fprDefaulted).toBe(true);
+    expect(accuracy('SELECT timestamp FROM traffic RECALL_TARGET 0.9').fpr).toBe(DEFAULT_FPR);
+  });
+
+  it('applies both PRECISION_TARGET and FPR WITHIN when both are written', () => {
+    expect(accuracy('SELECT timestamp FROM traffic PRECISION_TARGET 0.9 FPR WITHIN 2%')).toMatchObject({ fpr: 0.02, fprDefaulted: false, precision: 0.9 });
+    expect(accuracy('SELECT timestamp FROM traffic FPR WITHIN 2% PRECISION_TARGET 0.9')).toMatchObject({ fpr: 0.02, fprDefaulted: false, precision: 0.9 });
+  });
+
+  it('takes one confidence from whichever target states it, the same value more than once', () => {
+    expect(accuracy('SELECT timestamp FROM traffic FNR WITHIN 0.05 AT CONFIDENCE 0.9 FPR WITHIN 0.05')).toMatchObject({ confidence: 0.9, confidenceDefaulted: false });
+    expect(accuracy('SELECT timestamp FROM traffic FNR WITHIN 0.05 FPR WITHIN 0.05 AT CONFIDENCE 0.9')).toMatchObject({ confidence: 0.9, confidenceDefaulted: false });
+    expect(accuracy('SELECT timestamp FROM traffic RECALL_TARGET 90% CONFIDENCE 80% PRECISION_TARGET 90% CONFIDENCE 0.8')).toMatchObject({
+      confidence: 0.8,
+      confidenceDefaulted: false,
+    });
+    expect(accuracy('SELECT timestamp FROM traffic FNR WITHIN 0.05 AT CONFIDENCE 99% PRECISION_TARGET 0.5 CONFIDENCE 0.99').confidence).toBe(0.99);
+  });
+
+  it("gives ERROR WITHIN the query's confidence", () => {
+    const a = accuracy('SELECT FCOUNT(*) FROM traffic ERROR WITHIN 0.1 AT CONFIDENCE 90%');
+    expect(a).toMatchObject({ confidence: 0.9, confidenceDefaulted: false, error: { within: 0.1, confidence: 0.9, confidenceDefaulted: false } });
+    expect(accuracy('SELECT FCOUNT(*) FROM traffic ERROR WITHIN 0.1')).toMatchObject({
+      confidence: 0.95,
+      confidenceDefaulted: true,
+      error: { within: 0.1, confidence: 0.95, confidenceDefaulted: true },
+    });
+  });
+
+  it('lets COUNT(DISTINCT frame) alone take the rate targets: it is answered as a presence query', () => {
+    expect(accuracy("SELECT COUNT(DISTINCT frame) FROM traffic WHERE class = 'car' RECALL_TARGET 95% PRECISION_TARGET 0.9 CONFIDENCE 0.9 BUDGET 50")).toEqual({
+      ...DEFAULTS,
+      fnr: 0.05,
+      fnrDefaulted: false,
+      fpr: 1,
+      precision: 0.9,
+      confidence: 0.9,
+      confidenceDefaulted: false,
+      budget: 50,
+    });
+    expect(accuracy('SELECT COUNT(DISTINCT timestamp) FROM traffic FNR WITHIN 0.02 FPR WITHIN 0.03')).toMatchObject({ fnr: 0.02, fpr: 0.03 });
+    expect(accuracy('SELECT COUNT(DISTINCT frame) FROM traffic ERROR WITHIN 5').error).toEqual({ within: 5, confidence: 0.95, confidenceDefaulted: true });
+  });
+
+  it.each([
+    'SELECT * FROM traffic BUDGET 1',
+    'SELECT timestamp FROM traffic BUDGET 10',
+    'SELECT FCOUNT(*) FROM traffic ERROR WITHIN 0.1 BUDGET 300',
+    'SELECT COUNT(*), SUM(score) FROM traffic BUDGET 300',
+    'SELECT timestamp FROM traffic GROUP BY timestamp HAVING COUNT(*) > 2 LIMIT 5 BUDGET 9007199254740991',
+  ])('takes BUDGET on every shape: %s', (query) => {
+    expect(accuracy(query).budget).toBe(Number(/BUDGET (\d+)/.exec(query)![1]));
+  });
+
+  it('keeps the clauses in any order', () => {
+    const a = accuracy('SELECT timestamp FROM traffic BUDGET 7 FPR WITHIN 0.2 AT CONFIDENCE 0.9 RECALL_TARGET 0.75');
+    expect(a).toEqual({ ...DEFAULTS, fnr: 0.25, fnrDefaulted: false, fpr: 0.2, fprDefaulted: false, confidence: 0.9, confidenceDefaulted: false, budget: 7 });
+    expect(Object.isFrozen(a)).toBe(true);
   });
 });
 
@@ -293,6 +414,31 @@ describe('bindQuery errors', () => {
     { query: 'SELECT timestamp FROM traffic FPR WITHIN 1.5', code: 'INVALID_CLAUSE', column: 31 },
     { query: 'SELECT timestamp FROM traffic FPR WITHIN -0.1', code: 'INVALID_CLAUSE', column: 31 },
     { query: 'SELECT timestamp FROM traffic FNR WITHIN 0.1 FNR WITHIN 0.2', code: 'INVALID_CLAUSE', column: 46 },
+    { query: 'SELECT timestamp FROM traffic FNR WITHIN 0.1 RECALL_TARGET 0.9', code: 'INVALID_CLAUSE', column: 46 },
+    { query: 'SELECT timestamp FROM traffic RECALL_TARGET 0.9 FPR WITHIN 0.1 FNR WITHIN 0.1', code: 'INVALID_CLAUSE', column: 64 },
+    { query: 'SELECT timestamp FROM traffic RECALL_TARGET 0.9 RECALL_TARGET 0.8', code: 'INVALID_CLAUSE', column: 49 },
+    { query: 'SELECT timestamp FROM traffic PRECISION_TARGET 0.9 PRECISION_TARGET 0.9', code: 'INVALID_CLAUSE', column: 52 },
+    { query: 'SELECT timestamp FROM traffic BUDGET 5 BUDGET 5', code: 'INVALID_CLAUSE', column: 40 },
+    { query: 'SELECT timestamp FROM traffic RECALL_TARGET 1', code: 'INVALID_CLAUSE', column: 31 },
+    { query: 'SELECT timestamp FROM traffic RECALL_TARGET 0', code: 'INVALID_CLAUSE', column: 31 },
+    { query: 'SELECT timestamp FROM traffic RECALL_TARGET 99', code: 'INVALID_CLAUSE', column: 31, suggestions: ['RECALL_TARGET 99%'] },
+    { query: 'SELECT timestamp FROM traffic PRECISION_TARGET 100%', code: 'INVALID_CLAUSE', column: 31, suggestions: [] },
+    { query: 'SELECT timestamp FROM traffic PRECISION_TARGET -0.5', code: 'INVALID_CLAUSE', column: 31 },
+    { query: 'SELECT timestamp FROM traffic FNR WITHIN 5', code: 'INVALID_CLAUSE', column: 31, suggestions: ['FNR WITHIN 5%'] },
+    { query: 'SELECT FCOUNT(*) FROM traffic RECALL_TARGET 0.9', code: 'INVALID_CLAUSE', column: 31 },
+    { query: 'SELECT FCOUNT(*) FROM traffic PRECISION_TARGET 0.9 CONFIDENCE 0.9', code: 'INVALID_CLAUSE', column: 31 },
+    { query: 'SELECT COUNT(DISTINCT frame), COUNT(*) FROM traffic FNR WITHIN 0.1', code: 'INVALID_CLAUSE', column: 53 },
+    { query: 'SELECT COUNT(*) FROM traffic FPR WITHIN 0.1', code: 'INVALID_CLAUSE', column: 30 },
+    { query: 'SELECT timestamp FROM traffic FNR WITHIN 0.1 AT CONFIDENCE 0.9 FPR WITHIN 0.1 AT CONFIDENCE 0.95', code: 'INVALID_CLAUSE', column: 93 },
+    { query: 'SELECT timestamp FROM traffic RECALL_TARGET 0.9 CONFIDENCE 90% PRECISION_TARGET 0.9 CONFIDENCE 95%', code: 'INVALID_CLAUSE', column: 96 },
+    { query: 'SELECT COUNT(DISTINCT frame) FROM traffic ERROR WITHIN 5 AT CONFIDENCE 0.9 RECALL_TARGET 0.9 CONFIDENCE 0.8', code: 'INVALID_CLAUSE', column: 105 },
+    { query: 'SELECT timestamp FROM traffic FNR WITHIN 0.1 AT CONFIDENCE 1', code: 'INVALID_CLAUSE', column: 60 },
+    { query: 'SELECT timestamp FROM traffic RECALL_TARGET 0.9 CONFIDENCE 95', code: 'INVALID_CLAUSE', column: 60, suggestions: ['95%'] },
+    { query: 'SELECT timestamp FROM traffic BUDGET 0', code: 'INVALID_CLAUSE', column: 31 },
+    { query: 'SELECT timestamp FROM traffic BUDGET -3', code: 'INVALID_CLAUSE', column: 31 },
+    { query: 'SELECT timestamp FROM traffic BUDGET 2.5', code: 'INVALID_CLAUSE', column: 31 },
+    { query: 'SELECT timestamp FROM traffic BUDGET 1e300', code: 'INVALID_CLAUSE', column: 31 },
+    { query: 'SELECT timestamp FROM traffic BUDGET 9007199254740992', code: 'INVALID_CLAUSE', column: 31 },
     { query: 'SELECT timestamp FROM traffic LIMIT -1', code: 'INVALID_CLAUSE', column: 31 },
     { query: 'SELECT timestamp FROM traffic LIMIT 2.5', code: 'INVALID_CLAUSE', column: 31 },
     { query: 'SELECT timestamp FROM traffic LIMIT 1e300', code: 'INVALID_CLAUSE', column: 31 },
@@ -349,7 +495,23 @@ describe('bindQuery errors', () => {
       `"line 1, column 31: ERROR WITHIN bounds the error of an aggregate such as FCOUNT(*); this query selects frames or rows — use FNR WITHIN / FPR WITHIN"`,
     );
     expect(bindError('SELECT FCOUNT(*) FROM traffic ERROR WITHIN 0.1 AT CONFIDENCE 95').message).toMatchInlineSnapshot(
-      `"line 1, column 62: confidence must be between 0 and 1: write 95% or 0.95; found 95"`,
+      `"line 1, column 62: confidence must be between 0 and 1: write 95% or 0.95; found 95 — did you mean 95%?"`,
+    );
+    expect(bindError('SELECT timestamp FROM traffic FNR WITHIN 0.1 AT CONFIDENCE 0.9 FPR WITHIN 0.1 AT CONFIDENCE 0.95').message).toMatchInlineSnapshot(
+      `"line 1, column 93: one confidence per query: 0.95 here, but 0.9 at line 1, column 60; every bound of a query holds at the same confidence, so state it once"`,
+    );
+    expect(bindError('SELECT timestamp FROM traffic FNR WITHIN 1% RECALL_TARGET 99%').message).toMatchInlineSnapshot(
+      `"line 1, column 45: RECALL_TARGET and FNR WITHIN both bound the false-negative rate (recall = 1 - FNR); write one of them"`,
+    );
+    expect(bindError('SELECT timestamp FROM traffic RECALL_TARGET 99').message).toMatchInlineSnapshot(
+      `"line 1, column 31: RECALL_TARGET must be between 0 and 1 (exclusive), e.g. 0.99 or 99%; found 99 — did you mean RECALL_TARGET 99%?"`,
+    );
+    expect(bindError('SELECT timestamp FROM traffic BUDGET 0').message).toMatchInlineSnapshot(
+      `"line 1, column 31: BUDGET must be a whole number of reference-detector calls, 1 or more; found 0"`,
+    );
+    expect(bindError('SELECT timestamp FROM traffic BUDGET 5 BUDGET 6').message).toMatchInlineSnapshot(`"line 1, column 40: BUDGET is given twice"`);
+    expect(bindError('SELECT FCOUNT(*) FROM traffic RECALL_TARGET 99%').message).toMatchInlineSnapshot(
+      `"line 1, column 31: RECALL_TARGET applies to queries that select frames (and to COUNT(DISTINCT frame)); bound an aggregate with ERROR WITHIN e AT CONFIDENCE p%"`,
     );
     expect(bindError('SELECT timestamp, FCOUNT(*) FROM traffic').message).toMatchInlineSnapshot(
       `"line 1, column 8: cannot mix aggregates and plain columns without GROUP BY: timestamp is not an aggregate, FCOUNT(*) is"`,

@@ -5,6 +5,7 @@ import {
   AndNode,
   ArithmeticNode,
   BetweenNode,
+  BudgetNode,
   CallNode,
   ComparisonNode,
   CountClauseNode,
@@ -28,6 +29,7 @@ import {
   VideoPathNode,
   type AccuracyClause,
   type Expression,
+  type RateTargetKind,
   type Statement,
 } from '../../src/language/index.js';
 import { stripSpans } from './ast-helpers.js';
@@ -46,6 +48,9 @@ const corpus: string[] = [
   'SELECT * FROM traffic WHERE a NOT BETWEEN (b OR c) AND (d AND e) AND f NOT IN (g OR h)',
   `SELECT "select", "a""b", "" FROM "from" WHERE "where" = 'it''s'`,
   "EXPLAIN ANALYZE SELECT COUNT(*), SUM(DISTINCT a, b), f() FROM 'x''y.mp4' GROUP BY frame, timestamp HAVING COUNT(*) > 1 ORDER BY 1 ASC, 2 DESC LIMIT 0 GAP -0 ERROR WITHIN 1e-7 FPR WITHIN 5% FNR WITHIN 1e21",
+  "SELECT timestamp FROM traffic WHERE class = 'bus' FNR WITHIN 0.01 FPR WITHIN 0.01 AT CONFIDENCE 95% BUDGET 2000",
+  "SELECT timestamp FROM traffic WHERE class = 'bus' RECALL_TARGET 99% PRECISION_TARGET 99% CONFIDENCE 95%",
+  'SELECT * FROM t BUDGET -0 BUDGET 1e21 RECALL_TARGET -5% CONFIDENCE 1e-7 PRECISION_TARGET 99.99% FNR WITHIN 0 AT CONFIDENCE 100% ERROR WITHIN -1',
 ];
 
 function roundTrip(statement: Statement): void {
@@ -70,6 +75,11 @@ describe('formatQuery', () => {
     expect(formatQuery(parseQuery("select  fcount(*)\nfrom traffic -- c\nwhere class='car' error within .1 at confidence 95%;"))).toMatchInlineSnapshot(
       `"SELECT fcount(*) FROM traffic WHERE class = 'car' ERROR WITHIN 0.1 AT CONFIDENCE 0.95"`,
     );
+    expect(
+      formatQuery(parseQuery("select timestamp from traffic where class = 'bus' recall_target 99.9% confidence 95% fnr within 1% at confidence .95 budget +2000")),
+    ).toMatchInlineSnapshot(
+      `"SELECT timestamp FROM traffic WHERE class = 'bus' RECALL_TARGET 0.999 CONFIDENCE 0.95 FNR WITHIN 0.01 AT CONFIDENCE 0.95 BUDGET 2000"`,
+    );
     expect(formatQuery(parseQuery('SELECT * FROM t WHERE ((a OR b)) AND (c = (1 + 2) * 3) AND (-(x))'))).toMatchInlineSnapshot(
       `"SELECT * FROM t WHERE (a OR b) AND c = (1 + 2) * 3 AND -x"`,
     );
@@ -92,6 +102,7 @@ describe('formatQuery', () => {
 const NAMES = ['a', 'b', 'frame', 'timestamp', 'class', 'score', 'x_1', 'Area', '_'];
 const QUOTED = ['select', 'my col', 'a"b', '', 'ünï', 'x'];
 const STRINGS = ['car', '', "it's", "''", 'two\nlines', '-- no', '/* no */', '🚗', '"q"'];
+const RATE_KINDS: readonly RateTargetKind[] = ['fnr-within', 'fpr-within', 'recall-target', 'precision-target'];
 const NUMBERS = [0, 1, 2.5, 0.001, 1e21, 1e-7, 123456789, 5e-324, 1.7976931348623157e308, 0.1 + 0.2];
 
 function literal(r: Prng): Expression {
@@ -148,13 +159,12 @@ function expression(r: Prng, depth: number): Expression {
 function statement(r: Prng): Statement {
   const maybe = <T>(p: number, make: () => T): T | undefined => (r.chance(p) ? make() : undefined);
   const accuracy: AccuracyClause[] = [];
-  for (let i = r.int(4); i > 0; i--) {
-    const k = r.int(3);
-    accuracy.push(
-      k === 2
-        ? ErrorTargetNode.create(r.pick(NUMBERS), r.chance(0.5) ? r.pick([0.95, 0.5, 99]) : undefined)
-        : RateTargetNode.create(k === 0 ? 'fnr-within' : 'fpr-within', r.pick(NUMBERS)),
-    );
+  const confidence = (): number | undefined => (r.chance(0.5) ? r.pick([0.95, 0.5, 99, 0.999]) : undefined);
+  for (let i = r.int(5); i > 0; i--) {
+    const k = r.int(6);
+    if (k === 4) accuracy.push(ErrorTargetNode.create(r.pick(NUMBERS), confidence()));
+    else if (k === 5) accuracy.push(BudgetNode.create(r.chance(0.2) ? -r.pick(NUMBERS.filter((n) => n !== 0)) : r.pick(NUMBERS)));
+    else accuracy.push(RateTargetNode.create(RATE_KINDS[k], r.pick(NUMBERS), confidence()));
   }
   const query = SelectQueryNode.create({
     selection: r.chance(0.3) ? [AllColumnsNode.create()] : Array.from({ length: 1 + r.int(3) }, () => expression(r, 3)),

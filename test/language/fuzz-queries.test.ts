@@ -23,11 +23,15 @@ const SEEDS: string[] = [
   "SELECT frame FROM shopfront GROUP BY frame HAVING COUNT(*) >= 2 OR SUM(class = 'person' AND width > 40) BETWEEN 1 AND 3 LIMIT 5 GAP 30 FNR WITHIN 5% FPR WITHIN .02",
   "EXPLAIN SELECT SUM(class = 'car') FROM \"traffic\" WHERE -(score * 2) < -1 ERROR WITHIN 0.5",
   "select * from traffic where (class = 'car' or class = 'truck') and frame in (1, 2, 3) and area / 2 > 1e3;",
+  "SELECT timestamp FROM traffic WHERE class = 'bus' FNR WITHIN 0.01 FPR WITHIN 0.01 AT CONFIDENCE 95% BUDGET 2000",
+  "SELECT timestamp FROM traffic WHERE class = 'bus' RECALL_TARGET 99% PRECISION_TARGET 99% CONFIDENCE 95%",
+  "SELECT COUNT(DISTINCT frame) FROM campus WHERE class = 'person' BUDGET 300 PRECISION_TARGET 0.9 FPR WITHIN 5% AT CONFIDENCE 0.9",
 ];
 
 const VOCABULARY: string[] = [
   'SELECT', 'FROM', 'WHERE', 'GROUP', 'BY', 'HAVING', 'ORDER', 'ASC', 'DESC', 'LIMIT', 'GAP', 'FNR', 'FPR', 'ERROR', 'WITHIN',
-  'AT', 'CONFIDENCE', 'EXPLAIN', 'ANALYZE', 'AND', 'OR', 'NOT', 'BETWEEN', 'IN', 'DISTINCT', 'FCOUNT', 'COUNT', 'SUM', 'AVG',
+  'AT', 'CONFIDENCE', 'RECALL_TARGET', 'PRECISION_TARGET', 'BUDGET', 'EXPLAIN', 'ANALYZE', 'AND', 'OR', 'NOT', 'BETWEEN', 'IN',
+  'DISTINCT', 'FCOUNT', 'COUNT', 'SUM', 'AVG',
   'MIN', 'MAX', 'frame', 'timestamp', 'class', 'score', 'xmin', 'ymax', 'width', 'area', 'trackid', 'traffic', 'campus',
   'nosuchvideo', 'abs', '*', '(', ')', ',', ';', '=', '!=', '<>', '<', '<=', '>', '>=', '+', '-', '/', '%', "'car'", "'bus'",
   "'cra'", "''", "'it''s'", '"class"', '"car"', '""', '0', '1', '-1', '0.5', '95', '95%', '1e3', '.5', '300', "'x.mp4'",

@@ -4,6 +4,7 @@ import {
   AndNode,
   ArithmeticNode,
   BetweenNode,
+  BudgetNode,
   CallNode,
   ComparisonNode,
   CountClauseNode,
@@ -63,6 +64,24 @@ describe('parseQuery: the query forms of FRAMEQL.md', () => {
         selection: [CallNode.create('FCOUNT', [StarNode.create()])],
         where: classIs('car'),
         accuracy: [ErrorTargetNode.create(0.1, 0.95)],
+      }),
+    },
+    {
+      name: 'the same with a stated confidence and a cap on reference-detector calls',
+      query: "SELECT timestamp FROM traffic WHERE class = 'bus'\n  FNR WITHIN 0.01 FPR WITHIN 0.01 AT CONFIDENCE 95% BUDGET 2000",
+      ast: select({
+        selection: [id('timestamp')],
+        where: classIs('bus'),
+        accuracy: [RateTargetNode.create('fnr-within', 0.01), RateTargetNode.create('fpr-within', 0.01, 0.95), BudgetNode.create(2000)],
+      }),
+    },
+    {
+      name: "AIDB's spelling of the same targets",
+      query: "SELECT timestamp FROM traffic WHERE class = 'bus' RECALL_TARGET 99% PRECISION_TARGET 99% CONFIDENCE 95%",
+      ast: select({
+        selection: [id('timestamp')],
+        where: classIs('bus'),
+        accuracy: [RateTargetNode.create('recall-target', 0.99), RateTargetNode.create('precision-target', 0.99, 0.95)],
       }),
     },
     {
@@ -161,6 +180,34 @@ describe('parseQuery: the query forms of FRAMEQL.md', () => {
       ast: select({
         selection: [CallNode.create('FCOUNT', [StarNode.create()])],
         accuracy: [ErrorTargetNode.create(0.5), RateTargetNode.create('fnr-within', 0.01)],
+      }),
+    },
+    {
+      name: 'accuracy clauses in any order, each with its own confidence, lower case',
+      query: 'select timestamp from traffic budget 10 recall_target .9 confidence 90% fnr within 1% at confidence 0.9 Precision_Target 50% fpr within 0.2 error within 3 at confidence 99.9%',
+      ast: select({
+        selection: [id('timestamp')],
+        accuracy: [
+          BudgetNode.create(10),
+          RateTargetNode.create('recall-target', 0.9, 0.9),
+          RateTargetNode.create('fnr-within', 0.01, 0.9),
+          RateTargetNode.create('precision-target', 0.5),
+          RateTargetNode.create('fpr-within', 0.2),
+          ErrorTargetNode.create(3, 0.999),
+        ],
+      }),
+    },
+    {
+      name: 'duplicate clauses and odd budgets parse (the binder rejects them)',
+      query: 'SELECT * FROM traffic BUDGET -1 BUDGET 2.5 BUDGET +3 RECALL_TARGET 99 RECALL_TARGET -1%',
+      ast: select({
+        accuracy: [
+          BudgetNode.create(-1),
+          BudgetNode.create(2.5),
+          BudgetNode.create(3),
+          RateTargetNode.create('recall-target', 99),
+          RateTargetNode.create('recall-target', -0.01),
+        ],
       }),
     },
     {
@@ -288,6 +335,18 @@ describe('parseQuery: source spans', () => {
     expect(slice(q.limit!)).toBe('LIMIT 10');
     expect(slice(q.gap!)).toBe('GAP 300');
     expect(slice(q.accuracy[0])).toBe('FNR WITHIN 1%');
+  });
+
+  it('points accuracy clauses and their confidences at their text', () => {
+    const text = 'SELECT timestamp FROM traffic RECALL_TARGET 99% CONFIDENCE 0.9\nFNR WITHIN 1%  AT CONFIDENCE 90% BUDGET 20';
+    const clauses = (parseQuery(text) as SelectQuery).accuracy;
+    const slice = (span: { start: { offset: number }; end: { offset: number } } | undefined): string => text.slice(span!.start.offset, span!.end.offset);
+    expect(clauses.map((c) => slice(c.span))).toEqual(['RECALL_TARGET 99% CONFIDENCE 0.9', 'FNR WITHIN 1%  AT CONFIDENCE 90%', 'BUDGET 20']);
+    const [recall, fnr] = clauses as RateTargetNode[];
+    expect(slice(recall.confidenceSpan)).toBe('0.9');
+    expect(slice(fnr.confidenceSpan)).toBe('90%');
+    expect(fnr.confidenceSpan!.start).toMatchObject({ line: 2, column: 30 });
+    expect((parseQuery('SELECT timestamp FROM traffic FPR WITHIN 1%') as SelectQuery).accuracy[0]).toMatchObject({ confidence: undefined, confidenceSpan: undefined });
   });
 
   it('has 1-based lines and columns', () => {

@@ -47,6 +47,33 @@ describe('parseQuery errors: code, position, found, expected', () => {
     { query: 'SELECT * FROM traffic FNR 0.1', code: 'SYNTAX_ERROR', line: 1, column: 27, found: '0.1', expected: ['WITHIN'] },
     { query: 'SELECT * FROM traffic ERROR WITHIN 0.1 AT 95%', code: 'SYNTAX_ERROR', line: 1, column: 43, found: '95', expected: ['CONFIDENCE'] },
     { query: 'SELECT * FROM traffic ERROR WITHIN 0.1 AT CONFIDENCE', code: 'SYNTAX_ERROR', line: 1, column: 53, found: 'end of query', expected: ['number'] },
+    { query: 'SELECT * FROM traffic RECALL_TARGET', code: 'SYNTAX_ERROR', line: 1, column: 36, found: 'end of query', expected: ['number'] },
+    { query: 'SELECT * FROM traffic RECALL_TARGET WITHIN 0.9', code: 'SYNTAX_ERROR', line: 1, column: 37, found: 'WITHIN' },
+    { query: 'SELECT * FROM traffic PRECISION_TARGET 0.9 CONFIDENCE', code: 'SYNTAX_ERROR', line: 1, column: 54, found: 'end of query' },
+    { query: 'SELECT * FROM traffic BUDGET', code: 'SYNTAX_ERROR', line: 1, column: 29, found: 'end of query', expected: ['number'] },
+    { query: 'SELECT * FROM traffic BUDGET 5%', code: 'SYNTAX_ERROR', line: 1, column: 31, found: '%' },
+    { query: 'SELECT * FROM traffic BUDGET many', code: 'SYNTAX_ERROR', line: 1, column: 30, found: 'many' },
+    {
+      query: 'SELECT * FROM traffic FNR WITHIN 0.01 CONFIDENCE 95%',
+      code: 'SYNTAX_ERROR',
+      line: 1,
+      column: 39,
+      found: 'CONFIDENCE',
+      expected: ['FNR', 'FPR', 'RECALL_TARGET', 'PRECISION_TARGET', 'ERROR', 'BUDGET', 'AT', "';'", 'end of query'],
+    },
+    {
+      query: 'SELECT * FROM traffic RECALL_TARGET 0.9 AT CONFIDENCE 95%',
+      code: 'SYNTAX_ERROR',
+      line: 1,
+      column: 41,
+      found: 'AT',
+      expected: ['FNR', 'FPR', 'RECALL_TARGET', 'PRECISION_TARGET', 'ERROR', 'BUDGET', 'CONFIDENCE', "';'", 'end of query'],
+    },
+    { query: 'SELECT * FROM traffic FNR WITHIN 0.01 AT CONFIDENCE 95% AT CONFIDENCE 95%', code: 'SYNTAX_ERROR', line: 1, column: 57, found: 'AT' },
+    { query: 'SELECT * FROM traffic BUDGET 5 AT CONFIDENCE 95%', code: 'SYNTAX_ERROR', line: 1, column: 32, found: 'AT' },
+    { query: 'SELECT * FROM traffic RECALL 99%', code: 'SYNTAX_ERROR', line: 1, column: 23, found: 'RECALL', suggestions: ['RECALL_TARGET'] },
+    { query: 'SELECT * FROM traffic BUGDET 10', code: 'SYNTAX_ERROR', line: 1, column: 23, found: 'BUGDET', suggestions: ['BUDGET'] },
+    { query: 'SELECT * FROM budget', code: 'SYNTAX_ERROR', line: 1, column: 15, found: 'budget' },
     { query: 'SELECT * FROM traffic LIMIT 5 ORDER BY frame', code: 'SYNTAX_ERROR', line: 1, column: 31, found: 'ORDER' },
     { query: 'SELECT * FROM traffic; SELECT * FROM traffic', code: 'SYNTAX_ERROR', line: 1, column: 24, found: 'SELECT', expected: ['end of query'] },
     { query: 'SELECT * FROM a b', code: 'SYNTAX_ERROR', line: 1, column: 17, found: 'b' },
@@ -82,7 +109,16 @@ describe('parseQuery errors: code, position, found, expected', () => {
   it('renders one message with the position, what was expected and what was found', () => {
     expect(parseError('SELECT timestamp WHERE class = 1').message).toMatchInlineSnapshot(`"line 1, column 18: expected FROM but found 'WHERE'"`);
     expect(parseError('SELECT * FROM traffic LIMT 5').message).toMatchInlineSnapshot(
-      `"line 1, column 23: expected one of WHERE, GROUP BY, HAVING, ORDER BY, LIMIT, GAP, FNR, FPR, ERROR, ';' or end of query but found 'LIMT' — did you mean LIMIT?"`,
+      `"line 1, column 23: expected one of WHERE, GROUP BY, HAVING, ORDER BY, LIMIT, GAP, FNR, FPR, RECALL_TARGET, PRECISION_TARGET, ERROR, BUDGET, ';' or end of query but found 'LIMT' — did you mean LIMIT?"`,
+    );
+    expect(parseError('SELECT timestamp FROM traffic FNR WITHIN 1% CONFIDENCE 95%').message).toMatchInlineSnapshot(
+      `"line 1, column 45: expected one of FNR, FPR, RECALL_TARGET, PRECISION_TARGET, ERROR, BUDGET, AT, ';' or end of query but found 'CONFIDENCE' (after FNR WITHIN, FPR WITHIN and ERROR WITHIN write AT CONFIDENCE p)"`,
+    );
+    expect(parseError('SELECT timestamp FROM traffic RECALL_TARGET 99% AT CONFIDENCE 95%').message).toMatchInlineSnapshot(
+      `"line 1, column 49: expected one of FNR, FPR, RECALL_TARGET, PRECISION_TARGET, ERROR, BUDGET, CONFIDENCE, ';' or end of query but found 'AT' (after RECALL_TARGET and PRECISION_TARGET write CONFIDENCE p, without AT)"`,
+    );
+    expect(parseError('SELECT timestamp FROM traffic PRECISION 90%').message).toMatchInlineSnapshot(
+      `"line 1, column 31: expected one of WHERE, GROUP BY, HAVING, ORDER BY, LIMIT, GAP, FNR, FPR, RECALL_TARGET, PRECISION_TARGET, ERROR, BUDGET, ';' or end of query but found 'PRECISION' — did you mean PRECISION_TARGET?"`,
     );
     expect(parseError('SELECT * FROM traffic WHERE a NOT 5').message).toMatchInlineSnapshot(
       `"line 1, column 35: expected BETWEEN or IN but found '5'"`,
