@@ -54,7 +54,7 @@ const RENDER: { readonly [K in PhysicalKind]: (node: NodeOf<K>) => Rendered } = 
     details: [`bound: ${CERTIFICATION_METHOD}`],
   }),
   FrameSkip: (n) => ({ head: `FrameSkip every ${n.skip}` }),
-  Decode: (n) => ({ head: `Decode ${n.path} at ${n.size}x${n.size}${n.step > 1 ? `, every ${n.step}th frame` : ''}${n.reducible ? ' (-skip_frame noref where measured cheaper)' : ''} (${ms(n.cost.secondsPerFrame)}/frame)` }),
+  Decode: (n) => ({ head: `Decode ${n.path} at ${n.size}x${n.size}${n.step > 1 ? `, 1 frame in ${n.step}` : ''}${n.reducible ? ' (-skip_frame noref where measured cheaper)' : ''} (${ms(n.cost.secondsPerFrame)}/frame)` }),
   StratifiedEstimate: (n) => {
     const drawn = `${n.drawnBefore.length} random reference frames so far`;
     const why =
