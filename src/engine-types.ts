@@ -56,6 +56,9 @@ export interface AccuracyReport {
   readonly estimated: Readonly<Record<string, number>>;
   readonly met: boolean;
   readonly note: string;
+  /** Certified answers: the confidence at which every bound in `estimated` holds, and the method. */
+  readonly confidence?: number;
+  readonly method?: string;
 }
 
 export interface QueryResult {

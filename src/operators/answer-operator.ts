@@ -6,6 +6,7 @@
 import { DEFAULT_CONFIDENCE, type BoundQuery } from '../binder/index.js';
 import type { AccuracyReport, QueryResult, ResultRow, ResultValue } from '../engine-types.js';
 import { fmt } from '../optimizer/cascade-search.js';
+import { CERTIFICATION_METHOD } from '../optimizer/certification.js';
 import type { AnswerNode } from '../plan/physical-node.js';
 import { decodeSummary } from '../video/decode-ledger.js';
 import { createAnswerOperator, frameSelectionRows } from './answer-collector.js';
@@ -27,7 +28,7 @@ export async function answerOperator(node: AnswerNode, ctx: ExecutionContext, in
     for await (const batch of input) estimate ??= batch.estimate;
     return countAnswer(ctx, estimate!);
   }
-  if (below.role === 'uncertain') {
+  if (below.kind === 'Certify') {
     let decided: CascadeBatch | undefined;
     for await (const batch of input) decided = batch;
     return presenceAnswer(ctx, decided!);
@@ -46,26 +47,30 @@ async function exactAnswer(ctx: ExecutionContext, input: AsyncIterable<CascadeBa
   return assemble(ctx, answer.columns, rows, value, interval, exactAccuracy(query));
 }
 
-/** Presence: the rows (and COUNT(DISTINCT frame)'s value and interval) from the final per-frame decisions. */
+/** Presence: the rows (and COUNT(DISTINCT frame)'s value and interval) from the final, certified decisions. */
 async function presenceAnswer(ctx: ExecutionContext, decided: CascadeBatch): Promise<QueryResult> {
-  const { query, frames: N } = ctx;
+  const { query } = ctx;
   const positive = (i: number) => decided.decision[i] === 1;
   const { rows, value } = await presenceRows(ctx, positive);
-  const st = ctx.cascade!.statistics;
-  const h = st.thresholds;
-  const estFnr = Number(st.heldOut.fnr ?? 0);
-  const estFpr = Number(st.heldOut.fpr ?? 0);
+  const c = ctx.certificate!;
+  const { fnr, fpr, precision } = query.accuracy;
+  const estimated: Record<string, number> = { fnr: c.fnr, fpr: c.fpr, ...(precision !== undefined ? { precision: c.precision } : {}) };
+  const met = c.fnr <= fnr && c.fpr <= fpr && (precision === undefined || c.precision >= precision);
+  const pct = `${Number((c.confidence * 100).toFixed(2))}%`;
+  const bounds = `FNR <= ${fmt(c.fnr)}, FPR <= ${fmt(c.fpr)}${precision !== undefined ? `, precision >= ${fmt(c.precision)}` : ''}`;
+  const targets = `FNR ${fnr}, FPR ${fpr}${precision !== undefined ? `, precision ${precision}` : ''}`;
+  const why = met ? '' : c.budgetReached ? `; the budget of ${query.accuracy.budget} reference calls ended first, so these are the bounds that hold, not the targets` : '; the targets are not met';
   const accuracy: AccuracyReport = {
     mode: 'cascade',
-    targets: { fnr: query.accuracy.fnr, fpr: query.accuracy.fpr },
-    estimated: { fnr: estFnr, fpr: estFpr },
-    met: estFnr <= query.accuracy.fnr && estFpr <= query.accuracy.fpr,
-    note: `cascade: estimated FNR ${fmt(estFnr)} / FPR ${fmt(estFpr)} (targets ${query.accuracy.fnr} / ${query.accuracy.fpr}), measured leave-one-out on ${st.interpolation?.agreeing ?? 0} labelled frames at twice the sample spacing; specialized model held-out (later time blocks) FNR ${fmt(h?.fnr)} / FPR ${fmt(h?.fpr)}; ${ctx.uncertainChecked} uncertain frames checked by the reference detector`,
+    targets: accuracyTargets(query),
+    estimated,
+    met,
+    confidence: c.confidence,
+    method: CERTIFICATION_METHOD,
+    note: `cascade, certified at ${pct} confidence: ${bounds} (targets ${targets})${why}; from ${c.sampled} of the ${c.unverified} frames the reference did not otherwise see, labelled at random (${c.looks} look${c.looks > 1 ? 's' : ''}; ${CERTIFICATION_METHOD}); ${ctx.uncertainChecked} uncertain frames checked by the reference detector; ${ctx.counters.referenceCalls} reference calls in all`,
   };
-  // COUNT(DISTINCT frame) is an estimate, not an exact count: with FN <= fnr x P and FP <= fpr x (N - P)
-  // the true count P lies in [(n - fpr x N) / (1 - fpr), n / (1 - fnr)], as surely as the targets hold.
-  const { fnr, fpr } = query.accuracy;
-  const interval = value === undefined ? undefined : { low: Math.max(0, Math.ceil((value - fpr * N) / (1 - fpr) - 1e-9)), high: Math.min(N, Math.floor(value / (1 - fnr) + 1e-9)), confidence: DEFAULT_CONFIDENCE };
+  // COUNT(DISTINCT frame): the true count lies within the certified numbers of misses and false positives.
+  const interval = value === undefined ? undefined : { low: Math.max(0, value - Math.floor(c.falsePositives + 1e-9)), high: Math.min(ctx.frames, value + Math.ceil(c.falseNegatives - 1e-9)), confidence: c.confidence };
   return assemble(ctx, query.outputs.map((o) => o.name), rows, value, interval, accuracy);
 }
 
@@ -114,7 +119,8 @@ function countAnswer(ctx: ExecutionContext, e: CountAnswer): QueryResult {
 
 /** The accuracy targets a query states, by name. */
 export function accuracyTargets(query: BoundQuery): Record<string, number> {
-  if (query.shape !== 'aggregate') return { fnr: query.accuracy.fnr, fpr: query.accuracy.fpr };
+  const a = query.accuracy;
+  if (query.shape !== 'aggregate' || isDistinctFrames(query)) return { fnr: a.fnr, fpr: a.fpr, ...(a.precision !== undefined ? { precision: a.precision } : {}), confidence: a.confidence };
   return query.accuracy.error ? { error: query.accuracy.error.within, confidence: query.accuracy.error.confidence } : {};
 }
 
@@ -152,3 +158,7 @@ function assemble(ctx: ExecutionContext, columns: readonly string[], rows: Resul
   };
 }
 
+
+function isDistinctFrames(query: BoundQuery): boolean {
+  return query.shape === 'aggregate' && query.outputs.every((o) => o.aggregate.fn === 'count-distinct-frames');
+}

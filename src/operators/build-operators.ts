@@ -4,6 +4,7 @@
  */
 import { inputOf, type NodeOf, type PhysicalKind, type PhysicalNode } from '../plan/physical-node.js';
 import { calibrateOperator } from './calibrate-operator.js';
+import { certifyOperator } from './certify-operator.js';
 import { decodeOperator } from './decode-operator.js';
 import { differenceFilterOperator } from './difference-filter-operator.js';
 import type { CascadeBatch, ExecutionContext } from './execution-context.js';
@@ -26,6 +27,7 @@ const OPERATORS: { readonly [K in Exclude<PhysicalKind, 'Answer'>]: Build<K> } =
   DifferenceFilter: (node, ctx, input) => differenceFilterOperator(node, ctx, input!),
   SpecializedScore: (node, ctx, input) => specializedScoreOperator(node, ctx, input!),
   Interpolate: (node, ctx, input) => interpolateOperator(node, ctx, input!),
+  Certify: (node, ctx, input) => certifyOperator(node, ctx, input!),
   StratifiedEstimate: stratifiedEstimateOperator,
   LabelSample: (node, ctx) => labelSampleOperator(node, ctx),
   TrainCandidates: (node, ctx) => trainCandidatesOperator(node, ctx),

@@ -35,6 +35,20 @@ export interface CascadeBatch {
   readonly estimate?: CountAnswer;
 }
 
+/** What certification found: bounds at the confidence, and what it labelled to get them. */
+export interface Certificate {
+  readonly fnr: number;
+  readonly fpr: number;
+  readonly precision: number;
+  readonly falseNegatives: number;
+  readonly falsePositives: number;
+  readonly confidence: number;
+  readonly sampled: number;
+  readonly unverified: number;
+  readonly looks: number;
+  readonly budgetReached: boolean;
+}
+
 /** What the stratified estimate found, for the answer. */
 export interface CountAnswer {
   readonly value: number;
@@ -96,6 +110,8 @@ export class ExecutionContext {
   cascade: StoredCascade | undefined;
   /** Frames the reference checked because the cheap stages left them uncertain. */
   uncertainChecked = 0;
+  /** The presence answer's certificate, once the Certify operator ran. */
+  certificate: Certificate | undefined;
   private labelled: Promise<Set<number>> | undefined;
   private readonly where: ReturnType<typeof compileObjectPredicate>;
 
@@ -143,7 +159,9 @@ export class ExecutionContext {
 
   /** Frames of the range in the label store when the cascade's scan began (read once). */
   labelledSet(): Promise<Set<number>> {
-    this.labelled ??= this.catalog.labelledFrames(this.handle.row.id, this.model.id, this.range).then((f) => new Set(f));
+    // A presence cascade's earlier verification frames are not anchors: they are drawn again, as a random sample.
+    const drawn = new Set(this.task === 'presence' ? (this.cascade?.statistics.verificationFrames ?? []) : []);
+    this.labelled ??= this.catalog.labelledFrames(this.handle.row.id, this.model.id, this.range).then((f) => new Set(f.filter((x) => !drawn.has(x))));
     return this.labelled;
   }
 

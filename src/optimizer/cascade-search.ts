@@ -8,6 +8,7 @@ import { probit } from 'simple-statistics';
 import { countTarget, type BoundQuery } from '../binder/index.js';
 import type { Candidate, CandidateOption } from '../training/cascade-calibration.js';
 import { STAGE_BUDGET_SHARE } from './calibration.js';
+import { certificationTargets, estimatedCertificationLabels } from './certification.js';
 import type { CascadeTask } from './cascade-statistics.js';
 import { neighbourVariance } from './count-estimator.js';
 import { scanSeconds, trainingSeconds, type CostModel } from './cost-model.js';
@@ -94,6 +95,8 @@ export interface SearchInput {
   readonly costs: CostModel;
   /** Frames of the range still unlabelled after the sample. */
   readonly unlabelled: number;
+  /** Presence: share of the sample's frames the class is in (sizes the certification sample). */
+  readonly baseRate: number;
 }
 
 /**
@@ -110,7 +113,9 @@ export function searchCascades(input: SearchInput): { choice: CascadeChoice | un
     const perFrame = costs.decode + (candidate.difference?.enabled ? candidate.difference.expectedSeconds : candidate.cnnCost) / candidate.skip;
     const widest = task === 'presence' ? candidate.options.findIndex((o) => meetsAt(query, o.heldOut)) : -1;
     for (const [i, option] of candidate.options.entries()) {
-      const seconds = N * perFrame + option.uncertain * (N - sampleFrames) * costs.reference;
+      // Presence answers are certified: the labels that takes are part of the plan's cost.
+      const certify = task === 'presence' ? estimatedCertificationLabels(input.unlabelled * (1 - option.uncertain), input.baseRate, certificationTargets(query)) : 0;
+      const seconds = N * perFrame + (option.uncertain * (N - sampleFrames) + certify) * costs.reference;
       // A presence net may spend half the target (the cheap stages a quarter each); since the
       // sample holds few interpolation errors, the net used is one margin more cautious than the
       // widest that met it: a net that only just catches the errors the sample showed is not trusted.

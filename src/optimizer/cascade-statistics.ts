@@ -38,6 +38,8 @@ export interface CascadeStatistics {
   readonly interpolation: (InterpolationCalibration & { readonly net: boolean }) | undefined;
   /** Count: frames the stratified random sample drew (labelled for the estimate, not exact frames). */
   readonly estimationFrames: readonly number[];
+  /** Presence: frames certification drew (absent in catalogs from before certification). */
+  readonly verificationFrames?: readonly number[];
   readonly heldOut: Readonly<Record<string, number>>;
   readonly costs: Readonly<Record<string, number>>;
   readonly trainSeconds: number;

@@ -6,6 +6,7 @@
 import type { BoundQuery } from '../binder/index.js';
 import type { RunStats } from '../engine-types.js';
 import type { Considered } from '../optimizer/cascade-search.js';
+import { CERTIFICATION_METHOD } from '../optimizer/certification.js';
 import { shapeOf, type LogicalNode } from './logical-node.js';
 import { inputOf, type NodeOf, type PhysicalKind, type PhysicalNode, type StageCost } from './physical-node.js';
 
@@ -48,8 +49,12 @@ const RENDER: { readonly [K in PhysicalKind]: (node: NodeOf<K>) => Rendered } = 
     const against = d.spec.reference === 'background' ? 'background image (median of negative sample frames): closer is negative' : 'last evaluated frame: closer takes its score';
     return { head: `DifferenceFilter ${kind} vs ${against}; threshold ${d.threshold.toExponential(3)}, hit rate ${(d.hitRate * 100).toFixed(0)}% on the sample, ${ms(d.secondsPerFrame)}/frame` };
   },
+  Certify: (n) => ({
+    head: `Certify FNR <= ${n.fnr}${n.fpr < 1 ? `, FPR <= ${n.fpr}` : ''}${n.precision !== undefined ? `, precision >= ${n.precision}` : ''} at ${Number((n.confidence * 100).toFixed(2))}% confidence${n.budget !== undefined ? ` within ${n.budget} reference calls` : ''}: random samples of the frames the reference did not see, labelled by ${n.model} (about ${n.estimatedLabels} labels on the first look, ${per(n.cost)}${n.drawnBefore.length ? `; ${n.drawnBefore.length} drawn before, read from the store` : ''})`,
+    details: [`bound: ${CERTIFICATION_METHOD}`],
+  }),
   FrameSkip: (n) => ({ head: `FrameSkip every ${n.skip}` }),
-  Decode: (n) => ({ head: `Decode ${n.path} at ${n.size}x${n.size}${n.step > 1 ? `, every ${n.step}th frame` : ''}${n.reducible ? ' (-skip_frame noref where measured cheaper)' : ''} (${ms(n.cost.secondsPerFrame)}/frame)` }),
+  Decode: (n) => ({ head: `Decode ${n.path} at ${n.size}x${n.size}${n.step > 1 ? `, 1 frame in ${n.step}` : ''}${n.reducible ? ' (-skip_frame noref where measured cheaper)' : ''} (${ms(n.cost.secondsPerFrame)}/frame)` }),
   StratifiedEstimate: (n) => {
     const drawn = `${n.drawnBefore.length} random reference frames so far`;
     const why =

@@ -128,6 +128,27 @@ export interface CalibrateNode {
   readonly input: TrainCandidatesNode | LabelSampleNode;
 }
 
+/**
+ * Presence: certifies the decided answer. Random samples of the frames the reference never saw
+ * (answered positive, answered negative) are labelled until the FNR / FPR / precision bounds at
+ * the query's confidence meet the targets, the strata are labelled through, or the budget ends.
+ */
+export interface CertifyNode {
+  readonly kind: 'Certify';
+  readonly model: string;
+  readonly fnr: number;
+  readonly fpr: number;
+  readonly precision: number | undefined;
+  readonly confidence: number;
+  readonly budget: number | undefined;
+  /** Frames an earlier run drew (labelled now, drawn again: the order depends on the seed and the frame alone). */
+  readonly drawnBefore: readonly number[];
+  /** Labels the optimizer expects the first look to take. */
+  readonly estimatedLabels: number;
+  readonly cost: StageCost;
+  readonly input: ReferenceScanNode;
+}
+
 /** The query's answer from the frames' labels or decisions below it. */
 export interface AnswerNode {
   readonly kind: 'Answer';
@@ -139,7 +160,7 @@ export interface AnswerNode {
   readonly seconds: number | undefined;
   /** What the optimizer weighed to choose this plan. */
   readonly considered: readonly Considered[];
-  readonly input: ReferenceScanNode | StratifiedEstimateNode | CalibrateNode;
+  readonly input: ReferenceScanNode | CertifyNode | StratifiedEstimateNode | CalibrateNode;
 }
 
 export type PhysicalNode =
@@ -149,6 +170,7 @@ export type PhysicalNode =
   | DifferenceFilterNode
   | SpecializedScoreNode
   | InterpolateNode
+  | CertifyNode
   | StratifiedEstimateNode
   | LabelSampleNode
   | TrainCandidatesNode
@@ -170,6 +192,7 @@ export const PhysicalNode = Object.freeze({
   DifferenceFilter: make('DifferenceFilter'),
   SpecializedScore: make('SpecializedScore'),
   Interpolate: make('Interpolate'),
+  Certify: make('Certify'),
   StratifiedEstimate: make('StratifiedEstimate'),
   LabelSample: make('LabelSample'),
   TrainCandidates: make('TrainCandidates'),

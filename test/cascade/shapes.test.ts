@@ -33,8 +33,15 @@ const END = 1050;
 const N = END - START;
 const RANGE = `frame >= ${START} AND frame < ${END}`;
 const PERSON = `class = 'person' AND ${RANGE}`;
-/** DESIGN.md: selection targets default to FNR 0.01 and FPR 0.01. */
-const DEFAULT = { fnr: 0.01, fpr: 0.01 };
+/** DESIGN.md: selection targets default to FNR 0.01 and FPR 0.01, at 95%. */
+const DEFAULT = { fnr: 0.01, fpr: 0.01, confidence: 0.95 };
+/**
+ * The targets the cascade shapes are checked at: certifying 0.01 at 95% takes more labels than
+ * this 600-frame range has unlabelled (the default-targets test shows the fallback), so the shapes
+ * use targets a range this short can certify.
+ */
+const TARGETS = 'FNR WITHIN 0.1 FPR WITHIN 0.1 AT CONFIDENCE 90%';
+const TARGET = { fnr: 0.1, fpr: 0.1, confidence: 0.9 };
 
 let exact: Engine;
 let cascade: Engine;
@@ -102,9 +109,9 @@ afterAll(async () => {
 
 describe('every cascade shape on real video', { timeout: 600_000 }, () => {
   it('SELECT * (object rows): the rows of every returned frame are the exact ones; frame FNR/FPR within the default targets', async () => {
-    const r = await cascade.query(`SELECT * FROM shop WHERE ${PERSON}`, { videos });
+    const r = await cascade.query(`SELECT * FROM shop WHERE ${PERSON} ${TARGETS}`, { videos });
     expect(r.accuracy.mode).toBe('cascade');
-    expect(r.accuracy.targets).toEqual(DEFAULT);
+    expect(r.accuracy.targets).toEqual(TARGET);
     expect(r.stats.framesInRange).toBe(N);
     // Object rows need every positive frame verified by the reference; the negatives need not be.
     expect(r.stats.referenceCalls).toBeLessThan(N * 0.75);
@@ -112,31 +119,34 @@ describe('every cascade shape on real video', { timeout: 600_000 }, () => {
     const got = byFrame(r.rows);
     for (const [frame, rows] of got) expect(rows, `rows of frame ${frame}`).toEqual(truth.byFrame.get(frame));
     const e = errors(got.keys(), truth.positives);
-    expect(e.fnr).toBeLessThanOrEqual(DEFAULT.fnr);
+    expect(e.fnr).toBeLessThanOrEqual(TARGET.fnr);
+    expect(e.fnr).toBeLessThanOrEqual(r.accuracy.estimated.fnr!);
     expect(e.fp).toBe(0); // a returned frame was verified, so it is a true positive
     starRows = r.rows;
   });
 
   it('SELECT frame (warm) and COUNT(DISTINCT frame): within the targets of the exact positives, and consistent with each other', async () => {
-    const frames = await cascade.query(`SELECT frame FROM shop WHERE ${PERSON}`, { videos });
+    const frames = await cascade.query(`SELECT frame FROM shop WHERE ${PERSON} ${TARGETS}`, { videos });
     expect(frames.accuracy.mode).toBe('cascade');
     expect(frames.stats.referenceCalls).toBeLessThanOrEqual(N * 0.05);
     selected = frames.rows.map(frameOf);
     const e = errors(selected, truth.positives);
-    expect(e.fnr).toBeLessThanOrEqual(DEFAULT.fnr);
-    expect(e.fpr).toBeLessThanOrEqual(DEFAULT.fpr);
+    expect(e.fnr).toBeLessThanOrEqual(TARGET.fnr);
+    expect(e.fpr).toBeLessThanOrEqual(TARGET.fpr);
+    expect(e.fnr).toBeLessThanOrEqual(frames.accuracy.estimated.fnr!);
+    expect(e.fpr).toBeLessThanOrEqual(frames.accuracy.estimated.fpr!);
 
-    const r = await cascade.query(`SELECT COUNT(DISTINCT frame) FROM shop WHERE ${PERSON}`, { videos });
+    const r = await cascade.query(`SELECT COUNT(DISTINCT frame) FROM shop WHERE ${PERSON} ${TARGETS}`, { videos });
     expect(r.accuracy.mode).toBe('cascade');
-    expect(r.accuracy.targets).toEqual(DEFAULT);
+    expect(r.accuracy.targets).toEqual(TARGET);
     expect(r.stats.referenceCalls).toBeLessThanOrEqual(N * 0.05);
     // value = P - FN + FP with FN <= fnr * P and FP <= fpr * (N - P).
     const P = truth.positives.size;
-    expect(r.value).toBeGreaterThanOrEqual(P - Math.floor(DEFAULT.fnr * P));
-    expect(r.value).toBeLessThanOrEqual(P + Math.floor(DEFAULT.fpr * (N - P)));
+    expect(r.value).toBeGreaterThanOrEqual(P - Math.floor(TARGET.fnr * P));
+    expect(r.value).toBeLessThanOrEqual(P + Math.floor(TARGET.fpr * (N - P)));
     expect(r.value).toBe(selected.length);
-    // Not every frame was labelled: the interval is the one the targets give, and holds the exact count.
-    expect(r.interval!.confidence).toBeLessThan(1);
+    // Not every frame was labelled: the interval is the certified one, at the query's confidence, and holds the exact count.
+    expect(r.interval!.confidence).toBe(0.9);
     expect(r.interval!.low).toBeLessThan(r.interval!.high);
     expect(r.interval!.low).toBeLessThanOrEqual(P);
     expect(r.interval!.high).toBeGreaterThanOrEqual(P);
@@ -144,7 +154,7 @@ describe('every cascade shape on real video', { timeout: 600_000 }, () => {
 
   it('ORDER BY and LIMIT: frame selections order and cut the cascade answer (unverified, within targets); object rows are verified', async () => {
     // Frame selections: the engine orders and limits the cascade's own positives (not re-verified).
-    const desc = await cascade.query(`SELECT frame FROM shop WHERE ${PERSON} ORDER BY frame DESC LIMIT 5`, { videos });
+    const desc = await cascade.query(`SELECT frame FROM shop WHERE ${PERSON} ORDER BY frame DESC LIMIT 5 ${TARGETS}`, { videos });
     expect(desc.accuracy.mode).toBe('cascade');
     expect(desc.stats.referenceCalls).toBe(0);
     expect(desc.rows.map(frameOf)).toEqual([...selected].sort((a, b) => b - a).slice(0, 5));
@@ -152,7 +162,7 @@ describe('every cascade shape on real video', { timeout: 600_000 }, () => {
     const e = errors(selected, truth.positives);
     expect(desc.rows.map(frameOf).filter((f) => !exactDesc.includes(f)).length).toBeLessThanOrEqual(e.fn + e.fp);
 
-    const first = await cascade.query(`SELECT timestamp FROM shop WHERE ${PERSON} LIMIT 10 FNR WITHIN 0.01 FPR WITHIN 0.01`, { videos });
+    const first = await cascade.query(`SELECT timestamp FROM shop WHERE ${PERSON} LIMIT 10 ${TARGETS}`, { videos });
     expect(first.accuracy.mode).toBe('cascade');
     expect(first.columns).toEqual(['timestamp']);
     const { timestamps } = await sessionOf(exact).registerVideo(path);
@@ -162,14 +172,14 @@ describe('every cascade shape on real video', { timeout: 600_000 }, () => {
     expect(firstFrames.filter((f) => !exactFirst.includes(f)).length).toBeLessThanOrEqual(e.fn + e.fp);
 
     // Object rows: every returned row is an exact row, ordered and cut as the exact operator does over the cascade's rows.
-    const top = await cascade.query(`SELECT frame, score FROM shop WHERE ${PERSON} ORDER BY score DESC LIMIT 5`, { videos });
+    const top = await cascade.query(`SELECT frame, score FROM shop WHERE ${PERSON} ORDER BY score DESC LIMIT 5 ${TARGETS}`, { videos });
     expect(top.accuracy.mode).toBe('cascade');
     const key = (r: ResultRow) => `${r['frame']}:${r['score']}`;
     const exactKeys = new Set(truth.rows.map(key));
     for (const row of top.rows) expect(exactKeys.has(key(row)), key(row)).toBe(true);
     const expected = [...starRows].sort((a, b) => (b['score'] as number) - (a['score'] as number) || frameOf(a) - frameOf(b)).slice(0, 5);
     expect(top.rows).toEqual(expected.map((r) => ({ frame: r['frame'], score: r['score'] })));
-    const three = await cascade.query(`SELECT * FROM shop WHERE ${PERSON} LIMIT 3`, { videos });
+    const three = await cascade.query(`SELECT * FROM shop WHERE ${PERSON} LIMIT 3 ${TARGETS}`, { videos });
     expect(three.rows).toEqual(starRows.slice(0, 3));
   });
 
@@ -207,26 +217,6 @@ describe('every cascade shape on real video', { timeout: 600_000 }, () => {
     expect(r.stats.stages.find((s) => /^specialized model \d+px$/.test(s.stage))?.framesIn).toBe(N);
   });
 
-  it('default targets: frame selections at FNR/FPR 0.01, FCOUNT at ± DEFAULT_FCOUNT_ERROR (95%), each met against the exact answer', async () => {
-    const frames = await cascade.query(`SELECT frame FROM shop WHERE ${PERSON}`, { videos });
-    expect(frames.accuracy.mode).toBe('cascade');
-    expect(frames.accuracy.targets).toEqual(DEFAULT);
-    expect(frames.accuracy.met).toBe(true);
-    const e = errors(frames.rows.map(frameOf), truth.positives);
-    expect(e.fnr).toBeLessThanOrEqual(DEFAULT.fnr);
-    expect(e.fpr).toBeLessThanOrEqual(DEFAULT.fpr);
-
-    expect(DEFAULT_FCOUNT_ERROR).toBe(0.075);
-    const r = await cascade.query(`SELECT FCOUNT(*) FROM shop WHERE ${PERSON}`, { videos });
-    expect(r.accuracy.mode).toBe('cascade');
-    expect(r.accuracy.targets).toEqual({ error: DEFAULT_FCOUNT_ERROR, confidence: 0.95 });
-    expect(r.accuracy.note).toMatch(/the default\)/);
-    const half = r.interval!.high - r.value!;
-    expect(half).toBeGreaterThan(0);
-    expect(half).toBeLessThanOrEqual(DEFAULT_FCOUNT_ERROR + 1e-9);
-    expect(Math.abs(r.value! - truth.rows.length / N)).toBeLessThanOrEqual(DEFAULT_FCOUNT_ERROR);
-  });
-
   it('EXPLAIN and EXPLAIN ANALYZE: exact, presence and count plans', async () => {
     const plan = async (engine: Engine, sql: string, exactRun = false) => normalise((await engine.query(sql, { videos, exact: exactRun })).plan);
     expect(await plan(exact, `EXPLAIN SELECT frame FROM shop WHERE ${PERSON} ORDER BY frame DESC LIMIT 5`, true)).toMatchInlineSnapshot(`
@@ -247,42 +237,47 @@ describe('every cascade shape on real video', { timeout: 600_000 }, () => {
         label store: 600 frames in, 600 decided, #
         reference detector: 0 frames in, 0 decided, #"
     `);
-    expect(await plan(cascade, `EXPLAIN SELECT frame FROM shop WHERE ${PERSON} ORDER BY frame DESC LIMIT 5`)).toMatchInlineSnapshot(`
+    expect(await plan(cascade, `EXPLAIN SELECT frame FROM shop WHERE ${PERSON} ORDER BY frame DESC LIMIT 5 ${TARGETS}`)).toMatchInlineSnapshot(`
       "FrameSelect frame (frames with a matching object) ORDER BY LIMIT 5
       └─ Filter WHERE class = 'person' AND frame >= 450 AND frame < 1050
-         └─ ReferenceScan yolo11n_int8dyn_640 on uncertain frames (#/frame; label store first: 364 labelled)
-            └─ Interpolate between agreeing labelled frames (sample every 4); gaps with a change go to the reference, and so do frames the net flags: p >= 0.1133 in negative gaps, p <= 0.9741 in positive ones
-               └─ SpecializedScore 2 conv x 16 filters, dense 32, 32px as safety net (margin 0.25) (#/frame); estimated FNR 0.0000 FPR 0.0000 on held-out frames, 23.1% of frames to the reference
-                  └─ DifferenceFilter blocked 4x4 (max block MSE) vs background image (median of negative sample frames): closer is negative; threshold 9.153e-4, hit rate 53% on the sample, #/frame
-                     └─ FrameSkip every 1
-                        └─ Decode <video> at 32x32 (#/frame)
+         └─ Certify FNR <= 0.1, FPR <= 0.1 at 90% confidence: random samples of the frames the reference did not see, labelled by yolo11n_int8dyn_640 (about 110 labels on the first look, #/frame; 59 drawn before, read from the store)
+            │  bound: Clopper-Pearson (exact binomial), one-sided per stratum, union bound over strata and looks
+            └─ ReferenceScan yolo11n_int8dyn_640 on uncertain frames (#/frame; label store first: 407 labelled)
+               └─ Interpolate between agreeing labelled frames (sample every 4); gaps with a change go to the reference, and so do frames the net flags: p >= 0.1133 in negative gaps, p <= 0.9741 in positive ones
+                  └─ SpecializedScore 2 conv x 16 filters, dense 32, 32px as safety net (margin 0.25) (#/frame); estimated FNR 0.0151 FPR 0.0151 on held-out frames, 23.1% of frames to the reference
+                     └─ DifferenceFilter blocked 4x4 (max block MSE) vs background image (median of negative sample frames): closer is negative; threshold 9.153e-4, hit rate 53% on the sample, #/frame
+                        └─ FrameSkip every 2
+                           └─ Decode <video> at 32x32, 1 frame in 2 (-skip_frame noref where measured cheaper) (#/frame)
 
       Estimated: #"
     `);
-    expect(await plan(cascade, `EXPLAIN ANALYZE SELECT frame FROM shop WHERE ${PERSON}`)).toMatchInlineSnapshot(`
+    expect(await plan(cascade, `EXPLAIN ANALYZE SELECT frame FROM shop WHERE ${PERSON} ${TARGETS}`)).toMatchInlineSnapshot(`
       "FrameSelect frame (frames with a matching object)
       └─ Filter WHERE class = 'person' AND frame >= 450 AND frame < 1050
-         └─ ReferenceScan yolo11n_int8dyn_640 on uncertain frames (#/frame; label store first: 364 labelled)
-            └─ Interpolate between agreeing labelled frames (sample every 4); gaps with a change go to the reference, and so do frames the net flags: p >= 0.1133 in negative gaps, p <= 0.9741 in positive ones
-               └─ SpecializedScore 2 conv x 16 filters, dense 32, 32px as safety net (margin 0.25) (#/frame); estimated FNR 0.0000 FPR 0.0000 on held-out frames, 23.1% of frames to the reference
-                  └─ DifferenceFilter blocked 4x4 (max block MSE) vs background image (median of negative sample frames): closer is negative; threshold 9.153e-4, hit rate 53% on the sample, #/frame
-                     └─ FrameSkip every 1
-                        └─ Decode <video> at 32x32 (#/frame)
+         └─ Certify FNR <= 0.1, FPR <= 0.1 at 90% confidence: random samples of the frames the reference did not see, labelled by yolo11n_int8dyn_640 (about 110 labels on the first look, #/frame; 59 drawn before, read from the store)
+            │  bound: Clopper-Pearson (exact binomial), one-sided per stratum, union bound over strata and looks
+            └─ ReferenceScan yolo11n_int8dyn_640 on uncertain frames (#/frame; label store first: 407 labelled)
+               └─ Interpolate between agreeing labelled frames (sample every 4); gaps with a change go to the reference, and so do frames the net flags: p >= 0.1133 in negative gaps, p <= 0.9741 in positive ones
+                  └─ SpecializedScore 2 conv x 16 filters, dense 32, 32px as safety net (margin 0.25) (#/frame); estimated FNR 0.0151 FPR 0.0151 on held-out frames, 23.1% of frames to the reference
+                     └─ DifferenceFilter blocked 4x4 (max block MSE) vs background image (median of negative sample frames): closer is negative; threshold 9.153e-4, hit rate 53% on the sample, #/frame
+                        └─ FrameSkip every 2
+                           └─ Decode <video> at 32x32, 1 frame in 2 (-skip_frame noref where measured cheaper) (#/frame)
 
       Estimated: #
 
-      Actual: 600 frames in range, 364 labels from the store, 0 reference calls, 450 frames decoded, #
-        label store: 600 frames in, 364 decided, #
+      Actual: 600 frames in range, 404 labels from the store, 0 reference calls, 150 frames decoded, #
+        label store: 600 frames in, 348 decided, #
         decode 32x32: 600 frames in, 0 decided, #
-        frame skip (every 1): 236 frames in, 0 decided, #
-        difference detector (blocked, vs background): 236 frames in, 213 decided, #
-        specialized model 32px (safety net): 23 frames in, 23 decided, #
-        reference detector: 0 frames in, 0 decided, #"
+        frame skip (every 2): 252 frames in, 167 decided, #
+        difference detector (blocked, vs background): 85 frames in, 75 decided, #
+        specialized model 32px (safety net): 10 frames in, 10 decided, #
+        reference detector: 1 frames in, 1 decided, #
+        certification (random sample of the 251 frames the reference did not see, 1 look): 55 frames in, 55 decided, #"
     `);
     expect(await plan(cascade, `EXPLAIN SELECT COUNT(*) FROM shop WHERE ${PERSON} ERROR WITHIN 20 AT CONFIDENCE 95%`)).toMatchInlineSnapshot(`
       "Aggregate COUNT(*)
       └─ Filter WHERE class = 'person' AND frame >= 450 AND frame < 1050
-         └─ StratifiedEstimate over time blocks with yolo11n_int8dyn_640 (#/frame), ± 0.03333 per frame at 95%: 8 random reference frames so far
+         └─ StratifiedEstimate over time blocks with yolo11n_int8dyn_640 (#/frame), ± 0.03333 per frame at 95%: 10 random reference frames so far
             └─ SpecializedScore (count) 2 conv x 16 filters, dense 32, 32px (#/frame) as control variate in each time block; held-out mean abs error 0.558 vs 0.480 for the mean
                └─ Decode <video> at 32x32 (#/frame)
 
@@ -291,17 +286,17 @@ describe('every cascade shape on real video', { timeout: 600_000 }, () => {
     expect(await plan(cascade, `EXPLAIN ANALYZE SELECT COUNT(*) FROM shop WHERE ${PERSON} ERROR WITHIN 20 AT CONFIDENCE 95%`)).toMatchInlineSnapshot(`
       "Aggregate COUNT(*)
       └─ Filter WHERE class = 'person' AND frame >= 450 AND frame < 1050
-         └─ StratifiedEstimate over time blocks with yolo11n_int8dyn_640 (#/frame), ± 0.03333 per frame at 95%: 8 random reference frames so far
+         └─ StratifiedEstimate over time blocks with yolo11n_int8dyn_640 (#/frame), ± 0.03333 per frame at 95%: 10 random reference frames so far
             └─ SpecializedScore (count) 2 conv x 16 filters, dense 32, 32px (#/frame) as control variate in each time block; held-out mean abs error 0.558 vs 0.480 for the mean
                └─ Decode <video> at 32x32 (#/frame)
 
       Estimated: #
 
-      Actual: 600 frames in range, 356 labels from the store, 14 reference calls, 614 frames decoded, #
-        label store: 600 frames in, 356 decided, #
+      Actual: 600 frames in range, 407 labels from the store, 0 reference calls, 600 frames decoded, #
+        label store: 600 frames in, 407 decided, #
         decode 32x32: 600 frames in, 0 decided, #
         specialized model 32px: 600 frames in, 600 decided, #
-        reference detector (stratified random sample, 7 time blocks): 14 frames in, 14 decided, #"
+        reference detector (stratified random sample, 5 time blocks): 10 frames in, 10 decided, #"
     `);
   });
 
@@ -309,13 +304,13 @@ describe('every cascade shape on real video', { timeout: 600_000 }, () => {
     // Same range, so the same sample grid, all labelled by now; other targets, so a model of its own.
     await costsFavouringACascade(cascade);
     const before = await labelled(cascade);
-    const r = await cascade.query(`SELECT frame FROM shop WHERE ${PERSON} FNR WITHIN 0.05 FPR WITHIN 0.05`, { videos });
+    const r = await cascade.query(`SELECT frame FROM shop WHERE ${PERSON} FNR WITHIN 0.2 FPR WITHIN 0.2 AT CONFIDENCE 80%`, { videos });
     expect(r.accuracy.mode, `a cascade sending under half the unlabelled frames to the reference is cheaper than labelling them all: ${r.accuracy.note}`).toBe('cascade');
     expect(r.stats.stages.find((s) => s.stage === 'sample (reference)')?.framesDecided).toBe(0);
     expect(r.stats.referenceCalls).toBeLessThan((N - before) / 2);
     const e = errors(r.rows.map(frameOf), truth.positives);
-    expect(e.fnr).toBeLessThanOrEqual(0.05);
-    expect(e.fpr).toBeLessThanOrEqual(0.05);
+    expect(e.fnr).toBeLessThanOrEqual(0.2);
+    expect(e.fpr).toBeLessThanOrEqual(0.2);
   });
 
   it('falls back when no cascade meets the targets (a class seen on one sample frame), says so, and answers exactly', async () => {
@@ -340,5 +335,28 @@ describe('every cascade shape on real video', { timeout: 600_000 }, () => {
     expect(dogs.accuracy.note).toMatch(/\(cascade not used: labelling the 0 unlabelled frames \(0 s estimated\) is cheaper than sampling, training and a cascade/);
     expect(dogs.stats.referenceCalls).toBe(0);
     expect(dogs.rows).toEqual([]);
+  });
+
+  it('default targets (last: they may label the range): frame selections at FNR/FPR 0.01 at 95%, FCOUNT at ± DEFAULT_FCOUNT_ERROR (95%), each met against the exact answer', async () => {
+    // Certifying 0.01 at 95% on this range costs about what labelling it does: the optimizer says
+    // which it chose, and either way the targets hold against the exact answer.
+    const frames = await cascade.query(`SELECT frame FROM shop WHERE ${PERSON}`, { videos });
+    expect(frames.accuracy.targets).toEqual(DEFAULT);
+    expect(frames.accuracy.met).toBe(true);
+    if (frames.accuracy.mode === 'exact') expect(frames.accuracy.note).toMatch(/\(cascade not used: /);
+    else expect(frames.accuracy.confidence).toBe(0.95);
+    const e = errors(frames.rows.map(frameOf), truth.positives);
+    expect(e.fnr).toBeLessThanOrEqual(DEFAULT.fnr);
+    expect(e.fpr).toBeLessThanOrEqual(DEFAULT.fpr);
+
+    expect(DEFAULT_FCOUNT_ERROR).toBe(0.075);
+    const r = await cascade.query(`SELECT FCOUNT(*) FROM shop WHERE ${PERSON}`, { videos });
+    expect(r.accuracy.mode).toBe('cascade');
+    expect(r.accuracy.targets).toEqual({ error: DEFAULT_FCOUNT_ERROR, confidence: 0.95 });
+    expect(r.accuracy.note).toMatch(/the default\)/);
+    const half = r.interval!.high - r.value!;
+    expect(half).toBeGreaterThan(0);
+    expect(half).toBeLessThanOrEqual(DEFAULT_FCOUNT_ERROR + 1e-9);
+    expect(Math.abs(r.value! - truth.rows.length / N)).toBeLessThanOrEqual(DEFAULT_FCOUNT_ERROR);
   });
 });

@@ -5,11 +5,12 @@ import { frameList } from '../../video/frame-range.js';
 import { ARCHITECTURES, cascadeScans, type CascadeStatistics, type CascadeTask } from '../cascade-statistics.js';
 import type { CascadeChoice, Considered } from '../cascade-search.js';
 import { trainingSeconds, type CostModel } from '../cost-model.js';
+import { certificationTargets, estimatedCertificationLabels } from '../certification.js';
 import type { OptimizerInput } from '../optimizer-input.js';
 
 const measured = (secondsPerFrame: number | undefined) => ({ secondsPerFrame, assumed: false });
 
-/** Presence: Answer <- ReferenceScan(uncertain) <- Interpolate <- SpecializedScore <- DifferenceFilter <- FrameSkip <- Decode. */
+/** Presence: Answer <- Certify <- ReferenceScan(uncertain) <- Interpolate <- SpecializedScore <- DifferenceFilter <- FrameSkip <- Decode. */
 export function presencePlan(input: OptimizerInput, st: CascadeStatistics, considered: readonly Considered[]): AnswerNode {
   const { range } = input;
   const N = range.end - range.start;
@@ -20,8 +21,15 @@ export function presencePlan(input: OptimizerInput, st: CascadeStatistics, consi
   const score = PhysicalNode.SpecializedScore({ task: 'presence', architecture: st.architecture, cost: measured(c.specialized), heldOut: st.heldOut, input: difference });
   const interpolate = PhysicalNode.Interpolate({ sampleStep: st.sampleStep, thresholds: st.thresholds!, net: st.interpolation?.net ?? true, input: score });
   const scan: ReferenceScanNode = PhysicalNode.ReferenceScan({ role: 'uncertain', model: input.referenceModel, video: input.video.name, path: input.video.path, range, labelled: input.labelled, cost: measured(c.reference), input: interpolate });
-  const seconds = N * ((c.decode ?? 0) + (c.specialized ?? 0) / st.skip) + Number(st.heldOut.uncertain ?? 0) * N * (c.reference ?? 0);
-  return PhysicalNode.Answer({ query: input.query, logical: input.logical, range, video: input.video.name, seconds, considered, input: scan });
+  const h = st.heldOut;
+  const uncertain = Number(h.uncertain ?? 0);
+  const baseRate = Number(h.baseRate ?? Number(h.positives ?? 1) / Math.max(1, Number(h.positives ?? 1) + Number(h.negatives ?? 1)));
+  const targets = certificationTargets(input.query);
+  const labels = estimatedCertificationLabels(Math.max(0, N - input.labelled) * (1 - uncertain), baseRate, targets);
+  const a = input.query.accuracy;
+  const certify = PhysicalNode.Certify({ model: input.referenceModel, ...targets, budget: a.budget, drawnBefore: st.verificationFrames ?? [], estimatedLabels: labels, cost: measured(c.reference), input: scan });
+  const seconds = N * ((c.decode ?? 0) + (c.specialized ?? 0) / st.skip) + (uncertain * N + labels) * (c.reference ?? 0);
+  return PhysicalNode.Answer({ query: input.query, logical: input.logical, range, video: input.video.name, seconds, considered, input: certify });
 }
 
 /** Count: Answer <- StratifiedEstimate <- SpecializedScore <- Decode, or the estimate alone when no model pays. */
@@ -104,4 +112,11 @@ export function chosenStatistics(task: CascadeTask, step: number, trainingFrames
     interpolation: option.interpolation,
     heldOut: option.heldOut,
   };
+}
+
+/** Share of the labelled sample frames where the class is present. */
+export function baseRateOf(truth: ReadonlyMap<number, number>): number {
+  let n = 0;
+  for (const v of truth.values()) if (v > 0) n++;
+  return truth.size === 0 ? 0.5 : n / truth.size;
 }

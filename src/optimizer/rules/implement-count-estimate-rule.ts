@@ -3,7 +3,7 @@ import { plainSampling, sampleStep, sampleWorthLabelling, searchCascades, fmt, t
 import { ARCHITECTURES, type CascadeStatistics } from '../cascade-statistics.js';
 import type { OptimizerInput } from '../optimizer-input.js';
 import type { RuleOutcome } from '../optimize-step.js';
-import { calibratePlan, chosenStatistics, countPlan, sampleOf } from './cascade-plan.js';
+import { baseRateOf, calibratePlan, chosenStatistics, countPlan, sampleOf } from './cascade-plan.js';
 
 /**
  * FCOUNT / COUNT(*): the stored estimate; cold, a pilot third of the sample first, then plain
@@ -47,7 +47,7 @@ export function implementCountEstimateRule(input: OptimizerInput): RuleOutcome {
     return { kind: 'cascade', plan: countPlan(input, statistics, assumed), cascade: fresh, fresh };
   }
   if (!measured.training) return { kind: 'measure', plan: calibratePlan(input, 'count', step, undefined, assumed) };
-  const search = searchCascades({ query: input.query, task: 'count', frames: N, sampleFrames: sample.length, candidates: measured.training.candidates, costs: costsNow, unlabelled: N - labelled - s.referenceCalls });
+  const search = searchCascades({ query: input.query, task: 'count', frames: N, sampleFrames: sample.length, candidates: measured.training.candidates, costs: costsNow, unlabelled: N - labelled - s.referenceCalls, baseRate: baseRateOf(s.truth) });
   const considered: Considered[] = [...assumed, ...search.considered];
   if (!search.choice) return { kind: 'fallback', reason: search.fallback!, considered: [...considered, { kind: 'fallback', reason: search.fallback! }] };
   const statistics = chosenStatistics('count', step, measured.training.trainIdx.map((i) => sample[i]!), search.choice, costsNow, measured.training.seconds);

@@ -1,7 +1,7 @@
 import { searchCascades, sampleStep, sampleWorthLabelling, type Considered } from '../cascade-search.js';
 import type { OptimizerInput } from '../optimizer-input.js';
 import type { RuleOutcome } from '../optimize-step.js';
-import { calibratePlan, chosenStatistics, presencePlan, sampleOf } from './cascade-plan.js';
+import { baseRateOf, calibratePlan, chosenStatistics, presencePlan, sampleOf } from './cascade-plan.js';
 
 /**
  * Presence (frame selections, object rows, COUNT(DISTINCT frame)): the stored cascade; cold, the
@@ -29,10 +29,12 @@ export function implementPresenceCascadeRule(input: OptimizerInput): RuleOutcome
     candidates: measured.training.candidates,
     costs: costsNow,
     unlabelled: N - labelled - measured.sample.referenceCalls,
+    baseRate: baseRateOf(measured.sample.truth),
   });
   const considered: Considered[] = [...assumed, ...search.considered];
   if (!search.choice) return { kind: 'fallback', reason: search.fallback!, considered: [...considered, { kind: 'fallback', reason: search.fallback! }] };
-  const statistics = chosenStatistics('presence', step, Array.from(sample), search.choice, costsNow, measured.training.seconds);
+  const chosen = chosenStatistics('presence', step, Array.from(sample), search.choice, costsNow, measured.training.seconds);
+  const statistics = { ...chosen, heldOut: { ...chosen.heldOut, baseRate: baseRateOf(measured.sample.truth) } };
   const candidate = search.choice.candidate;
   const fresh = { statistics, onnx: candidate.trained.onnx, trained: candidate.trained, note: undefined };
   return { kind: 'cascade', plan: presencePlan(input, statistics, considered), cascade: fresh, fresh };
