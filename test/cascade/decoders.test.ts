@@ -46,7 +46,8 @@ describe.each(backends)('ffmpeg $name ($version)', { timeout: 600_000 }, (backen
     expectOneReadPerSize(truth);
     const cold = await (await engineFor(backend, 'cascade')).query(PRESENCE, { videos: { shop: path } });
     expect(cold.accuracy.mode).toBe('cascade');
-    expect(cold.stats.referenceCalls).toBeLessThan(truth.stats.framesInRange * 0.75);
+    // Fewer than naive: on 600 frames the certification sample (set by the targets) is a large share.
+    expect(cold.stats.referenceCalls).toBeLessThan(truth.stats.framesInRange);
     expectOneReadPerSize(cold);
     const N = truth.stats.framesInRange;
     const positives = new Set(truth.rows.map((r) => r['frame']));
@@ -56,6 +57,10 @@ describe.each(backends)('ffmpeg $name ($version)', { timeout: 600_000 }, (backen
     const fp = [...got].filter((f) => !positives.has(f)).length;
     expect(fn / positives.size).toBeLessThanOrEqual(0.05);
     expect(fp / (N - positives.size)).toBeLessThanOrEqual(0.05);
+    // Within the bounds the answer certified, too.
+    expect(cold.accuracy).toMatchObject({ met: true, confidence: 0.95 });
+    expect(fn / positives.size).toBeLessThanOrEqual(cold.accuracy.estimated.fnr!);
+    expect(fp / (N - positives.size)).toBeLessThanOrEqual(cold.accuracy.estimated.fpr!);
   });
 
   it('FCOUNT: the estimate is within its error bound of this decoder\'s exact answer', async () => {
