@@ -1,5 +1,5 @@
 /**
- * `npm run bench:coverage -- --truth-dir <dir>`: does the count cascade's interval hold on real
+ * Count half of `npm run bench:coverage -- --truth-dir <dir>`: does the count cascade's interval hold on real
  * counts? For each shared video's FCOUNT class, the reference detector's per-frame counts (from the
  * fully labelled catalogs `bench:cascade --truth-dir <dir>` keeps) are sampled the way the count
  * cascade samples them (the pilot third of the sample exact, stratified random blocks for the
@@ -9,7 +9,6 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { openEngine } from '../src/engine.js';
 import { DEFAULT_FCOUNT_ERROR } from '../src/binder/index.js';
 import { neighbourVariance, sampleStratified } from '../src/optimizer/count-estimator.js';
@@ -30,69 +29,69 @@ const FCOUNT: readonly [string, string][] = [
 const RUNS = 400;
 const CONFIDENCE = 0.95;
 
-const { values } = parseArgs({ options: { 'truth-dir': { type: 'string' }, 'no-write': { type: 'boolean' } } });
-const truthDir = values['truth-dir'];
-if (!truthDir) throw new Error('give --truth-dir: the folder where `npm run bench:cascade -- --truth-dir <dir>` kept its fully labelled catalogs');
-const rows = [];
-for (const [video, cls] of FCOUNT) {
-  const catalog = join(truthDir, `${video}-truth.duckdb`);
-  if (!existsSync(catalog)) {
-    process.stderr.write(`${video}: no ${catalog}, skipped\n`);
-    continue;
+/** Replays the count sampling on every shared video's truth in `truthDir`; writes the results unless `write` is false. */
+export async function countCoverage(truthDir: string, write: boolean): Promise<void> {
+  const rows = [];
+  for (const [video, cls] of FCOUNT) {
+    const catalog = join(truthDir, `${video}-truth.duckdb`);
+    if (!existsSync(catalog)) {
+      process.stderr.write(`${video}: no ${catalog}, skipped\n`);
+      continue;
+    }
+    const engine = await openEngine({ catalog });
+    const result = await engine.query(`SELECT frame FROM v WHERE class = '${cls}'`, { videos: { v: join(dataDir(), 'videos', video) }, exact: true });
+    const rowsOf = await engine.query(`SELECT frame, class FROM v WHERE class = '${cls}'`, { videos: { v: join(dataDir(), 'videos', video) }, exact: true });
+    await engine.close();
+    if (result.stats.referenceCalls > 0) throw new Error(`${catalog} was not fully labelled`);
+    const N = result.stats.framesInRange;
+    const counts = new Float64Array(N);
+    for (const r of rowsOf.rows) counts[Number(r.frame)]! += 1;
+    const exactMean = counts.reduce((a, b) => a + b, 0) / N;
+    // The count cascade's pilot: every third frame of its sample grid, labelled before sampling.
+    const step = Math.max(1, Math.floor(N / Math.min(N, Math.max(150, Math.min(500, Math.round(N / 6))))));
+    const pilot = Array.from(frameList(0, N, step * 3));
+    const pilotSet = new Set(pilot);
+    const population = Array.from({ length: N }, (_, f) => f).filter((f) => !pilotSet.has(f));
+    let covered = 0;
+    let labels = 0;
+    let worst = 0;
+    for (let r = 0; r < RUNS; r++) {
+      const rng = new Random(1000 + r);
+      const { estimate, drawn } = await sampleStratified({
+        population,
+        frames: N,
+        exactSum: pilot.reduce((a, f) => a + counts[f]!, 0),
+        exactFrames: pilot.length,
+        within: DEFAULT_FCOUNT_ERROR,
+        confidence: CONFIDENCE,
+        pilotVariance: neighbourVariance(pilot.map((f) => counts[f]!)),
+        random: () => rng.next(),
+        predicted: () => 0,
+        label: () => undefined,
+        value: (f) => counts[f]!,
+      });
+      const error = Math.abs(estimate.value - exactMean);
+      if (error <= estimate.halfWidth) covered++;
+      worst = Math.max(worst, error);
+      labels += pilot.length + drawn.size;
+    }
+    const row = { video, class: cls, frames: N, exactMean, coverage: covered / RUNS, meanLabels: labels / RUNS, worstError: worst };
+    rows.push(row);
+    process.stderr.write(`${video} ${cls}: coverage ${row.coverage.toFixed(3)}, ${row.meanLabels.toFixed(0)} labels of ${N}, worst error ${worst.toFixed(3)}\n`);
   }
-  const engine = await openEngine({ catalog });
-  const result = await engine.query(`SELECT frame FROM v WHERE class = '${cls}'`, { videos: { v: join(dataDir(), 'videos', video) }, exact: true });
-  const rowsOf = await engine.query(`SELECT frame, class FROM v WHERE class = '${cls}'`, { videos: { v: join(dataDir(), 'videos', video) }, exact: true });
-  await engine.close();
-  if (result.stats.referenceCalls > 0) throw new Error(`${catalog} was not fully labelled`);
-  const N = result.stats.framesInRange;
-  const counts = new Float64Array(N);
-  for (const r of rowsOf.rows) counts[Number(r.frame)]! += 1;
-  const exactMean = counts.reduce((a, b) => a + b, 0) / N;
-  // The count cascade's pilot: every third frame of its sample grid, labelled before sampling.
-  const step = Math.max(1, Math.floor(N / Math.min(N, Math.max(150, Math.min(500, Math.round(N / 6))))));
-  const pilot = Array.from(frameList(0, N, step * 3));
-  const pilotSet = new Set(pilot);
-  const population = Array.from({ length: N }, (_, f) => f).filter((f) => !pilotSet.has(f));
-  let covered = 0;
-  let labels = 0;
-  let worst = 0;
-  for (let r = 0; r < RUNS; r++) {
-    const rng = new Random(1000 + r);
-    const { estimate, drawn } = await sampleStratified({
-      population,
-      frames: N,
-      exactSum: pilot.reduce((a, f) => a + counts[f]!, 0),
-      exactFrames: pilot.length,
-      within: DEFAULT_FCOUNT_ERROR,
-      confidence: CONFIDENCE,
-      pilotVariance: neighbourVariance(pilot.map((f) => counts[f]!)),
-      random: () => rng.next(),
-      predicted: () => 0,
-      label: () => undefined,
-      value: (f) => counts[f]!,
-    });
-    const error = Math.abs(estimate.value - exactMean);
-    if (error <= estimate.halfWidth) covered++;
-    worst = Math.max(worst, error);
-    labels += pilot.length + drawn.size;
+  if (write) {
+    const machine = describeMachine();
+    writeJson(resolveFromRoot('bench', 'results', 'count-coverage.json'), { date: isoDate(), machine, runs: RUNS, target: DEFAULT_FCOUNT_ERROR, confidence: CONFIDENCE, rows });
+    updateMarkdownSection(
+      resolveFromRoot('BENCHMARKS.md'),
+      'Count interval coverage',
+      `\`npm run bench:coverage -- --truth-dir <dir>\`, ${isoDate()}, ${machineLine(machine)}. The count cascade's sampling (pilot exact, then stratified random time blocks, ` +
+        `default target ± ${DEFAULT_FCOUNT_ERROR} objects/frame at ${CONFIDENCE * 100}%, no specialized model) replayed ${RUNS} times with different seeds on the reference detector's real per-frame counts ` +
+        `(yolo11n_int8dyn_640, every frame). Coverage = share of runs whose interval held the exact average (the promise is ${CONFIDENCE * 100}%).\n\n` +
+        markdownTable(
+          ['video', 'class', 'frames', 'exact FCOUNT', 'coverage', 'labels per run (mean)', 'worst error in ' + RUNS],
+          rows.map((r) => [r.video, r.class, String(r.frames), r.exactMean.toFixed(3), r.coverage.toFixed(3), r.meanLabels.toFixed(0), r.worstError.toFixed(3)]),
+        ),
+    );
   }
-  const row = { video, class: cls, frames: N, exactMean, coverage: covered / RUNS, meanLabels: labels / RUNS, worstError: worst };
-  rows.push(row);
-  process.stderr.write(`${video} ${cls}: coverage ${row.coverage.toFixed(3)}, ${row.meanLabels.toFixed(0)} labels of ${N}, worst error ${worst.toFixed(3)}\n`);
-}
-if (!values['no-write']) {
-  const machine = describeMachine();
-  writeJson(resolveFromRoot('bench', 'results', 'count-coverage.json'), { date: isoDate(), machine, runs: RUNS, target: DEFAULT_FCOUNT_ERROR, confidence: CONFIDENCE, rows });
-  updateMarkdownSection(
-    resolveFromRoot('BENCHMARKS.md'),
-    'Count interval coverage',
-    `\`npm run bench:coverage -- --truth-dir <dir>\`, ${isoDate()}, ${machineLine(machine)}. The count cascade's sampling (pilot exact, then stratified random time blocks, ` +
-      `default target ± ${DEFAULT_FCOUNT_ERROR} objects/frame at ${CONFIDENCE * 100}%, no specialized model) replayed ${RUNS} times with different seeds on the reference detector's real per-frame counts ` +
-      `(yolo11n_int8dyn_640, every frame). Coverage = share of runs whose interval held the exact average (the promise is ${CONFIDENCE * 100}%).\n\n` +
-      markdownTable(
-        ['video', 'class', 'frames', 'exact FCOUNT', 'coverage', 'labels per run (mean)', 'worst error in ' + RUNS],
-        rows.map((r) => [r.video, r.class, String(r.frames), r.exactMean.toFixed(3), r.coverage.toFixed(3), r.meanLabels.toFixed(0), r.worstError.toFixed(3)]),
-      ),
-  );
 }

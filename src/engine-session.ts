@@ -14,6 +14,8 @@ import { ReferenceDetector } from './inference/reference-detector.js';
 import type { ReferenceScanContext, ReplaySource } from './operators/reference-labels.js';
 import { Catalog } from './storage/catalog.js';
 import type { ModelRow, VideoRow } from './storage/catalog-rows.js';
+import { detectorInputKey } from './optimizer/decode-cost.js';
+import { machineKey } from './optimizer/machine.js';
 import { hashFile } from './storage/hash-file.js';
 import type { OutputCost } from './video/decoder.js';
 import { probeVideo } from './video/probe.js';
@@ -164,7 +166,9 @@ export class EngineSession {
       if (!video || !source) throw new VideoError('REPLAY_LABELS_MISSING', `the replay catalog ${path} has no labels of ${handle.row.path} by ${model.name}; label the video fully there first (sieve label ${handle.row.path} --catalog ${path}).`, { path });
       return { catalog, videoId: video.id, modelId: source.id };
     })();
+    let perFrame: Promise<number> | undefined;
     return {
+      secondsPerFrame: () => (perFrame ??= ids.then(({ catalog }) => replayedCost(catalog, model, handle.row))),
       read: async (frames) => {
         const { catalog, videoId, modelId } = await ids;
         const range = { start: frames[0]!, end: frames[frames.length - 1]! + 1 };
@@ -205,4 +209,16 @@ export class EngineSession {
     return { ...(ffmpegPath ? { ffmpegPath } : {}), ...(ffprobePath ? { ffprobePath } : {}), ...(onNotice ? { onNotice } : {}) };
   }
 
+}
+
+/**
+ * The detector's seconds per frame (its decode at the detector's size included) as measured when
+ * the replay catalog was labelled, on this machine if it was, else on the one it was labelled on;
+ * 50 ms (the cost model's assumption) when it never recorded one.
+ */
+async function replayedCost(catalog: Catalog, model: ModelRow, video: VideoRow): Promise<number> {
+  const pick = (rows: readonly { machine: string; secondsPerFrame: number }[]) => (rows.find((r) => r.machine === machineKey()) ?? rows[0])?.secondsPerFrame;
+  const reference = pick((await catalog.listStageCosts({ stageKind: 'reference' })).filter((r) => r.key === model.sha256)) ?? 0.05;
+  const decode = pick((await catalog.listStageCosts({ stageKind: 'decode' })).filter((r) => r.key === detectorInputKey(video.width, video.height))) ?? 0;
+  return reference + decode;
 }

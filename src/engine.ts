@@ -20,6 +20,7 @@ import { locateFfmpeg } from './video/ffmpeg-locator.js';
 import type { OutputCost } from './video/decoder.js';
 import { explainPlan } from './plan/explain.js';
 import { optimize } from './optimizer/optimizer.js';
+import type { DecidedAnswer } from './optimizer/certification-draw.js';
 import { executePlan, explainResult, measure, openQuery, recordRun } from './operators/execute-plan.js';
 import { EngineSession } from './engine-session.js';
 export type { VideoHandle } from './engine-session.js';
@@ -61,6 +62,12 @@ export interface QueryOptions {
    * warm run draws the frames it drew before; a different seed draws an independent sample.
    */
   readonly seed?: number;
+  /**
+   * Presence cascades: called once with the answer as the cheap stages and the reference's
+   * uncertain frames left it, just before certification draws its sample (`verified` marks the
+   * frames whose reference label is known). Benchmarks replay the certification on it.
+   */
+  readonly onDecided?: (answer: DecidedAnswer) => void;
 }
 
 export interface VideoSummary {

@@ -46,6 +46,12 @@ export interface ReferenceScanContext {
 export interface ReplaySource {
   /** The stored detections of each of `frames` (ascending); throws when one was never labelled. */
   read(frames: Int32Array): Promise<Map<number, Detection[]>>;
+  /**
+   * Seconds the detector (with its decode) took per frame when the replay catalog was labelled:
+   * each replayed frame adds it to `detectSeconds`, so the optimizer's measured reference cost is
+   * the detector's, not the lookup's.
+   */
+  secondsPerFrame(): Promise<number>;
 }
 
 export interface ReferenceScanCounters {
@@ -219,6 +225,7 @@ async function* replayMissing(
   const label = async (list: Int32Array): Promise<LabelledFrame[]> => {
     if (list.length === 0) return [];
     const found = await replay.read(list);
+    counters.detectSeconds += list.length * (await replay.secondsPerFrame());
     const labelled = Array.from(list, (frame) => ({ frame, timestamp: ctx.timestamps[frame] ?? Number.NaN, detections: found.get(frame) ?? [] }));
     await ctx.catalog.writeLabels(ctx.videoId, ctx.modelId, labelled);
     counters.referenceCalls += list.length;
