@@ -21,6 +21,9 @@ import type { OutputCost } from './video/decoder.js';
 import { explainPlan } from './plan/explain.js';
 import { optimize } from './optimizer/optimizer.js';
 import type { DecidedAnswer } from './optimizer/certification-draw.js';
+import { COST_KEYS } from './optimizer/cost-model.js';
+import { detectorInputKey, recordOutputCost } from './optimizer/decode-cost.js';
+import { machineKey } from './optimizer/machine.js';
 import { executePlan, explainResult, measure, openQuery, recordRun } from './operators/execute-plan.js';
 import { EngineSession } from './engine-session.js';
 export type { VideoHandle } from './engine-session.js';
@@ -186,6 +189,12 @@ export class Engine {
     const scan = referenceScan(this.session.scanContext(handle, model, options.signal, options.onProgress ? (done, total) => options.onProgress!({ phase: 'label', label: 'labelling', done, total, unit: 'frames' }) : undefined), Int32Array.from(frames), counters);
     for await (const _ of scan) {
       // labels are written to the store as they come
+    }
+    // The detector's measured cost, as an exact scan records it (the optimizer's next estimates).
+    if (counters.referenceCalls > 0) {
+      const machine = machineKey();
+      await this.catalog.putStageCost({ ...COST_KEYS.reference(model.sha256), machine, secondsPerFrame: counters.detectSeconds / counters.referenceCalls });
+      await recordOutputCost(this.catalog, detectorInputKey(handle.row.width, handle.row.height), machine, counters.decodeWaitSeconds ?? 0, counters.framesDecoded);
     }
     return { video: handle.name, frames: frames.length, referenceCalls: counters.referenceCalls, alreadyLabelled: counters.labelsFromStore, seconds: (performance.now() - started) / 1000 };
   }

@@ -1,8 +1,10 @@
 /**
  * Interpolate: a frame between two labelled frames that agree takes their value, unless the
  * safety net flags it (the model's score contradicts them, or the frame was never scored); frames
- * in gaps whose ends disagree, and flagged ones, stay undecided for the reference. Frames the
- * frame skip left out take the score of the last frame evaluated before them.
+ * in gaps whose ends disagree, and flagged ones, stay undecided for the reference, unless the
+ * node lets the model decide them (score below its c_low negative, above its c_high positive):
+ * then only the frames in its band do. Frames the frame skip left out take the score of the last
+ * frame evaluated before them.
  */
 import type { InterpolateNode } from '../plan/physical-node.js';
 import { frameList } from '../video/frame-range.js';
@@ -39,11 +41,12 @@ export async function* interpolateOperator(node: InterpolateNode, ctx: Execution
     }
   }
   const flagged = interpolate(node, route, decision, score);
-  ctx.stages.amend('specialized model', (s) => ({ ...s, stage: `${s.stage.replace(/ \(safety net\)$/, '')} (safety net${node.net ? '' : ': off'})`, framesDecided: s.framesIn - flagged }));
+  const role = node.decide ? 'safety net, decides the rest' : `safety net${node.net ? '' : ': off'}`;
+  ctx.stages.amend('specialized model', (s) => ({ ...s, stage: `${s.stage.replace(/ \(safety net\)$/, '')} (${role})`, framesDecided: Math.max(0, s.framesIn - flagged) }));
   yield { frames: frameList(range.start, range.end), route, score, decision };
 }
 
-/** Decides the frames between agreeing labelled frames in place; returns how many the net flagged. */
+/** Decides the frames between agreeing labelled frames (and, with `decide`, the model's sure frames) in place; returns how many stay undecided. */
 function interpolate(node: InterpolateNode, route: Uint8Array, decision: Int8Array, score: Float32Array): number {
   const N = decision.length;
   const next = new Int32Array(N).fill(-1);
@@ -53,22 +56,21 @@ function interpolate(node: InterpolateNode, route: Uint8Array, decision: Int8Arr
     if (route[i] === ROUTE.labelled) after = i;
   }
   const t = node.thresholds;
+  const d = node.decide;
   let before = -1;
-  let flagged = 0;
+  let undecided = 0;
   for (let i = 0; i < N; i++) {
     if (route[i] === ROUTE.labelled) {
       before = i;
       continue;
     }
-    if (before < 0 || next[i]! < 0) continue;
-    const a = decision[before] === 1;
-    if (a !== (decision[next[i]!] === 1)) continue;
     const p = score[i]!;
-    if (node.net && (Number.isNaN(p) || (a ? p <= t.cHigh : p >= t.cLow))) {
-      flagged++;
-      continue;
-    }
-    decision[i] = a ? 1 : 0;
+    const interpolated = before >= 0 && next[i]! >= 0 && (decision[before] === 1) === (decision[next[i]!] === 1);
+    const a = interpolated && decision[before] === 1;
+    if (interpolated && !(node.net && (Number.isNaN(p) || (a ? p <= t.cHigh : p >= t.cLow)))) decision[i] = a ? 1 : 0;
+    else if (d && p < d.cLow) decision[i] = 0;
+    else if (d && p > d.cHigh) decision[i] = 1;
+    else if (interpolated) undecided++;
   }
-  return flagged;
+  return undecided;
 }

@@ -3,6 +3,7 @@
  * threshold comes from measurements on the video at hand; the only constants are safety
  * policies (how much of the error budget a stage may spend, margins against sampling noise).
  */
+import { clopperPearsonUpper } from './certification.js';
 
 /** Share of a query's error budget one cheap stage may spend (the rest covers sampling noise). */
 export const STAGE_BUDGET_SHARE = 0.5;
@@ -20,6 +21,9 @@ export interface PresenceThresholds {
   readonly positives: number;
   readonly negatives: number;
 }
+
+/** The thresholds by which the specialized model decides a frame itself (NoScope's c_low / c_high). */
+export type ModelDecision = Pick<PresenceThresholds, 'cLow' | 'cHigh'>;
 
 /** The decision a presence threshold pair makes: 0 negative, 1 positive, -1 uncertain. */
 export function decide(p: number, t: Pick<PresenceThresholds, 'cLow' | 'cHigh'>): -1 | 0 | 1 {
@@ -253,4 +257,76 @@ export function netCandidates(
       flagged: calibrateInterpolation(truth, scores, { cLow, cHigh }).flagged,
     };
   });
+}
+
+/**
+ * Of the frames interpolation leaves, the share the model's band (cLow <= p <= cHigh of
+ * `decide`) still sends to the reference, measured on the sample: over frames next to a change of
+ * the answer (the frames of disagreeing gaps are such frames), and over the agreeing-gap frames
+ * the net flags. Where the sample shows no such frame, all of them (nothing measured, nothing saved).
+ */
+export function bandShares(truth: ArrayLike<number>, scores: ArrayLike<number>, net: ModelDecision, decide: ModelDecision): { nearChanges: number; flagged: number } {
+  const counts = { near: 0, nearBand: 0, flagged: 0, flaggedBand: 0 };
+  for (let i = 1; i + 1 < truth.length; i++) {
+    const y = truth[i]! > 0;
+    const a = truth[i - 1]! > 0;
+    const b = truth[i + 1]! > 0;
+    const p = scores[i]!;
+    const band = Number.isNaN(p) || !(p < decide.cLow || p > decide.cHigh);
+    if (y !== a || y !== b) {
+      counts.near++;
+      if (band) counts.nearBand++;
+    } else if (a ? p <= net.cHigh : p >= net.cLow) {
+      counts.flagged++;
+      if (band) counts.flaggedBand++;
+    }
+  }
+  return { nearChanges: counts.near ? counts.nearBand / counts.near : 1, flagged: counts.flagged ? counts.flaggedBand / counts.flagged : 1 };
+}
+
+/** Shares of a target the model's own decisions may spend (certification bounds the answer whatever they cost). */
+export const DECIDE_SHARES: readonly number[] = [0.2, 0.5];
+
+export interface DecideCandidate extends ModelDecision {
+  /** Share of the targets the thresholds were set to spend, and the error rates they are expected to make. */
+  readonly fnrShare: number;
+  readonly fprShare: number;
+  readonly fnr: number;
+  readonly fpr: number;
+}
+
+/**
+ * Threshold pairs by which the model may decide frames itself, from its scores on held-out
+ * frames: cLow the score below which a share `s x fnr` of the held-out positives lie, cHigh the
+ * one above which `s x fpr` of the negatives lie, for each share of DECIDE_SHARES. The expected
+ * error rate of each side is the larger of that share of the target and the Clopper-Pearson
+ * bound at 50% on the errors the held-out frames show at the thresholds: a few dozen held-out
+ * positives cannot show a low error rate, and the estimate says so (a model held out on too few
+ * frames is priced out rather than trusted). A side with nothing held out decides nothing.
+ */
+export function decideCandidates(held: { readonly scores: readonly number[]; readonly truth: readonly number[] }, targets: { fnr: number; fpr: number }): DecideCandidate[] {
+  const pos: number[] = [];
+  const neg: number[] = [];
+  held.scores.forEach((p, i) => (held.truth[i]! > 0 ? pos : neg).push(p));
+  pos.sort((a, b) => a - b);
+  neg.sort((a, b) => a - b);
+  const out: DecideCandidate[] = [];
+  for (const fnrShare of DECIDE_SHARES)
+    for (const fprShare of DECIDE_SHARES) {
+      const cLow = pos.length ? quantileSorted(pos, fnrShare * targets.fnr) : -1;
+      const cHigh = Math.max(cLow, neg.length ? quantileSorted(neg, 1 - fprShare * targets.fpr) : 2);
+      const misses = pos.filter((p) => p < cLow).length;
+      const alarms = neg.filter((p) => p > cHigh).length;
+      const fnr = pos.length ? Math.max(fnrShare * targets.fnr, clopperPearsonUpper(misses, pos.length, 0.5)) : 0;
+      const fpr = neg.length ? Math.max(fprShare * targets.fpr, clopperPearsonUpper(alarms, neg.length, 0.5)) : 0;
+      out.push({ cLow, cHigh, fnrShare, fprShare, fnr, fpr });
+    }
+  return out;
+}
+
+function quantileSorted(xs: readonly number[], q: number): number {
+  const at = Math.min(xs.length - 1, Math.max(0, q * (xs.length - 1)));
+  const lo = Math.floor(at);
+  const hi = Math.min(xs.length - 1, lo + 1);
+  return xs[lo]! + (xs[hi]! - xs[lo]!) * (at - lo);
 }

@@ -7,7 +7,7 @@
 import { probit } from 'simple-statistics';
 import { countTarget, type BoundQuery } from '../binder/index.js';
 import type { Candidate, CandidateOption } from '../training/cascade-calibration.js';
-import { STAGE_BUDGET_SHARE } from './calibration.js';
+import { NET_MARGINS, STAGE_BUDGET_SHARE } from './calibration.js';
 import { certificationTargets, estimatedCertificationLabels } from './certification.js';
 import type { CascadeTask } from './cascade-statistics.js';
 import { neighbourVariance } from './count-estimator.js';
@@ -111,15 +111,18 @@ export function searchCascades(input: SearchInput): { choice: CascadeChoice | un
   let bestIndex = -1;
   for (const candidate of input.candidates) {
     const perFrame = costs.decode + (candidate.difference?.enabled ? candidate.difference.expectedSeconds : candidate.cnnCost) / candidate.skip;
-    const widest = task === 'presence' ? candidate.options.findIndex((o) => meetsAt(query, o.heldOut)) : -1;
-    for (const [i, option] of candidate.options.entries()) {
-      // Presence answers are certified: the labels that takes are part of the plan's cost.
-      const certify = task === 'presence' ? estimatedCertificationLabels(input.unlabelled * (1 - option.uncertain), input.baseRate, certificationTargets(query)) : 0;
+    const netIndex = (o: CandidateOption) => NET_MARGINS.indexOf(Number(o.heldOut.netMargin));
+    const widest = task === 'presence' ? Math.min(...candidate.options.filter((o) => !o.decide && meetsAt(query, o.heldOut)).map(netIndex), Infinity) : -1;
+    for (const option of candidate.options) {
+      // Presence answers are certified: the labels that takes, with the errors it is expected to find, are part of the plan's cost.
+      const h = option.heldOut;
+      const certify = task === 'presence' ? estimatedCertificationLabels(input.unlabelled * (1 - option.uncertain), input.baseRate, certificationTargets(query), { fnr: h.fnr!, fpr: h.fpr! }) : 0;
       const seconds = N * perFrame + (option.uncertain * (N - sampleFrames) + certify) * costs.reference;
       // A presence net may spend half the target (the cheap stages a quarter each); since the
       // sample holds few interpolation errors, the net used is one margin more cautious than the
       // widest that met it: a net that only just catches the errors the sample showed is not trusted.
-      const meets = task === 'count' || (widest >= 0 && i > widest);
+      // When the model also decides, its own held-out errors must fit the targets as well.
+      const meets = task === 'count' || (Number.isFinite(widest) && netIndex(option) > widest && (!option.decide || (h.fnr! <= query.accuracy.fnr && h.fpr! <= query.accuracy.fpr)));
       // Costs within COST_TIE of each other are a tie, kept by the earlier candidate (the smaller
       // model, the narrower net): measured timings are noisy and identical runs must not flip.
       const wins = meets && (!best || seconds < best.seconds * (1 - COST_TIE));
@@ -127,9 +130,8 @@ export function searchCascades(input: SearchInput): { choice: CascadeChoice | un
         best = { candidate, option, seconds };
         bestIndex = considered.length;
       }
-      const h = option.heldOut;
-      const description = task === 'presence' ? `${candidate.architecture.inputSize}px net margin ${h.netMargin}` : `${candidate.architecture.inputSize}px count model`;
-      const estimated: Record<string, number> = task === 'presence' ? { fnr: h.fnr!, fpr: h.fpr! } : { meanAbsoluteError: h.meanAbsoluteError! };
+      const description = task === 'presence' ? `${candidate.architecture.inputSize}px net margin ${h.netMargin}${option.decide ? `, model decides the rest (${h.decideFnrShare} / ${h.decideFprShare} of the targets)` : ''}` : `${candidate.architecture.inputSize}px count model`;
+      const estimated: Record<string, number> = task === 'presence' ? { fnr: h.fnr!, fpr: h.fpr!, uncertain: option.uncertain, certificationLabels: certify } : { meanAbsoluteError: h.meanAbsoluteError! };
       considered.push({ kind: 'alternative', description, seconds, estimated, meets, chosen: false });
     }
   }

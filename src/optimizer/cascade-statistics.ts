@@ -5,7 +5,7 @@
  */
 import type { BoundQuery } from '../binder/index.js';
 import type { Architecture } from '../training/trainer.js';
-import type { InterpolationCalibration, PresenceThresholds } from './calibration.js';
+import type { InterpolationCalibration, ModelDecision, PresenceThresholds } from './calibration.js';
 import type { DifferenceChoice } from './difference-choice.js';
 
 export type CascadeTask = 'presence' | 'count';
@@ -36,6 +36,8 @@ export interface CascadeStatistics {
   readonly thresholds: PresenceThresholds | undefined;
   /** Presence: answers between two agreeing labelled frames, and whether the model's net checks them. */
   readonly interpolation: (InterpolationCalibration & { readonly net: boolean }) | undefined;
+  /** Presence: the model's own thresholds for the frames interpolation leaves (absent: those go to the reference). */
+  readonly decide?: ModelDecision;
   /** Count: frames the stratified random sample drew (labelled for the estimate, not exact frames). */
   readonly estimationFrames: readonly number[];
   /** Presence: frames certification drew (absent in catalogs from before certification). */

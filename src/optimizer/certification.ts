@@ -116,12 +116,43 @@ export function firstLookSizes(positive: number, negative: number, verified: Ver
 
 /**
  * The optimizer's estimate of the labels certification will take, before anything runs: a class
- * present in a share `p` of `frames` unverified frames, answered as the cascade would.
+ * present in a share `p` of `frames` unverified frames, answered by a cascade whose estimated
+ * error rates are `expected` (FNR over positives, FPR over negatives). With no error expected it
+ * is the first look's size; otherwise the sample at which Clopper-Pearson's bound, with the
+ * errors that sample is expected to find, fits the target, and the whole stratum when the
+ * expected error rate leaves no room under the target.
  */
-export function estimatedCertificationLabels(frames: number, p: number, t: CertificationTargets): number {
+export function estimatedCertificationLabels(frames: number, p: number, t: CertificationTargets, expected: { fnr: number; fpr: number } = { fnr: 0, fpr: 0 }): number {
   const share = Math.min(0.999, Math.max(0.001, p));
-  const sizes = firstLookSizes(Math.round(frames * share), Math.round(frames * (1 - share)), { positives: 0, negatives: 0 }, t);
-  return sizes.positive + sizes.negative;
+  const positives = frames * share;
+  const negatives = frames - positives;
+  const sizes = firstLookSizes(Math.round(positives), Math.round(negatives), { positives: 0, negatives: 0 }, t);
+  const alpha = lookAlpha(1 - t.confidence, 0) / 2;
+  // Answered negative: the negatives and the misses; answered positive: the positives found and the false alarms.
+  const answeredNegative = negatives * (1 - expected.fpr) + positives * expected.fnr;
+  const answeredPositive = frames - answeredNegative;
+  const negative = withErrors(sizes.negative, answeredNegative, (positives * expected.fnr) / Math.max(1, answeredNegative), ((t.fnr / (1 - t.fnr)) * positives) / Math.max(1, answeredNegative), alpha);
+  const fprAllowed = t.fpr >= 1 ? Infinity : ((t.fpr / (1 - t.fpr)) * negatives) / Math.max(1, answeredPositive);
+  const precisionAllowed = t.precision === undefined ? Infinity : 1 - t.precision;
+  const positive = t.fpr >= 1 && t.precision === undefined ? 0 : withErrors(sizes.positive, answeredPositive, (negatives * expected.fpr) / Math.max(1, answeredPositive), Math.min(fprAllowed, precisionAllowed), alpha);
+  return Math.round(positive + negative);
+}
+
+/** Labels from a stratum of `size` with error rate `q` for an upper bound under `allowed` (at least the no-error size). */
+function withErrors(noError: number, size: number, q: number, allowed: number, alpha: number): number {
+  if (q <= 0 || size <= 0) return noError;
+  if (q >= allowed) return Math.round(size);
+  const fits = (n: number) => clopperPearsonUpper(Math.round(q * n), n, alpha) <= allowed;
+  let hi = Math.max(1, noError);
+  while (hi < size && !fits(hi)) hi *= 2;
+  if (hi >= size) return Math.round(size);
+  let lo = Math.max(1, Math.floor(hi / 2));
+  while (hi - lo > Math.max(1, hi * 0.02)) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (fits(mid)) hi = mid;
+    else lo = mid;
+  }
+  return Math.max(noError, hi);
 }
 
 /** A frame's place in the verification order: a hash of the seed and the frame, so the order of any two frames never depends on which others are in the pool. */

@@ -5,7 +5,7 @@
  * `TrainCandidates`, under `Calibrate`) are nodes too: EXPLAIN before a cold run shows them.
  */
 import type { BoundQuery } from '../binder/index.js';
-import type { PresenceThresholds } from '../optimizer/calibration.js';
+import type { ModelDecision, PresenceThresholds } from '../optimizer/calibration.js';
 import type { CandidateArchitecture, CascadeTask } from '../optimizer/cascade-statistics.js';
 import type { Considered } from '../optimizer/cascade-search.js';
 import type { DifferenceChoice } from '../optimizer/difference-choice.js';
@@ -70,12 +70,17 @@ export interface SpecializedScoreNode {
   readonly input: DifferenceFilterNode | DecodeNode;
 }
 
-/** Presence: frames between two agreeing labelled frames take their value, unless the net flags them. */
+/**
+ * Presence: frames between two agreeing labelled frames take their value, unless the net flags
+ * them; with `decide`, the model's score decides what interpolation leaves (NoScope's c_low /
+ * c_high: below cLow negative, above cHigh positive), and only its band goes to the reference.
+ */
 export interface InterpolateNode {
   readonly kind: 'Interpolate';
   readonly sampleStep: number;
   readonly thresholds: PresenceThresholds;
   readonly net: boolean;
+  readonly decide: ModelDecision | undefined;
   readonly input: SpecializedScoreNode;
 }
 

@@ -6,7 +6,7 @@
  */
 import type { BoundQuery } from '../binder/index.js';
 import { SpecializedModel } from '../inference/specialized-model.js';
-import { calibrateInterpolation, calibratePresence, netCandidates, skipErrorRate, type InterpolationCalibration, type PresenceThresholds } from '../optimizer/calibration.js';
+import { bandShares, calibrateInterpolation, decideCandidates, calibratePresence, netCandidates, skipErrorRate, type InterpolationCalibration, type ModelDecision, type PresenceThresholds } from '../optimizer/calibration.js';
 import { DIFFERENCE_GRID, CASCADE_SEED, type CandidateArchitecture, type CascadeTask } from '../optimizer/cascade-statistics.js';
 import { neighbourVariance } from '../optimizer/count-estimator.js';
 import { chooseDifferenceDetector, type DifferenceChoice } from '../optimizer/difference-choice.js';
@@ -26,6 +26,8 @@ export interface SampleSet {
 export interface CandidateOption {
   readonly thresholds?: PresenceThresholds;
   readonly interpolation?: InterpolationCalibration & { readonly net: boolean };
+  /** Presence: the model decides what interpolation leaves, by these thresholds. */
+  readonly decide?: ModelDecision;
   /** Share of the frames outside the sample the reference is expected to see. */
   readonly uncertain: number;
   readonly heldOut: Readonly<Record<string, number>>;
@@ -58,6 +60,9 @@ export interface CalibrationInput {
   readonly signal?: AbortSignal;
   readonly onProgress?: (architecture: CandidateArchitecture, epoch: number, maxEpochs: number) => void;
 }
+
+/** Net margins the model's own decisions are paired with. */
+const DECIDE_NETS: readonly number[] = [0.25, 0.1];
 
 /** Epoch cap and early-stopping patience of a specialized model. */
 export const MAX_EPOCHS = 30;
@@ -122,13 +127,35 @@ async function trainArchitecture(input: CalibrationInput, arch: CandidateArchite
 
 type HeldOut = { readonly scores: readonly number[]; readonly truth: readonly number[] };
 
-/** Presence: one option per safety-net margin. */
+/**
+ * Presence: one option per safety-net margin, and each again with the model deciding what
+ * interpolation leaves (NoScope's c_low / c_high, calibrated on the held-out frames).
+ */
 function presenceOptions(input: CalibrationInput, scores: Float32Array, held: HeldOut, heldOut: Record<string, number>, changes: number, cheapStagesError: number): CandidateOption[] {
   const { query, frames: N, sample } = input;
   const { truth, step, frames } = sample;
   const model = calibratePresence(held.scores, held.truth, { fnr: query.accuracy.fnr, fpr: query.accuracy.fpr });
   // Frames in gaps whose two labelled ends disagree go to the reference, and so do flagged ones.
   const disagreeing = (changes * (step - 1)) / Math.max(1, N - frames.length);
+  const interpolated = interpolationOptions(input, scores, held, heldOut, model, disagreeing, cheapStagesError);
+  // The model decides behind the middle nets (a wide net leaves it little; the narrowest adds nothing).
+  const paired = interpolated.filter((o) => DECIDE_NETS.includes(Number(o.heldOut.netMargin)));
+  const deciding = decideCandidates(held, query.accuracy).flatMap((d) =>
+    paired.map((o) => {
+      const decide = { cLow: d.cLow, cHigh: d.cHigh };
+      const band = bandShares(truth, scores, o.thresholds!, decide);
+      const uncertain = Math.min(1, disagreeing * band.nearChanges + o.interpolation!.flagged * band.flagged);
+      const h = o.heldOut;
+      return { ...o, decide, uncertain, heldOut: { ...h, fnr: h.fnr! + d.fnr, fpr: h.fpr! + d.fpr, uncertain, modelDecides: 1, decideFnrShare: d.fnrShare, decideFprShare: d.fprShare } };
+    }),
+  );
+  return [...interpolated, ...deciding];
+}
+
+/** One option per safety-net margin: interpolation, its net's flags and disagreeing gaps to the reference. */
+function interpolationOptions(input: CalibrationInput, scores: Float32Array, held: HeldOut, heldOut: Record<string, number>, model: PresenceThresholds, disagreeing: number, cheapStagesError: number): CandidateOption[] {
+  const { query, sample } = input;
+  const { truth } = sample;
   return netCandidates(truth, scores, held, query.accuracy).map((net) => {
     const thresholds = { ...model, cLow: net.cLow, cHigh: net.cHigh };
     const interp = calibrateInterpolation(truth, scores, thresholds);

@@ -19,13 +19,13 @@ export function presencePlan(input: OptimizerInput, st: CascadeStatistics, consi
   const skip = PhysicalNode.FrameSkip({ skip: st.skip, input: decode });
   const difference = PhysicalNode.DifferenceFilter({ choice: st.difference, input: skip });
   const score = PhysicalNode.SpecializedScore({ task: 'presence', architecture: st.architecture, cost: measured(c.specialized), heldOut: st.heldOut, input: difference });
-  const interpolate = PhysicalNode.Interpolate({ sampleStep: st.sampleStep, thresholds: st.thresholds!, net: st.interpolation?.net ?? true, input: score });
+  const interpolate = PhysicalNode.Interpolate({ sampleStep: st.sampleStep, thresholds: st.thresholds!, net: st.interpolation?.net ?? true, decide: st.decide, input: score });
   const scan: ReferenceScanNode = PhysicalNode.ReferenceScan({ role: 'uncertain', model: input.referenceModel, video: input.video.name, path: input.video.path, range, labelled: input.labelled, cost: measured(c.reference), input: interpolate });
   const h = st.heldOut;
   const uncertain = Number(h.uncertain ?? 0);
   const baseRate = Number(h.baseRate ?? Number(h.positives ?? 1) / Math.max(1, Number(h.positives ?? 1) + Number(h.negatives ?? 1)));
   const targets = certificationTargets(input.query);
-  const labels = estimatedCertificationLabels(Math.max(0, N - input.labelled) * (1 - uncertain), baseRate, targets);
+  const labels = estimatedCertificationLabels(Math.max(0, N - input.labelled) * (1 - uncertain), baseRate, targets, { fnr: Number(h.fnr ?? 0), fpr: Number(h.fpr ?? 0) });
   const a = input.query.accuracy;
   const certify = PhysicalNode.Certify({ model: input.referenceModel, ...targets, budget: a.budget, drawnBefore: st.verificationFrames ?? [], estimatedLabels: labels, cost: measured(c.reference), input: scan });
   const seconds = N * ((c.decode ?? 0) + (c.specialized ?? 0) / st.skip) + (uncertain * N + labels) * (c.reference ?? 0);
@@ -110,6 +110,7 @@ export function chosenStatistics(task: CascadeTask, step: number, trainingFrames
     difference: candidate.difference,
     thresholds: option.thresholds,
     interpolation: option.interpolation,
+    ...(option.decide ? { decide: option.decide } : {}),
     heldOut: option.heldOut,
   };
 }
