@@ -40,14 +40,14 @@ export async function* interpolateOperator(node: InterpolateNode, ctx: Execution
       route[f.frame - range.start] = ROUTE.labelled;
     }
   }
-  const flagged = interpolate(node, route, decision, score);
+  const flagged = interpolateDecisions(node, route, decision, score);
   const role = node.decide ? 'safety net, decides the rest' : `safety net${node.net ? '' : ': off'}`;
   ctx.stages.amend('specialized model', (s) => ({ ...s, stage: `${s.stage.replace(/ \(safety net\)$/, '')} (${role})`, framesDecided: Math.max(0, s.framesIn - flagged) }));
   yield { frames: frameList(range.start, range.end), route, score, decision };
 }
 
 /** Decides the frames between agreeing labelled frames (and, with `decide`, the model's sure frames) in place; returns how many stay undecided. */
-function interpolate(node: InterpolateNode, route: Uint8Array, decision: Int8Array, score: Float32Array): number {
+export function interpolateDecisions(node: Pick<InterpolateNode, 'thresholds' | 'net' | 'decide'>, route: Uint8Array, decision: Int8Array, score: Float32Array): number {
   const N = decision.length;
   const next = new Int32Array(N).fill(-1);
   let after = -1;

@@ -1,7 +1,7 @@
 /**
  * The certification maths: Clopper-Pearson against known values and against its definition, the
  * answer bounds against hand-worked strata, and the coverage of the bounds replayed on synthetic
- * answers whose errors are known (the real-video replay is test/cascade/presence-coverage.test.ts).
+ * answers whose errors are known (the real-video replay is test/cascade/presence-coverage.test.ts; the procedure with its looks and budget is certification-draw.test.ts).
  */
 import { describe, expect, it } from 'vitest';
 import { binomialCdf, clopperPearsonUpper, firstLookSizes, lookAlpha, presenceBounds, verificationKey } from '../../src/optimizer/certification.js';

@@ -119,23 +119,48 @@ describe('optimize: presence', () => {
     expect(kinds(step.plan)).toEqual(['Answer', 'Certify', 'ReferenceScan(uncertain)', 'Interpolate', 'SpecializedScore', 'DifferenceFilter', 'FrameSkip', 'Decode']);
     // small: margin 0.25 is the widest that meets, so 0.1 (30% uncertain) is its best; large: 0.25 (6%).
     // Costs: scan + (uncertain frames + certification labels) x reference; the class is in a quarter
-    // of the sample; 1,000 frames are unlabelled after it.
-    const certify = (uncertain: number) => estimatedCertificationLabels(1000 * (1 - uncertain), 0.25, { fnr: 0.01, fpr: 0.01, precision: undefined, confidence: 0.95 });
-    const cost = (perFrame: number, uncertain: number) => Number((1200 * perFrame + (uncertain * 1000 + certify(uncertain)) * 0.06).toFixed(2));
+    // of the sample; 1,000 frames are unlabelled after it; certification expects the errors each
+    // option's held-out rates say it leaves.
+    const certify = (uncertain: number, fnr = 0, fpr = 0) => estimatedCertificationLabels(1000 * (1 - uncertain), 0.25, { fnr: 0.01, fpr: 0.01, precision: undefined, confidence: 0.95 }, { fnr, fpr });
+    const cost = (perFrame: number, uncertain: number, fnr = 0, fpr = 0) => Number((1200 * perFrame + (uncertain * 1000 + certify(uncertain, fnr, fpr)) * 0.06).toFixed(2));
     // More frames to the reference leave fewer to certify: the small model's cautious net costs
     // within 10% of the large one's, a tie, so the earlier (small) candidate stays.
-    expect(cost(0.0013, 0.06)).toBeGreaterThan(cost(0.0006, 0.3) * 0.9);
+    expect(cost(0.0013, 0.06, 0.002, 0.001)).toBeGreaterThan(cost(0.0006, 0.3, 0.001, 0.001) * 0.9);
     expect(step.cascade!.statistics).toMatchObject({ architecture: ARCHITECTURES[0], heldOut: { netMargin: 0.1, baseRate: 0.25 }, sampleStep: 6, skip: 1 });
     const considered = step.plan.considered.filter((c) => c.kind === 'alternative');
     expect(considered.map((c) => [c.description, c.meets, c.chosen, Number(c.seconds.toFixed(2))])).toEqual([
-      ['32px net margin 0.5', false, false, cost(0.0006, 0.1)],
-      ['32px net margin 0.25', false, false, cost(0.0006, 0.2)],
-      ['32px net margin 0.1', true, true, cost(0.0006, 0.3)],
-      ['64px net margin 0.5', false, false, cost(0.0013, 0.05)],
-      ['64px net margin 0.25', true, false, cost(0.0013, 0.06)],
+      ['32px net margin 0.5', false, false, cost(0.0006, 0.1, 0.02, 0)],
+      ['32px net margin 0.25', false, false, cost(0.0006, 0.2, 0.004, 0.002)],
+      ['32px net margin 0.1', true, true, cost(0.0006, 0.3, 0.001, 0.001)],
+      ['64px net margin 0.5', false, false, cost(0.0013, 0.05, 0.003, 0.001)],
+      ['64px net margin 0.25', true, false, cost(0.0013, 0.06, 0.002, 0.001)],
     ]);
     expect(certify(0.06)).toBeGreaterThan(100);
     expect(step.fresh?.onnx).toBe(trained.onnx);
+  });
+
+  it('the model deciding what interpolation leaves wins when it sends fewer frames to the reference, priced with the misses it is expected to leave', () => {
+    const deciding = (o: CandidateOption, fnr: number, uncertain: number): CandidateOption => ({
+      ...o,
+      decide: { cLow: 0.2, cHigh: 0.8 },
+      uncertain,
+      heldOut: { ...o.heldOut, fnr, uncertain, modelDecides: 1, decideFnrShare: 0.2, decideFprShare: 0.2 },
+    });
+    const nets = [option(0.5, 0.1, 0, 0.4), option(0.25, 0.02, 0.01, 0.5), option(0.1, 0.005, 0.005, 0.6)];
+    // Behind the 0.1 net: one that leaves 5% to the reference at an expected miss rate of 1%, one over the target.
+    const small = candidate(0, 0.0002, [...nets, deciding(nets[2]!, 0.01, 0.05), deciding(nets[2]!, 0.06, 0.02)]);
+    const step = executed(optimize(inputFor(`${SQL} FNR WITHIN 0.05 FPR WITHIN 0.05 AT CONFIDENCE 90%`, { measured: measured('presence', [small]) })));
+    const considered = step.plan.considered.filter((c) => c.kind === 'alternative');
+    const cheap = considered.find((c) => c.description.includes('decides') && c.estimated.fnr === 0.01)!;
+    const over = considered.find((c) => c.estimated.fnr === 0.06)!;
+    expect(cheap.chosen).toBe(true);
+    expect(over.meets).toBe(false);
+    expect(step.cascade!.statistics.decide).toEqual({ cLow: 0.2, cHigh: 0.8 });
+    const certify = estimatedCertificationLabels(1000 * 0.95, 0.25, { fnr: 0.05, fpr: 0.05, precision: undefined, confidence: 0.9 }, { fnr: 0.01, fpr: 0.005 });
+    expect(certify).toBeLessThan(400);
+    expect(cheap.estimated.certificationLabels).toBe(certify);
+    expect(cheap.seconds).toBeCloseTo(1200 * 0.0006 + (0.05 * 1000 + certify) * 0.06, 6);
+    expect(explainPlan(step.plan)).toContain('the model decides the rest (p < 0.2000 negative, p > 0.8000 positive), its band goes to the reference');
   });
 
   it('costs within 10% are a tie: the earlier (smaller) candidate stays', () => {
