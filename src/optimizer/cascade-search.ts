@@ -20,7 +20,8 @@ export const COST_TIE = 0.1;
 export type FallbackReason =
   | { readonly kind: 'labelling-cheaper'; readonly naiveCost: number; readonly cascadeCost: number; readonly message: string }
   | { readonly kind: 'no-cascade-meets-targets'; readonly considered: readonly string[]; readonly message: string }
-  | { readonly kind: 'best-costs-more'; readonly bestCost: number; readonly rest: number; readonly message: string };
+  | { readonly kind: 'best-costs-more'; readonly bestCost: number; readonly rest: number; readonly message: string }
+  | { readonly kind: 'certification-costs-more'; readonly certificationLabels: number; readonly rest: number; readonly message: string };
 
 /** One alternative the search costed: what it was, its estimated cost and accuracy, and whether it met the targets. */
 export interface Alternative {
@@ -52,6 +53,23 @@ export function sampleWorthLabelling(p: { frames: number; labelled: number; samp
   if (cascadeCost < naiveCost) return undefined;
   const message = `labelling the ${N - labelled} unlabelled frames (${fmt(naiveCost)} s estimated) is cheaper than sampling, training and a cascade (${fmt(cascadeCost)} s)`;
   return { kind: 'labelling-cheaper', naiveCost, cascadeCost, message };
+}
+
+/**
+ * After the sample, before training: could any cascade pay here? Its cheapest conceivable cost is
+ * training, the scan and certifying an answer that sends no frame to the reference and makes no
+ * error; when that already costs as much as labelling the rest (a class in nearly every frame or
+ * in almost none leaves certification nothing to stand on, and short ranges with strict targets
+ * need most of their frames labelled anyway), the exact plan runs without training.
+ */
+export function certificationWorthTraining(p: { query: BoundQuery; frames: number; unlabelled: number; sampleFrames: number; baseRate: number; costs: CostModel }): FallbackReason | undefined {
+  const { costs, unlabelled } = p;
+  const labels = estimatedCertificationLabels(unlabelled, p.baseRate, certificationTargets(p.query));
+  const floor = trainingSeconds(costs, p.sampleFrames) + scanSeconds(costs, p.frames) + labels * costs.reference;
+  const rest = unlabelled * costs.reference;
+  if (floor < rest) return undefined;
+  const message = `certifying even an error-free cascade would label about ${Math.round(labels)} of the ${unlabelled} frames left (the class is in ${(p.baseRate * 100).toFixed(1)}% of the sample), and with training and the scan that costs ${fmt(floor)} s against ${fmt(rest)} s for labelling them, so the reference detector labelled every frame without training`;
+  return { kind: 'certification-costs-more', certificationLabels: labels, rest, message };
 }
 
 /** A count's choice between plain stratified sampling and training a model, from the pilot's labels. */

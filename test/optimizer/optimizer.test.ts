@@ -185,6 +185,18 @@ describe('optimize: presence', () => {
     expect(step.fallback).toMatchObject({ kind: 'best-costs-more', rest: expect.closeTo(1000 * 0.06, 6) });
   });
 
+  it('a class in every sample frame cannot be certified for less than labelling the rest: the exact plan, without training', () => {
+    const everywhere = measured('presence', [], () => 1);
+    delete everywhere.training;
+    const step = executed(optimize(inputFor(`${SQL} FNR WITHIN 0.05 FPR WITHIN 0.05 AT CONFIDENCE 90%`, { measured: everywhere })));
+    expect(step.fallback).toMatchObject({ kind: 'certification-costs-more', rest: expect.closeTo(1000 * 0.06, 6) });
+    expect(explainPlan(step.plan)).toContain('the class is in 100.0% of the sample');
+    // A class in a quarter of the frames is worth training for at the same targets.
+    const quarter = measured('presence', []);
+    delete quarter.training;
+    expect(kinds(optimize(inputFor(`${SQL} FNR WITHIN 0.05 FPR WITHIN 0.05 AT CONFIDENCE 90%`, { measured: quarter })).plan)).toEqual(['Answer', 'Calibrate', 'TrainCandidates']);
+  });
+
   it('labelling the rest is cheaper than any cascade: the exact plan before anything is measured', () => {
     const step = executed(optimize(inputFor(SQL, { labelled: N - 50 })));
     expect(step.fallback?.kind).toBe('labelling-cheaper');

@@ -1,4 +1,4 @@
-import { searchCascades, sampleStep, sampleWorthLabelling, type Considered } from '../cascade-search.js';
+import { certificationWorthTraining, searchCascades, sampleStep, sampleWorthLabelling, type Considered } from '../cascade-search.js';
 import type { OptimizerInput } from '../optimizer-input.js';
 import type { RuleOutcome } from '../optimize-step.js';
 import { baseRateOf, calibratePlan, chosenStatistics, presencePlan, sampleOf } from './cascade-plan.js';
@@ -19,8 +19,14 @@ export function implementPresenceCascadeRule(input: OptimizerInput): RuleOutcome
     if (declined) return { kind: 'fallback', reason: declined, considered: [...assumed, { kind: 'fallback', reason: declined }] };
     return { kind: 'measure', plan: calibratePlan(input, 'presence', step, { frames: sample, pilot: false }, assumed) };
   }
-  if (!measured.training) return { kind: 'measure', plan: calibratePlan(input, 'presence', step, undefined, assumed) };
   const costsNow = { ...costs, reference: measured.sample.referenceSeconds ?? costs.reference };
+  const unlabelled = N - labelled - measured.sample.referenceCalls;
+  const baseRate = baseRateOf(measured.sample.truth);
+  if (!measured.training) {
+    const declined = certificationWorthTraining({ query: input.query, frames: N, unlabelled, sampleFrames: sample.length, baseRate, costs: costsNow });
+    if (declined) return { kind: 'fallback', reason: declined, considered: [...assumed, { kind: 'fallback', reason: declined }] };
+    return { kind: 'measure', plan: calibratePlan(input, 'presence', step, undefined, assumed) };
+  }
   const search = searchCascades({
     query: input.query,
     task: 'presence',
@@ -28,13 +34,13 @@ export function implementPresenceCascadeRule(input: OptimizerInput): RuleOutcome
     sampleFrames: sample.length,
     candidates: measured.training.candidates,
     costs: costsNow,
-    unlabelled: N - labelled - measured.sample.referenceCalls,
-    baseRate: baseRateOf(measured.sample.truth),
+    unlabelled,
+    baseRate,
   });
   const considered: Considered[] = [...assumed, ...search.considered];
   if (!search.choice) return { kind: 'fallback', reason: search.fallback!, considered: [...considered, { kind: 'fallback', reason: search.fallback! }] };
   const chosen = chosenStatistics('presence', step, Array.from(sample), search.choice, costsNow, measured.training.seconds);
-  const statistics = { ...chosen, heldOut: { ...chosen.heldOut, baseRate: baseRateOf(measured.sample.truth) } };
+  const statistics = { ...chosen, heldOut: { ...chosen.heldOut, baseRate } };
   const candidate = search.choice.candidate;
   const fresh = { statistics, onnx: candidate.trained.onnx, trained: candidate.trained, note: undefined };
   return { kind: 'cascade', plan: presencePlan(input, statistics, considered), cascade: fresh, fresh };
