@@ -130,7 +130,7 @@ export function searchCascades(input: SearchInput): { choice: CascadeChoice | un
   for (const candidate of input.candidates) {
     const perFrame = costs.decode + (candidate.difference?.enabled ? candidate.difference.expectedSeconds : candidate.cnnCost) / candidate.skip;
     const netIndex = (o: CandidateOption) => NET_MARGINS.indexOf(Number(o.heldOut.netMargin));
-    const widest = task === 'presence' ? Math.min(...candidate.options.filter((o) => !o.decide && meetsAt(query, o.heldOut)).map(netIndex), Infinity) : -1;
+    const widest = task === 'presence' ? Math.min(...candidate.options.filter((o) => !o.decide && o.interpolation?.net !== false && meetsAt(query, o.heldOut)).map(netIndex), Infinity) : -1;
     for (const option of candidate.options) {
       // Presence answers are certified: the labels that takes, with the errors it is expected to find, are part of the plan's cost.
       const h = option.heldOut;
@@ -140,7 +140,9 @@ export function searchCascades(input: SearchInput): { choice: CascadeChoice | un
       // sample holds few interpolation errors, the net used is one margin more cautious than the
       // widest that met it: a net that only just catches the errors the sample showed is not trusted.
       // When the model also decides, its own held-out errors must fit the targets as well.
-      const meets = task === 'count' || (Number.isFinite(widest) && netIndex(option) > widest && (!option.decide || (h.fnr! <= query.accuracy.fnr && h.fpr! <= query.accuracy.fpr)));
+      // With no net, the expected errors alone must fit the targets (certification checks them).
+      const fits = h.fnr! <= query.accuracy.fnr && h.fpr! <= query.accuracy.fpr;
+      const meets = task === 'count' || (option.interpolation?.net === false ? fits : Number.isFinite(widest) && netIndex(option) > widest && (!option.decide || fits));
       // Costs within COST_TIE of each other are a tie, kept by the earlier candidate (the smaller
       // model, the narrower net): measured timings are noisy and identical runs must not flip.
       const wins = meets && (!best || seconds < best.seconds * (1 - COST_TIE));
@@ -148,7 +150,7 @@ export function searchCascades(input: SearchInput): { choice: CascadeChoice | un
         best = { candidate, option, seconds };
         bestIndex = considered.length;
       }
-      const description = task === 'presence' ? `${candidate.architecture.inputSize}px net margin ${h.netMargin}${option.decide ? `, model decides the rest (${h.decideFnrShare} / ${h.decideFprShare} of the targets)` : ''}` : `${candidate.architecture.inputSize}px count model`;
+      const description = task === 'presence' ? `${candidate.architecture.inputSize}px ${option.interpolation?.net === false ? 'no net' : `net margin ${h.netMargin}`}${option.decide ? `, model decides the rest (${h.decideFnrShare} / ${h.decideFprShare} of the targets)` : ''}` : `${candidate.architecture.inputSize}px count model`;
       const estimated: Record<string, number> = task === 'presence' ? { fnr: h.fnr!, fpr: h.fpr!, uncertain: option.uncertain, certificationLabels: certify } : { meanAbsoluteError: h.meanAbsoluteError! };
       considered.push({ kind: 'alternative', description, seconds, estimated, meets, chosen: false });
     }

@@ -42,7 +42,8 @@ const RENDER: { readonly [K in PhysicalKind]: (node: NodeOf<K>) => Rendered } = 
     const h = n.heldOut;
     const arch = `${a.convBlocks} conv x ${a.baseFilters} filters, dense ${a.dense}, ${a.inputSize}px`;
     if (n.task === 'count') return { head: `SpecializedScore (count) ${arch} (${ms(n.cost.secondsPerFrame)}/frame) as control variate in each time block; held-out mean abs error ${num(h.meanAbsoluteError, 3)} vs ${num(h.meanBaselineError, 3)} for the mean` };
-    return { head: `SpecializedScore ${arch} as safety net (margin ${h.netMargin ?? '?'}) (${ms(n.cost.secondsPerFrame)}/frame); estimated FNR ${num(h.fnr ?? 0, 4)} FPR ${num(h.fpr ?? 0, 4)} on held-out frames, ${(Number(h.uncertain ?? 0) * 100).toFixed(1)}% of frames to the reference` };
+    const role = h.netMargin === 0 ? (h.modelDecides ? 'deciding where interpolation cannot (no net)' : 'scored, unused (no net)') : `as safety net (margin ${h.netMargin ?? '?'})`;
+    return { head: `SpecializedScore ${arch} ${role} (${ms(n.cost.secondsPerFrame)}/frame); estimated FNR ${num(h.fnr ?? 0, 4)} FPR ${num(h.fpr ?? 0, 4)} on held-out frames, ${(Number(h.uncertain ?? 0) * 100).toFixed(1)}% of frames to the reference` };
   },
   DifferenceFilter: (n) => {
     const d = n.choice;

@@ -128,8 +128,10 @@ async function trainArchitecture(input: CalibrationInput, arch: CandidateArchite
 type HeldOut = { readonly scores: readonly number[]; readonly truth: readonly number[] };
 
 /**
- * Presence: one option per safety-net margin, and each again with the model deciding what
- * interpolation leaves (NoScope's c_low / c_high, calibrated on the held-out frames).
+ * Presence: one option per safety-net margin and one with no net (certification bounds the
+ * answer whatever interpolation gets wrong; the sample's leave-one-out errors price it), and the
+ * no-net and middle-net options again with the model deciding what interpolation leaves
+ * (NoScope's c_low / c_high, calibrated on the held-out frames).
  */
 function presenceOptions(input: CalibrationInput, scores: Float32Array, held: HeldOut, heldOut: Record<string, number>, changes: number, cheapStagesError: number): CandidateOption[] {
   const { query, frames: N, sample } = input;
@@ -137,9 +139,9 @@ function presenceOptions(input: CalibrationInput, scores: Float32Array, held: He
   const model = calibratePresence(held.scores, held.truth, { fnr: query.accuracy.fnr, fpr: query.accuracy.fpr });
   // Frames in gaps whose two labelled ends disagree go to the reference, and so do flagged ones.
   const disagreeing = (changes * (step - 1)) / Math.max(1, N - frames.length);
-  const interpolated = interpolationOptions(input, scores, held, heldOut, model, disagreeing, cheapStagesError);
-  // The model decides behind the middle nets (a wide net leaves it little; the narrowest adds nothing).
-  const paired = interpolated.filter((o) => DECIDE_NETS.includes(Number(o.heldOut.netMargin)));
+  const interpolated = [...interpolationOptions(input, scores, held, heldOut, model, disagreeing, cheapStagesError), bareInterpolation(truth, heldOut, model, disagreeing, cheapStagesError)];
+  // The model decides behind no net and the middle nets (a wide net leaves it little; the narrowest adds nothing).
+  const paired = interpolated.filter((o) => !o.interpolation!.net || DECIDE_NETS.includes(Number(o.heldOut.netMargin)));
   const deciding = decideCandidates(held, query.accuracy).flatMap((d) =>
     paired.map((o) => {
       const decide = { cLow: d.cLow, cHigh: d.cHigh };
@@ -150,6 +152,19 @@ function presenceOptions(input: CalibrationInput, scores: Float32Array, held: He
     }),
   );
   return [...interpolated, ...deciding];
+}
+
+/** Interpolation with no net: only the disagreeing gaps go to the reference; its leave-one-out errors (at twice the spacing) are what certification is expected to find. */
+function bareInterpolation(truth: Float32Array, heldOut: Record<string, number>, model: PresenceThresholds, disagreeing: number, cheapStagesError: number): CandidateOption {
+  const never = { cLow: Infinity, cHigh: -Infinity };
+  const interp = calibrateInterpolation(truth, new Float32Array(truth.length), never);
+  const uncertain = Math.min(1, disagreeing);
+  return {
+    thresholds: { ...model, ...never },
+    interpolation: { ...interp, net: false },
+    uncertain,
+    heldOut: { ...heldOut, fnr: interp.fnr + cheapStagesError, fpr: interp.fpr + cheapStagesError, skipAndDifferenceError: cheapStagesError, netMargin: 0, interpolationErrors: interp.errors, uncertain, positives: model.positives, negatives: model.negatives, interpolationFrames: interp.agreeing },
+  };
 }
 
 /** One option per safety-net margin: interpolation, its net's flags and disagreeing gaps to the reference. */
