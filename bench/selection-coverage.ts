@@ -14,7 +14,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openEngine } from '../src/engine.js';
-import { drawCertification, type DecidedAnswer } from '../src/optimizer/certification-draw.js';
+import { answerRates, drawCertification, type DecidedAnswer } from '../src/optimizer/certification-draw.js';
 import { CERTIFICATION_METHOD } from '../src/optimizer/certification.js';
 import { Random } from '../src/training/random.js';
 
@@ -102,7 +102,7 @@ async function replay(name: ReplaySummary['answer'], d: DecidedAnswer, truth: Ui
     const outcome = await drawCertification(d, { targets, seed: 5000 + r, label: async (idx) => idx.map((i) => truth[d.frames[i]!]!) });
     const decision = d.decision.slice();
     for (const [i, v] of outcome.labelled) decision[i] = v;
-    const { fnr, fpr } = trueRates(decision, d.frames, truth);
+    const { fnr, fpr } = answerRates(decision, d.frames, (f) => truth[f] === 1);
     const okFnr = fnr <= outcome.bounds.fnr + 1e-12;
     const okFpr = fpr <= outcome.bounds.fpr + 1e-12;
     if (okFnr) coveredFnr++;
@@ -128,24 +128,6 @@ async function replay(name: ReplaySummary['answer'], d: DecidedAnswer, truth: Ui
     meanTrueFpr: sums.tFpr / runs,
     certified: certified / runs,
   };
-}
-
-function trueRates(decision: Int8Array, frames: Int32Array, truth: Uint8Array): { fnr: number; fpr: number } {
-  let pos = 0;
-  let neg = 0;
-  let fn = 0;
-  let fp = 0;
-  for (let i = 0; i < frames.length; i++) {
-    const y = truth[frames[i]!]!;
-    if (y) {
-      pos++;
-      if (decision[i] !== 1) fn++;
-    } else {
-      neg++;
-      if (decision[i] === 1) fp++;
-    }
-  }
-  return { fnr: pos ? fn / pos : 0, fpr: neg ? fp / neg : 0 };
 }
 
 /** The answer with a fixed share of its unverified decisions flipped (a worse cascade than the one that ran). */

@@ -110,3 +110,21 @@ function withinBudget(budget: NonNullable<DrawOptions['budget']>, frames: Int32A
   const negative = grow(strata.negative, want.negative);
   return { negative, positive: grow(strata.positive, want.positive) };
 }
+
+/** An answer's true FNR and FPR against the reference's value of every frame (accuracy checks and replays). */
+export function answerRates(decision: ArrayLike<number>, frames: ArrayLike<number>, positive: (frame: number) => boolean): { fnr: number; fpr: number } {
+  let pos = 0;
+  let neg = 0;
+  let fn = 0;
+  let fp = 0;
+  for (let i = 0; i < frames.length; i++) {
+    if (positive(frames[i]!)) {
+      pos++;
+      if (decision[i] !== 1) fn++;
+    } else {
+      neg++;
+      if (decision[i] === 1) fp++;
+    }
+  }
+  return { fnr: pos ? fn / pos : 0, fpr: neg ? fp / neg : 0 };
+}

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEngine } from '../../src/engine.js';
-import { drawCertification, type DecidedAnswer } from '../../src/optimizer/certification-draw.js';
+import { answerRates, drawCertification, type DecidedAnswer } from '../../src/optimizer/certification-draw.js';
 import { Random } from '../../src/training/random.js';
 import { video } from '../helpers.js';
 
@@ -34,23 +34,6 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-function rates(decision: Int8Array, frames: Int32Array, truth: ReadonlySet<number>): { fnr: number; fpr: number } {
-  let pos = 0;
-  let neg = 0;
-  let fn = 0;
-  let fp = 0;
-  frames.forEach((f, i) => {
-    if (truth.has(f)) {
-      pos++;
-      if (decision[i] !== 1) fn++;
-    } else {
-      neg++;
-      if (decision[i] === 1) fp++;
-    }
-  });
-  return { fnr: pos ? fn / pos : 0, fpr: neg ? fp / neg : 0 };
-}
-
 async function coverage(answer: DecidedAnswer, truth: ReadonlySet<number>, confidence: number): Promise<{ covered: number; labels: number }> {
   let covered = 0;
   let labels = 0;
@@ -62,7 +45,7 @@ async function coverage(answer: DecidedAnswer, truth: ReadonlySet<number>, confi
     });
     const decision = answer.decision.slice();
     for (const [i, v] of outcome.labelled) decision[i] = v;
-    const t = rates(decision, answer.frames, truth);
+    const t = answerRates(decision, answer.frames, (f) => truth.has(f));
     if (t.fnr <= outcome.bounds.fnr + 1e-12 && t.fpr <= outcome.bounds.fpr + 1e-12) covered++;
     labels += outcome.sampled;
   }
