@@ -156,7 +156,8 @@ function presenceOptions(input: CalibrationInput, scores: Float32Array, held: He
 
 /** Interpolation with no net: only the disagreeing gaps go to the reference; its leave-one-out errors (at twice the spacing) are what certification is expected to find. */
 function bareInterpolation(truth: Float32Array, heldOut: Record<string, number>, model: PresenceThresholds, disagreeing: number, cheapStagesError: number): CandidateOption {
-  const never = { cLow: Infinity, cHigh: -Infinity };
+  // Scores lie in [0, 1]: thresholds no score reaches (finite, so the stored JSON keeps them; netCandidates' convention).
+  const never = { cLow: 2, cHigh: -1 };
   const interp = calibrateInterpolation(truth, new Float32Array(truth.length), never);
   const uncertain = Math.min(1, disagreeing);
   return {
