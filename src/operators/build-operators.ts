@@ -26,7 +26,7 @@ const OPERATORS: { readonly [K in Exclude<PhysicalKind, 'Answer'>]: Build<K> } =
   FrameSkip: (node, ctx, input) => frameSkipOperator(node, ctx, input!),
   DifferenceFilter: (node, ctx, input) => differenceFilterOperator(node, ctx, input!),
   SpecializedScore: (node, ctx, input) => specializedScoreOperator(node, ctx, input!),
-  Interpolate: (node, ctx, input) => interpolateOperator(node, ctx, input!),
+  Interpolate: (node, ctx, input) => interpolateOperator(node, ctx, input),
   Certify: (node, ctx, input) => certifyOperator(node, ctx, input!),
   StratifiedEstimate: stratifiedEstimateOperator,
   LabelSample: (node, ctx) => labelSampleOperator(node, ctx),

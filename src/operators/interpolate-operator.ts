@@ -11,12 +11,12 @@ import { frameList } from '../video/frame-range.js';
 import { ROUTE, type CascadeBatch, type ExecutionContext } from './execution-context.js';
 import { referenceScan } from './reference-labels.js';
 
-export async function* interpolateOperator(node: InterpolateNode, ctx: ExecutionContext, input: AsyncIterable<CascadeBatch>): AsyncGenerator<CascadeBatch> {
+export async function* interpolateOperator(node: InterpolateNode, ctx: ExecutionContext, input: AsyncIterable<CascadeBatch> | undefined): AsyncGenerator<CascadeBatch> {
   const { range, frames: N } = ctx;
   const labelled = await ctx.labelledSet();
   const score = new Float32Array(N).fill(Number.NaN);
   const evaluated = new Uint8Array(N);
-  for await (const batch of input) {
+  for await (const batch of input ?? []) {
     for (let i = 0; i < batch.frames.length; i++) {
       if (batch.route[i] === ROUTE.none) continue;
       const at = batch.frames[i]! - range.start;
@@ -40,6 +40,7 @@ export async function* interpolateOperator(node: InterpolateNode, ctx: Execution
       route[f.frame - range.start] = ROUTE.labelled;
     }
   }
+  if (node.bisect) await bisectChanges(ctx, route, decision);
   const flagged = interpolateDecisions(node, route, decision, score);
   const role = node.decide ? 'safety net, decides the rest' : `safety net${node.net ? '' : ': off'}`;
   ctx.stages.amend('specialized model', (s) => ({ ...s, stage: `${s.stage.replace(/ \(safety net\)$/, '')} (${role})`, framesDecided: Math.max(0, s.framesIn - flagged) }));
@@ -73,4 +74,42 @@ export function interpolateDecisions(node: Pick<InterpolateNode, 'thresholds' | 
     else if (interpolated) undecided++;
   }
   return undecided;
+}
+
+/**
+ * Bisection of the gaps whose labelled ends disagree: each round labels the middle frame of every
+ * such gap (one reference pass for all of them), until every change lies between neighbouring
+ * labelled frames; the halves whose ends agree are then interpolated like any gap.
+ */
+async function bisectChanges(ctx: ExecutionContext, route: Uint8Array, decision: Int8Array): Promise<void> {
+  const { range } = ctx;
+  const started = performance.now();
+  let labelled = 0;
+  let rounds = 0;
+  for (;;) {
+    const middles = disagreeingMiddles(route, decision);
+    if (middles.length === 0) break;
+    rounds++;
+    const list = Int32Array.from(middles, (i) => range.start + i);
+    for await (const chunk of referenceScan(ctx.scan('bisect', 'reference (bisecting changes)'), list, ctx.counters)) {
+      for (const f of chunk) {
+        decision[f.frame - range.start] = ctx.truthOf(f.detections, f.frame, f.timestamp) > 0 ? 1 : 0;
+        route[f.frame - range.start] = ROUTE.labelled;
+      }
+    }
+    labelled += middles.length;
+  }
+  ctx.stages.push({ stage: `reference detector (bisecting gaps with a change, ${rounds} round${rounds === 1 ? '' : 's'})`, framesIn: labelled, framesDecided: labelled, seconds: (performance.now() - started) / 1000 });
+}
+
+/** The middle frame of every gap between consecutive labelled frames whose values disagree. */
+export function disagreeingMiddles(route: Uint8Array, decision: Int8Array): number[] {
+  const out: number[] = [];
+  let before = -1;
+  for (let i = 0; i < route.length; i++) {
+    if (route[i] !== ROUTE.labelled) continue;
+    if (before >= 0 && i - before > 1 && decision[before] !== decision[i]) out.push((before + i) >> 1);
+    before = i;
+  }
+  return out;
 }

@@ -180,6 +180,73 @@ export function calibrateInterpolation(truth: ArrayLike<number>, scores: ArrayLi
   };
 }
 
+/** What interpolation with bisection got wrong when replayed on the sample at a coarser spacing. */
+export interface BisectionCalibration {
+  /** Error rates over the positive / negative sample frames the replay left unlabelled. */
+  readonly fnr: number;
+  readonly fpr: number;
+  readonly errors: number;
+  /** Grid gaps of the replay whose ends disagreed (each one bisected). */
+  readonly changes: number;
+  readonly positives: number;
+  readonly negatives: number;
+}
+
+/** How many times coarser than the sample the bisection replay's grid is. */
+export const BISECTION_REPLAY_STRIDE = 4;
+
+/**
+ * Interpolation with bisection, replayed on the labelled sample with every `stride`-th sample frame
+ * as the grid (each phase of it in turn): between grid frames that agree the sample frames take
+ * their value; between ones that disagree the middle frame is labelled and the disagreeing half
+ * bisected again until the change lies between neighbours, the agreeing halves interpolated. The
+ * errors on the frames the replay left unlabelled are what the real run makes at `stride` times
+ * its spacing, where more changes hide inside one gap (pessimistic for the run itself).
+ */
+export function calibrateBisection(truth: ArrayLike<number>, stride = BISECTION_REPLAY_STRIDE): BisectionCalibration {
+  const y = Array.from(truth, (v) => (v > 0 ? 1 : 0));
+  let fn = 0;
+  let fp = 0;
+  let positives = 0;
+  let negatives = 0;
+  let changes = 0;
+  const interpolate = (lo: number, hi: number, value: number) => {
+    for (let i = lo + 1; i < hi; i++) {
+      if (y[i] === value) continue;
+      if (y[i] === 1) fn++;
+      else fp++;
+    }
+  };
+  for (let phase = 0; phase < stride; phase++) {
+    for (let a = phase; a + stride < y.length; a += stride) {
+      for (let i = a + 1; i < a + stride; i++) (y[i] === 1 ? positives++ : negatives++);
+      let lo = a;
+      let hi = a + stride;
+      if (y[lo] === y[hi]) {
+        interpolate(lo, hi, y[lo]!);
+        continue;
+      }
+      changes++;
+      while (hi - lo > 1) {
+        const mid = (lo + hi) >> 1;
+        if (y[mid] === y[lo]) {
+          interpolate(lo, mid, y[lo]!);
+          lo = mid;
+        } else {
+          interpolate(mid, hi, y[hi]!);
+          hi = mid;
+        }
+      }
+    }
+  }
+  return { fnr: positives ? fn / positives : 0, fpr: negatives ? fp / negatives : 0, errors: fn + fp, changes, positives, negatives };
+}
+
+/** Reference labels bisection spends on one gap of `step` frames whose ends disagree (until the change lies between neighbours). */
+export function bisectionLabels(step: number): number {
+  return Math.max(0, Math.ceil(Math.log2(Math.max(1, step))));
+}
+
 /** Margins the optimizer tries for the safety net: larger flags only what the measurements show, smaller flags more. */
 export const NET_MARGINS: readonly number[] = [0.5, 0.25, 0.1, 0.03, 0.01];
 

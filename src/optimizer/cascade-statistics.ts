@@ -35,7 +35,7 @@ export interface CascadeStatistics {
   readonly difference: DifferenceChoice | undefined;
   readonly thresholds: PresenceThresholds | undefined;
   /** Presence: answers between two agreeing labelled frames, and whether the model's net checks them. */
-  readonly interpolation: (InterpolationCalibration & { readonly net: boolean }) | undefined;
+  readonly interpolation: (InterpolationCalibration & { readonly net: boolean; readonly bisect?: boolean }) | undefined;
   /** Presence: the model's own thresholds for the frames interpolation leaves (absent: those go to the reference). */
   readonly decide?: ModelDecision;
   /** Count: frames the stratified random sample drew (labelled for the estimate, not exact frames). */
@@ -71,7 +71,8 @@ export function cascadeKey(task: CascadeTask, query: BoundQuery): string {
   return `${task}:${JSON.stringify(query.where)}${targets}`;
 }
 
-/** Whether the scan reads every frame: presence always; a count only when its model beat block means. */
+/** Whether the scan reads every frame: presence unless no model was trained (interpolation with bisection alone); a count only when its model beat block means. */
 export function cascadeScans(statistics: CascadeStatistics): boolean {
-  return statistics.task === 'presence' || Number(statistics.heldOut.controlVariate ?? 1) > 0;
+  if (statistics.task === 'presence') return statistics.heldOut.specializedModel !== 0;
+  return Number(statistics.heldOut.controlVariate ?? 1) > 0;
 }

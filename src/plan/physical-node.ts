@@ -81,7 +81,10 @@ export interface InterpolateNode {
   readonly thresholds: PresenceThresholds;
   readonly net: boolean;
   readonly decide: ModelDecision | undefined;
-  readonly input: SpecializedScoreNode;
+  /** Gaps whose labelled ends disagree are bisected by the reference until the change lies between neighbours, instead of labelled whole. */
+  readonly bisect: boolean;
+  /** Absent when no model was trained: interpolation with bisection alone. */
+  readonly input: SpecializedScoreNode | undefined;
 }
 
 /** Count: a stratified random sample of reference labels over time blocks (the model, when present, as control variate). */

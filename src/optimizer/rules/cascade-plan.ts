@@ -15,11 +15,8 @@ export function presencePlan(input: OptimizerInput, st: CascadeStatistics, consi
   const { range } = input;
   const N = range.end - range.start;
   const c = st.costs;
-  const decode = PhysicalNode.Decode({ path: input.video.path, size: st.architecture.inputSize, step: st.skip, reducible: st.skip > 1, cost: measured(c.decode) });
-  const skip = PhysicalNode.FrameSkip({ skip: st.skip, input: decode });
-  const difference = PhysicalNode.DifferenceFilter({ choice: st.difference, input: skip });
-  const score = PhysicalNode.SpecializedScore({ task: 'presence', architecture: st.architecture, cost: measured(c.specialized), heldOut: st.heldOut, input: difference });
-  const interpolate = PhysicalNode.Interpolate({ sampleStep: st.sampleStep, thresholds: st.thresholds!, net: st.interpolation?.net ?? true, decide: st.decide, input: score });
+  const scans = cascadeScans(st);
+  const interpolate = PhysicalNode.Interpolate({ sampleStep: st.sampleStep, thresholds: st.thresholds!, net: st.interpolation?.net ?? true, decide: st.decide, bisect: st.interpolation?.bisect ?? false, input: scans ? presenceScore(input, st) : undefined });
   const scan: ReferenceScanNode = PhysicalNode.ReferenceScan({ role: 'uncertain', model: input.referenceModel, video: input.video.name, path: input.video.path, range, labelled: input.labelled, cost: measured(c.reference), input: interpolate });
   const h = st.heldOut;
   const uncertain = Number(h.uncertain ?? 0);
@@ -28,8 +25,17 @@ export function presencePlan(input: OptimizerInput, st: CascadeStatistics, consi
   const labels = estimatedCertificationLabels(Math.max(0, N - input.labelled) * (1 - uncertain), baseRate, targets, { fnr: Number(h.fnr ?? 0), fpr: Number(h.fpr ?? 0) });
   const a = input.query.accuracy;
   const certify = PhysicalNode.Certify({ model: input.referenceModel, ...targets, budget: a.budget, drawnBefore: st.verificationFrames ?? [], estimatedLabels: labels, cost: measured(c.reference), input: scan });
-  const seconds = N * ((c.decode ?? 0) + (c.specialized ?? 0) / st.skip) + (uncertain * N + labels) * (c.reference ?? 0);
+  const seconds = (scans ? N * ((c.decode ?? 0) + (c.specialized ?? 0) / st.skip) : 0) + (uncertain * N + labels) * (c.reference ?? 0);
   return PhysicalNode.Answer({ query: input.query, logical: input.logical, range, video: input.video.name, seconds, considered, input: certify });
+}
+
+/** SpecializedScore <- DifferenceFilter <- FrameSkip <- Decode: the presence model's scan. */
+function presenceScore(input: OptimizerInput, st: CascadeStatistics) {
+  const c = st.costs;
+  const decode = PhysicalNode.Decode({ path: input.video.path, size: st.architecture.inputSize, step: st.skip, reducible: st.skip > 1, cost: measured(c.decode) });
+  const skip = PhysicalNode.FrameSkip({ skip: st.skip, input: decode });
+  const difference = PhysicalNode.DifferenceFilter({ choice: st.difference, input: skip });
+  return PhysicalNode.SpecializedScore({ task: 'presence', architecture: st.architecture, cost: measured(c.specialized), heldOut: st.heldOut, input: difference });
 }
 
 /** Count: Answer <- StratifiedEstimate <- SpecializedScore <- Decode, or the estimate alone when no model pays. */
