@@ -127,7 +127,12 @@ describe('optimize: presence', () => {
     // within 10% of the large one's, a tie, so the earlier (small) candidate stays.
     expect(cost(0.0013, 0.06, 0.002, 0.001)).toBeGreaterThan(cost(0.0006, 0.3, 0.001, 0.001) * 0.9);
     expect(step.cascade!.statistics).toMatchObject({ architecture: ARCHITECTURES[0], heldOut: { netMargin: 0.1, baseRate: 0.25 }, sampleStep: 6, skip: 1 });
-    const considered = step.plan.considered.filter((c) => c.kind === 'alternative');
+    const alternatives = step.plan.considered.filter((c) => c.kind === 'alternative');
+    // Stays of 10 frames, sampled every 6: bisection with no model misses most of them in its replay.
+    const bisection = alternatives.find((c) => c.description.startsWith('no model:'));
+    expect(bisection).toMatchObject({ meets: false, chosen: false });
+    expect(bisection!.estimated.fnr).toBeGreaterThan(0.5);
+    const considered = alternatives.filter((c) => c !== bisection);
     expect(considered.map((c) => [c.description, c.meets, c.chosen, Number(c.seconds.toFixed(2))])).toEqual([
       ['32px net margin 0.5', false, false, cost(0.0006, 0.1, 0.02, 0)],
       ['32px net margin 0.25', false, false, cost(0.0006, 0.2, 0.004, 0.002)],
@@ -195,6 +200,30 @@ describe('optimize: presence', () => {
     const quarter = measured('presence', []);
     delete quarter.training;
     expect(kinds(optimize(inputFor(`${SQL} FNR WITHIN 0.05 FPR WITHIN 0.05 AT CONFIDENCE 90%`, { measured: quarter })).plan)).toEqual(['Answer', 'Calibrate', 'TrainCandidates']);
+  });
+
+  it('long stays: interpolation with bisection and no model, chosen after the sample without training when no trained cascade could cost less', () => {
+    const TARGETS = ' FNR WITHIN 0.05 FPR WITHIN 0.05 AT CONFIDENCE 90%';
+    // A quarter of every 600 frames: 3 changes in the range (150, 600, 750), none hidden inside a sample gap.
+    const long = measured('presence', [], (f) => (f % 600 < 150 ? 1 : 0));
+    delete long.training;
+    const step = executed(optimize(inputFor(SQL + TARGETS, { measured: long })));
+    expect(step.fallback).toBeUndefined();
+    expect(kinds(step.plan)).toEqual(['Answer', 'Certify', 'ReferenceScan(uncertain)', 'Interpolate']);
+    expect(step.fresh).toMatchObject({ trained: undefined, onnx: new Uint8Array(0) });
+    expect(step.cascade!.statistics).toMatchObject({ trainSeconds: 0, heldOut: { specializedModel: 0, bisect: 1, bisectionChanges: 3, fnr: 0, fpr: 0 }, interpolation: { net: false, bisect: true } });
+    // Cost: 3 changes x ceil(log2 6) = 3 labels each, and certification; nothing scanned.
+    const certify = estimatedCertificationLabels(1000 * (1 - 9 / 1000), 0.25, { fnr: 0.05, fpr: 0.05, precision: undefined, confidence: 0.9 }, { fnr: 0, fpr: 0 });
+    const chosen = step.plan.considered.find((c) => c.kind === 'alternative' && c.chosen);
+    expect(chosen).toMatchObject({ meets: true, estimated: { uncertain: 9 / 1000, certificationLabels: certify } });
+    expect(chosen?.kind === 'alternative' && chosen.seconds).toBeCloseTo((9 + certify) * 0.06, 6);
+    const text = explainPlan(step.plan);
+    expect(text).toContain('gaps with a change are bisected by the reference (about 3 labels each)');
+    expect(text).toContain("chosen: no model: interpolation, gaps with a change bisected (3 changes in the sample, replayed at 0 FNR / 0 FPR)");
+    // The same sample with a change every few frames: bisection's replay misses too much, so the candidates are trained.
+    const short = measured('presence', [], (f) => (f % 40 < 10 ? 1 : 0));
+    delete short.training;
+    expect(kinds(optimize(inputFor(SQL + TARGETS, { measured: short })).plan)).toEqual(['Answer', 'Calibrate', 'TrainCandidates']);
   });
 
   it('labelling the rest is cheaper than any cascade: the exact plan before anything is measured', () => {
