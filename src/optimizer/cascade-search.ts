@@ -77,7 +77,7 @@ export interface PlainSampling {
   readonly cheaper: boolean;
   /** Random labels plain sampling would need. */
   readonly labels: number;
-  /** Seconds to label the rest of the training sample, train and scan with a model, even if the model then made sampling free. */
+  /** Seconds to train and scan with a model, even if the model then made sampling free. */
   readonly training: number;
   readonly variance: number;
 }
@@ -85,8 +85,7 @@ export interface PlainSampling {
 /**
  * Whether a count needs a specialized model at all: the random labels plain stratified sampling
  * would need (from how much the count varies between neighbouring sample frames, which bounds how
- * much it varies inside a time block) against what a model costs before it saves a label:
- * labelling the rest of its training sample (the pilot is a third of it), training and scanning.
+ * much it varies inside a time block) against what training and scanning with a model cost.
  */
 export function plainSampling(query: BoundQuery, pilot: ArrayLike<number>, p: { frames: number; unlabelled: number; sampleFrames: number; costs: CostModel }): PlainSampling {
   const { frames: N, unlabelled, costs } = p;
@@ -94,8 +93,7 @@ export function plainSampling(query: BoundQuery, pilot: ArrayLike<number>, p: { 
   const variance = neighbourVariance(pilot);
   const z = probit(1 - (1 - confidence) / 2);
   const labels = Math.min(unlabelled, ((z * unlabelled * Math.sqrt(variance)) / (N * within)) ** 2);
-  const rest = Math.max(0, Math.min(p.unlabelled, p.sampleFrames - pilot.length));
-  const training = rest * costs.reference + trainingSeconds(costs, p.sampleFrames) + scanSeconds(costs, N);
+  const training = trainingSeconds(costs, p.sampleFrames) + scanSeconds(costs, N);
   return { cheaper: labels * costs.reference <= training, labels, training, variance };
 }
 

@@ -42,7 +42,7 @@ export function implementCountEstimateRule(input: OptimizerInput): RuleOutcome {
       costs: { reference: costsNow.reference },
       trainSeconds: 0,
     };
-    const note = { stage: `plan: no specialized model (about ${Math.round(plain.labels)} random labels, ${fmt(plain.labels * costsNow.reference)} s, against ${fmt(plain.training)} s to label the rest of a training sample, train one and scan)`, framesIn: 0, framesDecided: 0, seconds: 0 };
+    const note = { stage: `plan: no specialized model (about ${Math.round(plain.labels)} random labels, ${fmt(plain.labels * costsNow.reference)} s, against ${fmt(plain.training)} s to train one)`, framesIn: 0, framesDecided: 0, seconds: 0 };
     const fresh = { statistics, onnx: new Uint8Array(0), trained: undefined, note };
     return { kind: 'cascade', plan: countPlan(input, statistics, assumed), cascade: fresh, fresh };
   }
