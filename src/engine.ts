@@ -71,6 +71,12 @@ export interface QueryOptions {
    * frames whose reference label is known). Benchmarks replay the certification on it.
    */
   readonly onDecided?: (answer: DecidedAnswer) => void;
+  /**
+   * Plans the optimizer may not choose, like a SQL planner's `enable_*` switches:
+   * `{ bisection: false }` keeps presence cascades to those with a specialized model (for
+   * measuring the model's scan, or when the class is known to come and go faster than the sample).
+   */
+  readonly planner?: { readonly bisection?: boolean };
 }
 
 export interface VideoSummary {

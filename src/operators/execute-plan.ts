@@ -55,6 +55,7 @@ export async function openQuery(session: EngineSession, sql: string, options: Qu
     exact: options.exact ?? false,
     stored: stored ? { statistics: stored.metrics as never, onnx: stored.onnx } : undefined,
     measured: ctx.measured,
+    noBisection: options.planner?.bisection === false,
   };
   return { ctx, input };
 }

@@ -22,4 +22,6 @@ export interface OptimizerInput {
   /** The cascade stored for this video, reference model and predicate. */
   readonly stored: StoredCascade | undefined;
   readonly measured: Measurements;
+  /** `QueryOptions.planner.bisection === false`: no presence cascade without a model. */
+  readonly noBisection?: boolean;
 }

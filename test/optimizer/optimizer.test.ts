@@ -220,6 +220,9 @@ describe('optimize: presence', () => {
     const text = explainPlan(step.plan);
     expect(text).toContain('gaps with a change are bisected by the reference (about 3 labels each)');
     expect(text).toContain("chosen: no model: interpolation, gaps with a change bisected (3 changes in the sample, replayed at 0 FNR / 0 FPR)");
+    // Turned off (QueryOptions.planner.bisection = false): the candidates are trained instead.
+    const off = optimize(inputFor(SQL + TARGETS, { measured: long, noBisection: true }));
+    expect(kinds(off.plan)).toEqual(['Answer', 'Calibrate', 'TrainCandidates']);
     // The same sample with a change every few frames: bisection's replay misses too much, so the candidates are trained.
     const short = measured('presence', [], (f) => (f % 40 < 10 ? 1 : 0));
     delete short.training;

@@ -29,7 +29,8 @@ export function implementPresenceCascadeRule(input: OptimizerInput): RuleOutcome
   const unlabelled = N - labelled - measured.sample.referenceCalls;
   const baseRate = baseRateOf(measured.sample.truth);
   const truth = Float32Array.from(sample, (f) => measured.sample!.truth.get(f) ?? 0);
-  const bisection = costBisection(input, truth, { step, sampleFrames: sample.length, unlabelled, baseRate, costs: costsNow });
+  const costed = costBisection(input, truth, { step, sampleFrames: sample.length, unlabelled, baseRate, costs: costsNow });
+  const bisection = input.noBisection ? { ...costed, alternative: { ...costed.alternative, meets: false, description: `${costed.alternative.description} (turned off: planner.bisection)` } } : costed;
   const untrained = () => {
     const statistics = untrainedStatistics(step, Array.from(sample), bisection.option, baseRate, costsNow);
     const fresh = { statistics, onnx: new Uint8Array(0), trained: undefined, note: undefined };
