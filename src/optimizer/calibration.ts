@@ -180,6 +180,9 @@ export function calibrateInterpolation(truth: ArrayLike<number>, scores: ArrayLi
   };
 }
 
+/** Net thresholds no score reaches (scores lie in [0, 1]; finite, so the stored JSON keeps them): the net flags nothing. */
+export const NO_NET: ModelDecision = Object.freeze({ cLow: 2, cHigh: -1 });
+
 /** What interpolation with bisection got wrong when replayed on the sample at a coarser spacing. */
 export interface BisectionCalibration {
   /** Error rates over the positive / negative sample frames the replay left unlabelled. */

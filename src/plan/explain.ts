@@ -6,6 +6,7 @@
 import type { BoundQuery } from '../binder/index.js';
 import type { RunStats } from '../engine-types.js';
 import type { Considered } from '../optimizer/cascade-search.js';
+import { bisectionLabels } from '../optimizer/calibration.js';
 import { CERTIFICATION_METHOD } from '../optimizer/certification.js';
 import { shapeOf, type LogicalNode } from './logical-node.js';
 import { inputOf, type NodeOf, type PhysicalKind, type PhysicalNode, type StageCost } from './physical-node.js';
@@ -34,7 +35,7 @@ const RENDER: { readonly [K in PhysicalKind]: (node: NodeOf<K>) => Rendered } = 
       : { head: `ReferenceScan ${n.model} on uncertain frames (${ms(n.cost.secondsPerFrame)}/frame; label store first: ${n.labelled} labelled)` },
   Interpolate: (n) => ({
     head: n.bisect
-      ? `Interpolate between agreeing labelled frames (sample every ${n.sampleStep}, no model); gaps with a change are bisected by the reference (about ${Math.ceil(Math.log2(Math.max(2, n.sampleStep)))} labels each) until the change lies between neighbours`
+      ? `Interpolate between agreeing labelled frames (sample every ${n.sampleStep}, no model); gaps with a change are bisected by the reference (about ${bisectionLabels(n.sampleStep)} labels each) until the change lies between neighbours`
       : n.decide
       ? `Interpolate between agreeing labelled frames (sample every ${n.sampleStep})${n.net ? ` unless the net flags them (p >= ${n.thresholds.cLow.toFixed(4)} in negative gaps, p <= ${n.thresholds.cHigh.toFixed(4)} in positive ones)` : ' (no net)'}; the model decides the rest (p < ${n.decide.cLow.toFixed(4)} negative, p > ${n.decide.cHigh.toFixed(4)} positive), its band goes to the reference`
       : `Interpolate between agreeing labelled frames (sample every ${n.sampleStep}); gaps with a change go to the reference${n.net ? `, and so do frames the net flags: p >= ${n.thresholds.cLow.toFixed(4)} in negative gaps, p <= ${n.thresholds.cHigh.toFixed(4)} in positive ones` : ''}`,

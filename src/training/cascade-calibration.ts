@@ -6,7 +6,7 @@
  */
 import type { BoundQuery } from '../binder/index.js';
 import { SpecializedModel } from '../inference/specialized-model.js';
-import { bandShares, bisectionLabels, calibrateBisection, calibrateInterpolation, decideCandidates, calibratePresence, netCandidates, skipErrorRate, type InterpolationCalibration, type ModelDecision, type PresenceThresholds } from '../optimizer/calibration.js';
+import { bandShares, calibrateInterpolation, decideCandidates, calibratePresence, netCandidates, NO_NET, skipErrorRate, type InterpolationCalibration, type ModelDecision, type PresenceThresholds } from '../optimizer/calibration.js';
 import { DIFFERENCE_GRID, CASCADE_SEED, type CandidateArchitecture, type CascadeTask } from '../optimizer/cascade-statistics.js';
 import { neighbourVariance } from '../optimizer/count-estimator.js';
 import { chooseDifferenceDetector, type DifferenceChoice } from '../optimizer/difference-choice.js';
@@ -157,8 +157,7 @@ function presenceOptions(input: CalibrationInput, scores: Float32Array, held: He
 
 /** Interpolation with no net: only the disagreeing gaps go to the reference; its leave-one-out errors (at twice the spacing) are what certification is expected to find. */
 function bareInterpolation(truth: Float32Array, heldOut: Record<string, number>, model: PresenceThresholds, disagreeing: number, cheapStagesError: number): CandidateOption {
-  // Scores lie in [0, 1]: thresholds no score reaches (finite, so the stored JSON keeps them; netCandidates' convention).
-  const never = { cLow: 2, cHigh: -1 };
+  const never = NO_NET;
   const interp = calibrateInterpolation(truth, new Float32Array(truth.length), never);
   const uncertain = Math.min(1, disagreeing);
   return {
@@ -166,30 +165,6 @@ function bareInterpolation(truth: Float32Array, heldOut: Record<string, number>,
     interpolation: { ...interp, net: false },
     uncertain,
     heldOut: { ...heldOut, fnr: interp.fnr + cheapStagesError, fpr: interp.fpr + cheapStagesError, skipAndDifferenceError: cheapStagesError, netMargin: 0, interpolationErrors: interp.errors, uncertain, positives: model.positives, negatives: model.negatives, interpolationFrames: interp.agreeing },
-  };
-}
-
-/**
- * Interpolation with no net whose gaps with a change are bisected by the reference (about
- * log2(step) labels a change instead of the whole gap). It needs no model: the optimizer can run
- * it without training. Its expected errors are the sample's bisection replay at a coarser spacing
- * ({@link calibrateBisection}); certification bounds what it really gets wrong.
- */
-export function bisectionOption(truth: Float32Array, p: { step: number; frames: number; sampleFrames: number; cheapStagesError: number }, heldOut: Record<string, number>): CandidateOption {
-  const never = { cLow: 2, cHigh: -1 };
-  const interp = calibrateInterpolation(truth, new Float32Array(truth.length), never);
-  const replay = calibrateBisection(truth);
-  let changes = 0;
-  for (let i = 1; i < truth.length; i++) if (truth[i]! > 0 !== truth[i - 1]! > 0) changes++;
-  const uncertain = Math.min(1, (changes * bisectionLabels(p.step)) / Math.max(1, p.frames - p.sampleFrames));
-  const e = p.cheapStagesError;
-  const positives = heldOut.positives ?? replay.positives;
-  const negatives = heldOut.negatives ?? replay.negatives;
-  return {
-    thresholds: { cLow: never.cLow, cHigh: never.cHigh, fnr: 0, fpr: 0, uncertain: 0, positives, negatives },
-    interpolation: { ...interp, net: false, bisect: true },
-    uncertain,
-    heldOut: { ...heldOut, fnr: replay.fnr + e, fpr: replay.fpr + e, skipAndDifferenceError: e, netMargin: 0, interpolationErrors: replay.errors, uncertain, positives, negatives, interpolationFrames: interp.agreeing, bisect: 1, bisectionChanges: changes },
   };
 }
 

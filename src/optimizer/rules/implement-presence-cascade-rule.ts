@@ -1,4 +1,5 @@
-import { bisectionOption, type CandidateOption } from '../../training/cascade-calibration.js';
+import type { CandidateOption } from '../../training/cascade-calibration.js';
+import { bisectionLabels, calibrateBisection, calibrateInterpolation, NO_NET } from '../calibration.js';
 import { certificationTargets, estimatedCertificationLabels } from '../certification.js';
 import { certificationWorthTraining, searchCascades, sampleStep, sampleWorthLabelling, fmt, type Alternative, type Considered } from '../cascade-search.js';
 import { ARCHITECTURES, type CascadeStatistics } from '../cascade-statistics.js';
@@ -31,10 +32,10 @@ export function implementPresenceCascadeRule(input: OptimizerInput): RuleOutcome
   const truth = Float32Array.from(sample, (f) => measured.sample!.truth.get(f) ?? 0);
   const costed = costBisection(input, truth, { step, sampleFrames: sample.length, unlabelled, baseRate, costs: costsNow });
   const bisection = input.noBisection ? { ...costed, alternative: { ...costed.alternative, meets: false, description: `${costed.alternative.description} (turned off: planner.bisection)` } } : costed;
-  const untrained = () => {
+  const untrained = (others: readonly Considered[] = []) => {
     const statistics = untrainedStatistics(step, Array.from(sample), bisection.option, baseRate, costsNow);
     const fresh = { statistics, onnx: new Uint8Array(0), trained: undefined, note: undefined };
-    return { kind: 'cascade' as const, plan: presencePlan(input, statistics, [...assumed, { ...bisection.alternative, chosen: true }]), cascade: fresh, fresh };
+    return { kind: 'cascade' as const, plan: presencePlan(input, statistics, [...assumed, ...others, { ...bisection.alternative, chosen: true }]), cascade: fresh, fresh };
   };
   if (!measured.training) {
     // The cheapest any trained cascade could be: training, the scan, and certifying an answer with no error.
@@ -47,11 +48,7 @@ export function implementPresenceCascadeRule(input: OptimizerInput): RuleOutcome
   }
   const search = searchCascades({ query: input.query, task: 'presence', frames: N, sampleFrames: sample.length, candidates: measured.training.candidates, costs: costsNow, unlabelled, baseRate });
   const bisectionWins = bisection.alternative.meets && bisection.alternative.seconds < unlabelled * costsNow.reference && (!search.choice || bisection.alternative.seconds < search.choice.seconds);
-  if (bisectionWins) {
-    const outcome = untrained();
-    const considered: Considered[] = [...assumed, ...search.considered.map((a) => ({ ...a, chosen: false })), { ...bisection.alternative, chosen: true }];
-    return { ...outcome, plan: presencePlan(input, outcome.cascade.statistics, considered) };
-  }
+  if (bisectionWins) return untrained(search.considered.map((a) => ({ ...a, chosen: false })));
   const considered: Considered[] = [...assumed, ...search.considered, bisection.alternative];
   if (!search.choice) return { kind: 'fallback', reason: search.fallback!, considered: [...considered, { kind: 'fallback', reason: search.fallback! }] };
   const chosen = chosenStatistics('presence', step, Array.from(sample), search.choice, costsNow, measured.training.seconds);
@@ -64,13 +61,34 @@ export function implementPresenceCascadeRule(input: OptimizerInput): RuleOutcome
 /** Interpolation with bisection and no model, costed like the search's alternatives: bisection labels and certification (no scan, no training). */
 function costBisection(input: OptimizerInput, truth: Float32Array, p: { step: number; sampleFrames: number; unlabelled: number; baseRate: number; costs: CostModel }): { option: CandidateOption; alternative: Alternative } {
   const N = input.range.end - input.range.start;
-  const option = bisectionOption(truth, { step: p.step, frames: N, sampleFrames: p.sampleFrames, cheapStagesError: 0 }, {});
+  const option = bisectionOption(truth, { step: p.step, frames: N, sampleFrames: p.sampleFrames });
   const h = option.heldOut;
   const certify = estimatedCertificationLabels(p.unlabelled * (1 - option.uncertain), p.baseRate, certificationTargets(input.query), { fnr: h.fnr!, fpr: h.fpr! });
   const seconds = (option.uncertain * p.unlabelled + certify) * p.costs.reference;
   const meets = h.fnr! <= input.query.accuracy.fnr && h.fpr! <= input.query.accuracy.fpr;
   const description = `no model: interpolation, gaps with a change bisected (${h.bisectionChanges} changes in the sample, replayed at ${fmt(h.fnr)} FNR / ${fmt(h.fpr)} FPR)`;
   return { option, alternative: { kind: 'alternative', description, seconds, estimated: { fnr: h.fnr!, fpr: h.fpr!, uncertain: option.uncertain, certificationLabels: certify }, meets, chosen: false } };
+}
+
+/**
+ * Interpolation with no net whose gaps with a change are bisected by the reference (about
+ * log2(step) labels a change instead of the whole gap). It needs no model, so it is priced before
+ * training. Its expected errors are the sample's bisection replay at a coarser spacing
+ * ({@link calibrateBisection}); certification bounds what it really gets wrong.
+ */
+function bisectionOption(truth: Float32Array, p: { step: number; frames: number; sampleFrames: number }): CandidateOption {
+  const interp = calibrateInterpolation(truth, new Float32Array(truth.length), NO_NET);
+  const replay = calibrateBisection(truth);
+  let changes = 0;
+  for (let i = 1; i < truth.length; i++) if (truth[i]! > 0 !== truth[i - 1]! > 0) changes++;
+  const uncertain = Math.min(1, (changes * bisectionLabels(p.step)) / Math.max(1, p.frames - p.sampleFrames));
+  const { positives, negatives } = replay;
+  return {
+    thresholds: { ...NO_NET, fnr: 0, fpr: 0, uncertain: 0, positives, negatives },
+    interpolation: { ...interp, net: false, bisect: true },
+    uncertain,
+    heldOut: { fnr: replay.fnr, fpr: replay.fpr, skipAndDifferenceError: 0, netMargin: 0, interpolationErrors: replay.errors, uncertain, positives, negatives, interpolationFrames: interp.agreeing, bisect: 1, bisectionChanges: changes },
+  };
 }
 
 /** The statistics of a presence cascade with no specialized model (interpolation with bisection). */
