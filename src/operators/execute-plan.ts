@@ -10,6 +10,7 @@ import type { QueryResult } from '../engine-types.js';
 import { parseQuery } from '../language/index.js';
 import { formatExpression } from '../language/format-query.js';
 import { cascadeKey } from '../optimizer/cascade-statistics.js';
+import { countVarianceRatio } from '../optimizer/cascade-search.js';
 import { COST_KEYS, loadCostModel } from '../optimizer/cost-model.js';
 import { loadDecodeCosts, recordDecodeCosts } from '../optimizer/decode-cost.js';
 import { machineKey } from '../optimizer/machine.js';
@@ -91,6 +92,7 @@ async function storeCascade(ctx: ExecutionContext, fresh: FreshCascade): Promise
   if (candidates.length > 0) await put(COST_KEYS.trainImageEpoch, candidates[candidates.length - 1]!.trainPerImageEpoch);
   await put(COST_KEYS.trainEpochs, fresh.trained.metrics.epochs);
   if (st.task === 'presence') await put(COST_KEYS.uncertainShare(ctx.handle.row.contentHash), Math.max(1e-6, Number(st.heldOut.uncertain ?? 0)));
+  if (st.task === 'count') await put(COST_KEYS.countVarianceRatio(ctx.handle.row.contentHash), Math.max(1e-6, countVarianceRatio(st.heldOut)));
 }
 
 /** Stores the query run: its query, plan, reference calls and result. */

@@ -77,23 +77,44 @@ export interface PlainSampling {
   readonly cheaper: boolean;
   /** Random labels plain sampling would need. */
   readonly labels: number;
-  /** Seconds to train and scan with a model, even if the model then made sampling free. */
+  /**
+   * Seconds to label the rest of the sample, train, scan with a model, and sample with it as the
+   * control variate (its variance cut by the cost model's `countVarianceRatio`).
+   */
   readonly training: number;
   readonly variance: number;
 }
 
 /**
- * Whether a count needs a specialized model at all: the random labels plain stratified sampling
- * would need (from how much the count varies between neighbouring sample frames, which bounds how
- * much it varies inside a time block) against what training and scanning with a model cost.
+ * Random labels stratified sampling needs for a count's interval of half-width `within` (per frame)
+ * at `confidence`, over `unlabelled` of `frames` frames, where the value varies by `variance`
+ * between neighbouring frames (which bounds how much it varies inside a time block):
+ * (z U sigma / (N within))^2, at most the frames there are.
  */
-export function plainSampling(query: BoundQuery, pilot: ArrayLike<number>, p: { frames: number; unlabelled: number; sampleFrames: number; costs: CostModel }): PlainSampling {
+export function countSamplingLabels(variance: number, p: { frames: number; unlabelled: number; within: number; confidence: number }): number {
+  const z = probit(1 - (1 - p.confidence) / 2);
+  return Math.min(p.unlabelled, ((z * p.unlabelled * Math.sqrt(variance)) / (p.frames * p.within)) ** 2);
+}
+
+/** A trained count model's residual variance as a share of the count's own on the same held-out frames (1: no gain). */
+export function countVarianceRatio(heldOut: Readonly<Record<string, number>>): number {
+  const truth = Number(heldOut.blockTruthVariance ?? 0);
+  return truth > 0 ? Math.min(1, Number(heldOut.blockResidualVariance ?? truth) / truth) : 1;
+}
+
+/**
+ * Whether a count needs a specialized model at all: the random labels plain stratified sampling
+ * would need, against labelling the rest of the sample, training, scanning with a model and the
+ * labels sampling would still need with it as control variate. A model must earn its place: it
+ * is trained only when that sum is the cheaper.
+ */
+export function plainSampling(query: BoundQuery, pilot: ArrayLike<number>, p: { frames: number; unlabelled: number; sampleFrames: number; sampleMissing: number; costs: CostModel }): PlainSampling {
   const { frames: N, unlabelled, costs } = p;
-  const { within, confidence } = countTarget(query, N);
+  const target = { frames: N, ...countTarget(query, N) };
   const variance = neighbourVariance(pilot);
-  const z = probit(1 - (1 - confidence) / 2);
-  const labels = Math.min(unlabelled, ((z * unlabelled * Math.sqrt(variance)) / (N * within)) ** 2);
-  const training = trainingSeconds(costs, p.sampleFrames) + scanSeconds(costs, N);
+  const labels = countSamplingLabels(variance, { ...target, unlabelled });
+  const withModel = countSamplingLabels(variance * costs.countVarianceRatio, { ...target, unlabelled: Math.max(0, unlabelled - p.sampleMissing) });
+  const training = p.sampleMissing * costs.reference + trainingSeconds(costs, p.sampleFrames) + scanSeconds(costs, N) + withModel * costs.reference;
   return { cheaper: labels * costs.reference <= training, labels, training, variance };
 }
 
@@ -115,6 +136,8 @@ export interface SearchInput {
   readonly unlabelled: number;
   /** Presence: share of the sample's frames the class is in (sizes the certification sample). */
   readonly baseRate: number;
+  /** Count: the random labels plain stratified sampling would need (a model's option needs its variance ratio of them). */
+  readonly countLabels?: number;
 }
 
 /**
@@ -134,8 +157,9 @@ export function searchCascades(input: SearchInput): { choice: CascadeChoice | un
     for (const option of candidate.options) {
       // Presence answers are certified: the labels that takes, with the errors it is expected to find, are part of the plan's cost.
       const h = option.heldOut;
-      const certify = task === 'presence' ? estimatedCertificationLabels(input.unlabelled * (1 - option.uncertain), input.baseRate, certificationTargets(query), { fnr: h.fnr!, fpr: h.fpr! }) : 0;
-      const seconds = N * perFrame + (option.uncertain * (N - sampleFrames) + certify) * costs.reference;
+      // A count's random labels, with the model as control variate, are part of its cost too.
+      const labels = task === 'presence' ? estimatedCertificationLabels(input.unlabelled * (1 - option.uncertain), input.baseRate, certificationTargets(query), { fnr: h.fnr!, fpr: h.fpr! }) : (input.countLabels ?? 0) * countVarianceRatio(h);
+      const seconds = N * perFrame + (option.uncertain * (N - sampleFrames) + labels) * costs.reference;
       // A presence net may spend half the target (the cheap stages a quarter each); since the
       // sample holds few interpolation errors, the net used is one margin more cautious than the
       // widest that met it: a net that only just catches the errors the sample showed is not trusted.
@@ -151,7 +175,7 @@ export function searchCascades(input: SearchInput): { choice: CascadeChoice | un
         bestIndex = considered.length;
       }
       const description = task === 'presence' ? `${candidate.architecture.inputSize}px ${option.interpolation?.net === false ? 'no net' : `net margin ${h.netMargin}`}${option.decide ? `, model decides the rest (${h.decideFnrShare} / ${h.decideFprShare} of the targets)` : ''}` : `${candidate.architecture.inputSize}px count model`;
-      const estimated: Record<string, number> = task === 'presence' ? { fnr: h.fnr!, fpr: h.fpr!, uncertain: option.uncertain, certificationLabels: certify } : { meanAbsoluteError: h.meanAbsoluteError! };
+      const estimated: Record<string, number> = task === 'presence' ? { fnr: h.fnr!, fpr: h.fpr!, uncertain: option.uncertain, certificationLabels: labels } : { meanAbsoluteError: h.meanAbsoluteError!, varianceRatio: countVarianceRatio(h), labels: Math.round(labels) };
       considered.push({ kind: 'alternative', description, seconds, estimated, meets, chosen: false });
     }
   }

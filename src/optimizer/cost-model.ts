@@ -28,6 +28,11 @@ export interface CostModel {
   readonly epochs: number;
   /** Share of a presence cascade's frames that go to the reference (the last cascade on this video). */
   readonly uncertainShare: number;
+  /**
+   * A count model's residual variance as a share of the count's own, between neighbouring held-out
+   * frames (the last count model trained on this video): how much it would cut a count's labels.
+   */
+  readonly countVarianceRatio: number;
   readonly assumed: readonly AssumedCost[];
 }
 
@@ -46,6 +51,7 @@ export const COST_KEYS = Object.freeze({
   trainImageEpoch: { stageKind: 'train', key: 'image-epoch' },
   trainEpochs: { stageKind: 'train', key: 'epochs' },
   uncertainShare: (contentHash: string) => ({ stageKind: 'uncertain-share', key: `video:${contentHash}` }),
+  countVarianceRatio: (contentHash: string) => ({ stageKind: 'count-variance-ratio', key: `video:${contentHash}` }),
 });
 
 export async function loadCostModel(catalog: Catalog, scope: CostScope): Promise<CostModel> {
@@ -70,6 +76,12 @@ export async function loadCostModel(catalog: Catalog, scope: CostScope): Promise
     trainPerImageEpoch: await get(COST_KEYS.trainImageEpoch.stageKind, COST_KEYS.trainImageEpoch.key, 0.001, 'no model trained on this machine yet: 1 ms, pessimistic'),
     epochs: await get(COST_KEYS.trainEpochs.stageKind, COST_KEYS.trainEpochs.key, 15, 'no model trained on this machine yet: half the 30-epoch cap (early stopping)'),
     uncertainShare: await get(COST_KEYS.uncertainShare(scope.contentHash).stageKind, COST_KEYS.uncertainShare(scope.contentHash).key, 0.15, 'no presence cascade ran on this video yet'),
+    countVarianceRatio: await get(
+      COST_KEYS.countVarianceRatio(scope.contentHash).stageKind,
+      COST_KEYS.countVarianceRatio(scope.contentHash).key,
+      0.5,
+      "no count model trained on this video yet: one that halves the count's variance between neighbouring frames",
+    ),
     assumed,
   };
 }

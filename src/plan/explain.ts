@@ -67,7 +67,7 @@ const RENDER: { readonly [K in PhysicalKind]: (node: NodeOf<K>) => Rendered } = 
       n.withoutModel === 'not-trained'
         ? `; no specialized model (the sample's frame-to-frame variance ${num(n.heldOut.blockTruthVariance, 3)} made training cost more than it could save)`
         : n.withoutModel === 'no-gain'
-          ? `; the specialized model did not beat block means on held-out frames, so it is not used`
+          ? `; the specialized model is not used: on held-out frames its residual variance was ${num(n.heldOut.blockResidualVariance, 3)} against the count's ${num(n.heldOut.blockTruthVariance, 3)}, which saves fewer labels than scanning every frame with it costs`
           : '';
     return { head: `StratifiedEstimate over time blocks with ${n.model} (${per(n.cost)}), ± ${Number(n.within.toPrecision(4))} per frame at ${Math.round(n.confidence * 100)}%: ${drawn}${why}`, ...(n.input ? {} : { leaf: 'Decode: sampled frames only, for the reference' }) };
   },

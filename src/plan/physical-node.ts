@@ -97,7 +97,7 @@ export interface StratifiedEstimateNode {
   readonly pilotVariance: number;
   /** Frames an earlier run's random sample drew (drawn again: same seed, same population). */
   readonly drawnBefore: readonly number[];
-  /** Why no model corrects the estimate: none was worth training, or it did not beat block means. */
+  /** Why no model corrects the estimate: none was worth training, or the one trained saves fewer labels than its scan costs. */
   readonly withoutModel: 'not-trained' | 'no-gain' | undefined;
   readonly heldOut: Readonly<Record<string, number>>;
   readonly cost: StageCost;

@@ -24,7 +24,7 @@ import type { TrainedModel } from '../../src/training/trainer.js';
 import { fakeContext } from '../binder/fake-context.js';
 
 const N = 1200;
-const COSTS: CostModel = { reference: 0.06, decode: 0.0004, specialized: 0.0002, trainPerImageEpoch: 0.0008, epochs: 12, uncertainShare: 0.15, assumed: [] };
+const COSTS: CostModel = { reference: 0.06, decode: 0.0004, specialized: 0.0002, trainPerImageEpoch: 0.0008, epochs: 12, uncertainShare: 0.15, countVarianceRatio: 0.5, assumed: [] };
 
 function bound(sql: string): { query: BoundQuery; logical: ReturnType<typeof buildLogicalPlan> } {
   const statement = parseQuery(sql);
@@ -73,7 +73,7 @@ function candidate(size: 0 | 1, cnnCost: number, options: CandidateOption[], ski
   return { architecture: ARCHITECTURES[size]!, trained, cnnCost, skip, difference: undefined, trainPerImageEpoch: 0.0008, options };
 }
 
-function measured(task: 'presence' | 'count', candidates: Candidate[], truth = (f: number) => (f % 40 < 10 ? 1 : 0)): Measurements {
+function measured(task: 'presence' | 'count', candidates: Candidate[], truth: (f: number) => number = (f) => (f % 40 < 10 ? 1 : 0)): Measurements {
   const step = 6;
   const frames = Int32Array.from({ length: N / step }, (_, i) => i * step);
   return {
@@ -273,14 +273,41 @@ describe('optimize: count', () => {
   });
 
   it('a count that swings between neighbouring frames: the rest of the sample, then a count model as control variate', () => {
+    // ± 0.5 a frame: plain sampling would need about 550 labels (33 s); a model that halves the variance (the assumed ratio) pays for its training.
+    const WIDE = `${SQL} ERROR WITHIN 0.5`;
     const swinging = pilot((f) => (f % 12 === 0 ? 9 : 0));
-    const rest = optimize(inputFor(SQL, { measured: swinging }));
+    const rest = optimize(inputFor(WIDE, { measured: swinging }));
     expect(rest.kind).toBe('measure');
     const label = rest.plan.input.kind === 'Calibrate' && rest.plan.input.input.kind === 'TrainCandidates' ? rest.plan.input.input.input : undefined;
     expect(label).toMatchObject({ pilot: false, frames: 200 - 67 });
     const model = candidate(0, 0.0002, [{ uncertain: 0, heldOut: { frames: 100, meanAbsoluteError: 0.4, meanBaselineError: 2, blockTruthVariance: 9, blockResidualVariance: 1, controlVariate: 1 } }]);
-    const step = executed(optimize(inputFor(SQL, { measured: measured('count', [model]) })));
+    const step = executed(optimize(inputFor(WIDE, { measured: measured('count', [model], (f) => (f % 12 === 0 ? 9 : 0)) })));
     expect(kinds(step.plan)).toEqual(['Answer', 'StratifiedEstimate', 'SpecializedScore', 'Decode']);
-    expect(step.plan.input).toMatchObject({ kind: 'StratifiedEstimate', pilotVariance: 1, within: 0.075, confidence: 0.95 });
+    expect(step.plan.input).toMatchObject({ kind: 'StratifiedEstimate', pilotVariance: 1, within: 0.5, confidence: 0.95 });
+    expect(step.plan.considered.filter((c) => c.kind === 'alternative').map((a) => [a.description, a.chosen])).toEqual([
+      ['32px count model', true],
+      ['no model: plain stratified sampling', false],
+    ]);
+  });
+
+  it('at the default ± 0.075 the same swinging count would label nearly every frame with or without a model: no training', () => {
+    const step = executed(optimize(inputFor(SQL, { measured: pilot((f) => (f % 12 === 0 ? 9 : 0)) })));
+    expect(kinds(step.plan)).toEqual(['Answer', 'StratifiedEstimate']);
+    expect(step.fresh?.note?.stage).toMatch(/^plan: no specialized model \(about 1133 random labels, 67\.98 s, against \d+(\.\d+)? s to train one and sample with it\)$/);
+  });
+
+  it('a trained model that saves fewer labels than its scan costs is stored but not used', () => {
+    // Residual variance 0.95 of the count's: about 5% fewer labels, against scanning every frame.
+    const weak = candidate(0, 0.01, [{ uncertain: 0, heldOut: { frames: 100, meanAbsoluteError: 1.8, meanBaselineError: 1.9, blockTruthVariance: 2, blockResidualVariance: 1.9, controlVariate: 1 } }]);
+    const step = executed(optimize(inputFor(`${SQL} ERROR WITHIN 0.5`, { measured: measured('count', [weak], (f) => (f % 12 === 0 ? 9 : 0)) })));
+    expect(kinds(step.plan)).toEqual(['Answer', 'StratifiedEstimate']);
+    expect(step.plan.input).toMatchObject({ kind: 'StratifiedEstimate', withoutModel: 'no-gain' });
+    expect(step.fresh?.trained).toBeDefined();
+    expect(step.fresh?.statistics.heldOut.controlVariate).toBe(0);
+    expect(explainPlan(step.plan)).toContain("the specialized model is not used: on held-out frames its residual variance was 1.900 against the count's 2.000");
+    expect(step.plan.considered.filter((c) => c.kind === 'alternative').map((a) => [a.description, a.chosen])).toEqual([
+      ['32px count model', false],
+      ['no model: plain stratified sampling', true],
+    ]);
   });
 });

@@ -38,8 +38,12 @@ function presenceScore(input: OptimizerInput, st: CascadeStatistics) {
   return PhysicalNode.SpecializedScore({ task: 'presence', architecture: st.architecture, cost: measured(c.specialized), heldOut: st.heldOut, input: difference });
 }
 
-/** Count: Answer <- StratifiedEstimate <- SpecializedScore <- Decode, or the estimate alone when no model pays. */
-export function countPlan(input: OptimizerInput, st: CascadeStatistics, considered: readonly Considered[]): AnswerNode {
+/**
+ * Count: Answer <- StratifiedEstimate <- SpecializedScore <- Decode, or the estimate alone when no
+ * model pays. `labels`: the random labels the optimizer expects the estimate to draw (cold; a
+ * stored cascade reads the frames it drew before from the store).
+ */
+export function countPlan(input: OptimizerInput, st: CascadeStatistics, considered: readonly Considered[], labels = 0): AnswerNode {
   const { range, query } = input;
   const N = range.end - range.start;
   const c = st.costs;
@@ -66,7 +70,7 @@ export function countPlan(input: OptimizerInput, st: CascadeStatistics, consider
     cost: measured(c.reference),
     input: model,
   });
-  const seconds = (useModel ? N * ((c.decode ?? 0) + (c.specialized ?? 0)) : 0) + st.estimationFrames.length * (c.reference ?? 0);
+  const seconds = (useModel ? N * ((c.decode ?? 0) + (c.specialized ?? 0)) : 0) + labels * (c.reference ?? 0);
   return PhysicalNode.Answer({ query, logical: input.logical, range, video: input.video.name, seconds, considered, input: estimate });
 }
 
