@@ -15,7 +15,8 @@
  * `--max-fallback-minutes` (default 10), the run is stopped when the fallback starts and its time
  * is extrapolated from the measured per-frame reference rate; such cells are marked.
  *
- * Flags: `--copies 1,4,16`, `--no-write`, `--max-fallback-minutes n`.
+ * Flags: `--copies 1,4,16`, `--no-write`, `--max-fallback-minutes n`, `--only count|presence` (those
+ * queries alone, written to `bench/results/scale-<kind>.json` and a section of their own).
  */
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -223,12 +224,18 @@ interface LengthRow {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { child: { type: 'string' }, copies: { type: 'string' }, 'no-write': { type: 'boolean' }, 'max-fallback-minutes': { type: 'string' } } });
+  const { values } = parseArgs({ options: { child: { type: 'string' }, copies: { type: 'string' }, 'no-write': { type: 'boolean' }, 'max-fallback-minutes': { type: 'string' }, only: { type: 'string' } } });
   if (values.child) {
     process.stdout.write(`${JSON.stringify(await child(JSON.parse(values.child) as ChildJob))}\n`);
     return;
   }
   const copies = (values.copies ?? '1,4,16').split(',').map(Number);
+  // `--only count|presence`: that kind of query alone, written to its own JSON and section.
+  const only = values.only;
+  if (only !== undefined && only !== 'count' && only !== 'presence') throw new Error(`--only takes count or presence, not ${only}`);
+  const selected = QUERIES.filter((q) => only === undefined || q.kind === only);
+  const jsonFile = resolveFromRoot(`bench/results/scale${only ? `-${only}` : ''}.json`);
+  const section = only ? `Scale: ${only} queries only` : 'Scale';
   const maxFallbackSeconds = Number(values['max-fallback-minutes'] ?? 10) * 60;
   const machine = describeMachine();
   const work = mkdtempSync(join(tmpdir(), 'sieve-scale-bench-'));
@@ -257,7 +264,7 @@ async function main(): Promise<void> {
         // Naive, measured: every frame through the reference detector; its labels are the truth
         // of every query (the others then read them from the store).
         const truthCatalog = copy('naive');
-        for (const [i, q] of QUERIES.entries()) {
+        for (const [i, q] of selected.entries()) {
           const run = await runChild({ kind: 'query', catalog: truthCatalog, video: path, sql: q.sql, exact: true });
           truth.set(q.sql, run.runs![0]!);
           if (i === 0) {
@@ -269,7 +276,7 @@ async function main(): Promise<void> {
         log(`x${n}: naive ${naiveSeconds.toFixed(1)} s`);
       } else naiveSeconds = naivePerFrame * frames;
       const queries: QueryRow[] = [];
-      for (const [i, q] of QUERIES.entries()) {
+      for (const [i, q] of selected.entries()) {
         const file = copy(`q${i}`);
         let result: ChildResult;
         try {
@@ -299,7 +306,7 @@ async function main(): Promise<void> {
         row.storeRssMiB = store.maxRssMiB;
       }
       rows.push(row);
-      if (!values['no-write']) writeJson(resolveFromRoot('bench/results/scale.json'), { date: isoDate(), machine, maxFallbackSeconds, rows, partial: true });
+      if (!values['no-write']) writeJson(jsonFile, { date: isoDate(), machine, maxFallbackSeconds, rows, partial: true });
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -309,9 +316,9 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(result, null, 2));
     return;
   }
-  writeJson(resolveFromRoot('bench/results/scale.json'), result);
-  updateMarkdownSection(resolveFromRoot('BENCHMARKS.md'), 'Scale', renderScale(result));
-  log('wrote bench/results/scale.json and the Scale section of BENCHMARKS.md');
+  writeJson(jsonFile, result);
+  updateMarkdownSection(resolveFromRoot('BENCHMARKS.md'), section, renderScale(result, only));
+  log(`wrote ${jsonFile} and the ${section} section of BENCHMARKS.md`);
 }
 
 /** FNR/FPR against the real timeline's exact answer, tiled over the copies (identical frames give identical labels). */
@@ -337,7 +344,7 @@ function presenceAccuracy(run: RunFigures, truth: Set<number>, frames: number): 
   return { fnr: fn / Math.max(1, positives), fpr: fp / Math.max(1, frames - positives) };
 }
 
-function renderScale(r: { date: string; machine: ReturnType<typeof describeMachine>; maxFallbackSeconds: number; rows: LengthRow[] }): string {
+function renderScale(r: { date: string; machine: ReturnType<typeof describeMachine>; maxFallbackSeconds: number; rows: LengthRow[] }, only?: string): string {
   const s = (x: number | undefined, d = 1) => (x === undefined ? '–' : x.toFixed(d));
   const table = markdownTable(
     ['length', 'frames', 'register s', 'decode s', 'naive s', 'query', 'cold s', 'warm s', 'ref calls cold / warm', 'naive/cold', 'naive/warm', 'warm/decode', 'peak RSS MiB', 'accuracy (vs exact)'],
@@ -373,7 +380,7 @@ function renderScale(r: { date: string; machine: ReturnType<typeof describeMachi
     .filter((row) => row.store)
     .map((row) => `- ${s(row.minutes)} min, ${row.store!.detectionRows!.toLocaleString('en-US')} synthetic detection rows (15 a frame): insert ${Math.round(row.store!.insertRowsPerSecond!).toLocaleString('en-US')} rows/s (${Math.round(row.store!.insertFramesPerSecond!)} frames/s, in the engine's 256-frame transactions); lookup of a 256-frame range ${s(row.store!.lookupRangesPerSecond)} per second (${Math.round(row.store!.lookupRowsPerSecond!).toLocaleString('en-US')} rows/s); listing all ${row.store!.labelledFramesListed} labelled frames ${s(row.store!.listLabelledSeconds, 3)} s; peak RSS ${row.storeRssMiB} MiB`)
     .join('\n');
-  return `\`npm run bench:scale\`, ${r.date}. ${machineLine(r.machine)}
+  return `\`npm run bench:scale${only ? ` -- --only ${only} --copies ${r.rows.map((row) => row.copies).join(',')}` : ''}\`, ${r.date}. ${machineLine(r.machine)}
 
 Real frames from one fixed camera: the 7.6-minute UCSD Ped2 timeline (\`../shared/data/long/\`, 4,560 frames, 360x240, 10 fps) and copies of it concatenated (stream copy) up to 2 hours. **Repeated content measures cost, never accuracy**: the accuracy column compares each answer with the real timeline's exact answer tiled over the copies (the same frames give the same labels), only to show that the answers stayed right. One run of each; every query runs cold then warm in a child process of its own, on a copy of a catalog where the video is already registered (registering, i.e. hashing the file and probing every frame's timestamp, is once per video and has its own column). Naive is measured on the 7.6-minute timeline and extrapolated from its per-frame rate on the longer ones. Peak RSS is the Node process's (DuckDB and ONNX Runtime included; the ffmpeg children stream frames and are not counted). A cold time marked * was stopped when the plan reached a reference pass that would have taken over ${Math.round(r.maxFallbackSeconds / 60)} minutes (the fallback to labelling every frame, or the uncertain frames of a cascade): its time is what it had spent plus that pass's frames at the measured per-frame reference rate, its reference calls are those of that pass alone (≥), and its peak RSS is that of the part that ran.
 
