@@ -34,7 +34,7 @@ const { values } = parseArgs({
 const truthDir = values['truth-dir'];
 if (!truthDir) throw new Error('give --truth-dir: the folder where `npm run bench:cascade -- --truth-dir <dir>` kept its fully labelled catalogs');
 const write = !values['no-write'];
-if (values.only !== 'selection') await countCoverage(truthDir, write);
+if (values.only !== 'selection') await countCoverage(truthDir, write, values['long-truth']);
 if (values.only !== 'count') await selections(truthDir, Number(values.runs ?? 400));
 
 async function selections(dir: string, runs: number): Promise<void> {

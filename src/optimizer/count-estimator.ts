@@ -33,8 +33,12 @@ export interface StratumSample {
  * slowly in time, so short blocks vary far less inside than the whole range does, and the interval
  * (from local within-block variances, finite-population corrected) is correspondingly narrower.
  */
-export function estimateStratified(input: { frames: number; exactSum: number; exactFrames: number; strata: readonly StratumSample[]; confidence: number }): StratifiedEstimate {
+export function estimateStratified(input: { frames: number; exactSum: number; exactFrames: number; strata: readonly StratumSample[]; confidence: number; pilotVariance?: number }): StratifiedEstimate {
   let total = input.exactSum;
+  // A window whose samples all agree has not shown that its frames do (a person in one frame of ten
+  // is missed by six draws half the time): it borrows the pilot's frame-to-frame variance, or the
+  // whole sample's when the pilot saw none. Only a block labelled through is known exactly.
+  const borrowed = input.pilotVariance || sampleVariance(input.strata);
   let variance = 0;
   const contributions = new Float64Array(input.strata.length);
   let sampled = 0;
@@ -54,7 +58,7 @@ export function estimateStratified(input: { frames: number; exactSum: number; ex
     if (m < 2) return { value: Number.NaN, halfWidth: Number.POSITIVE_INFINITY, confidence: input.confidence, sampled, contributions };
     const mean = residualSum / m;
     total += truthSum + s.predictedSumUnsampled + (s.size - m) * mean;
-    contributions[h] = (s.size * s.size * (1 - m / s.size) * localVariance(input.strata, h)) / m;
+    contributions[h] = (s.size * s.size * (1 - m / s.size) * (localVariance(input.strata, h) || borrowed)) / m;
     variance += contributions[h]!;
   }
   const z = probit(1 - (1 - input.confidence) / 2);
@@ -192,7 +196,7 @@ export async function sampleStratified(o: StratifiedSampling): Promise<{ estimat
       }
       return { size: b.hi - b.lo, predictedSumUnsampled, sampleTruth, samplePrediction };
     });
-    const estimate = estimateStratified({ frames: o.frames, exactSum: o.exactSum, exactFrames: o.exactFrames, strata, confidence: o.confidence });
+    const estimate = estimateStratified({ frames: o.frames, exactSum: o.exactSum, exactFrames: o.exactFrames, strata, confidence: o.confidence, pilotVariance: o.pilotVariance });
     if (estimate.halfWidth <= o.within) return { estimate, drawn, blocks };
     const finer = refineBlocks(blocks, estimate, o.within);
     if (finer.length === blocks.length) {

@@ -365,13 +365,22 @@ describe('count estimator pieces, by hand', () => {
       random: () => 0.5,
       predicted: () => 0,
       label: (frames) => void drawn.push(...frames),
-      value: () => 2,
+      // 0 and 1 in turn: every block's two draws (its middle frames) differ, a variance of 1/2 in each.
+      value: (f) => f % 2,
     });
     expect(blocks).toBeGreaterThan(90);
     expect(r.blocks).toHaveLength(blocks);
     expect(r.drawn.size).toBe(2 * blocks);
     expect(drawn).toHaveLength(2 * blocks);
-    expect(r.estimate).toMatchObject({ value: 2, halfWidth: 0, sampled: 2 * blocks });
+    expect(r.estimate.sampled).toBe(2 * blocks);
+    expect(r.estimate.halfWidth).toBeGreaterThan(0);
+    expect(r.estimate.halfWidth).toBeLessThanOrEqual(0.1);
+    // Draws that all agree are not certainty: the blocks borrow the pilot's variance and sampling goes on.
+    const steady = await sampleStratified({ population: Array.from({ length: 1000 }, (_, i) => i), frames: 1000, exactSum: 0, exactFrames: 0, within: 0.1, confidence: 0.95, pilotVariance: 1, random: () => 0.5, predicted: () => 0, label: () => undefined, value: () => 2 });
+    expect(steady.estimate.value).toBe(2);
+    expect(steady.estimate.halfWidth).toBeGreaterThan(0);
+    expect(steady.estimate.halfWidth).toBeLessThanOrEqual(0.1);
+    expect(steady.blocks.length).toBeGreaterThan(blocks);
     const few = await sampleStratified({ population: Array.from({ length: 100 }, (_, i) => i), frames: 100, exactSum: 0, exactFrames: 0, within: 0.1, confidence: 0.95, pilotVariance: 0, random: () => 0, predicted: () => 0, label: () => undefined, value: () => 1 });
     expect(few.blocks).toHaveLength(4);
     expect(few.estimate.sampled).toBe(8);

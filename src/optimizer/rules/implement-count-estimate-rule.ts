@@ -27,9 +27,11 @@ export function implementCountEstimateRule(input: OptimizerInput): RuleOutcome {
   const pilot = frameList(range.start, range.end, step * 3);
   const pilotValues = Float32Array.from(pilot, (f) => s.truth.get(f)!);
   if (s.pilotOnly) {
-    const sampleMissing = sample.filter((f) => !s.truth.has(f)).length;
+    // The rest of the sample, less what the store already holds (as LabelSample counts it: labels before this query are taken to cover it first).
+    const rest = sample.filter((f) => !s.truth.has(f));
+    const sampleMissing = Math.max(0, rest.length - Math.min(labelled, rest.length));
     const plain = plainSampling(input.query, pilotValues, { frames: N, unlabelled: Math.max(0, N - labelled - pilot.length), sampleFrames: sample.length, sampleMissing, costs: costsNow });
-    if (!plain.cheaper) return { kind: 'measure', plan: calibratePlan(input, 'count', step, { frames: sample.filter((f) => !s.truth.has(f)), pilot: false }, assumed) };
+    if (!plain.cheaper) return { kind: 'measure', plan: calibratePlan(input, 'count', step, { frames: rest, pilot: false }, assumed) };
     const statistics = plainStatistics(step, plain.variance, costsNow);
     const note = { stage: `plan: no specialized model (about ${Math.round(plain.labels)} random labels, ${fmt(plain.labels * costsNow.reference)} s, against ${fmt(plain.training)} s to train one and sample with it)`, framesIn: 0, framesDecided: 0, seconds: 0 };
     const fresh = { statistics, onnx: new Uint8Array(0), trained: undefined, note };
