@@ -240,9 +240,9 @@ describe('every cascade shape on real video', { timeout: 600_000 }, () => {
     expect(await plan(cascade, `EXPLAIN SELECT frame FROM shop WHERE ${PERSON} ORDER BY frame DESC LIMIT 5 ${TARGETS}`)).toMatchInlineSnapshot(`
       "FrameSelect frame (frames with a matching object) ORDER BY LIMIT 5
       └─ Filter WHERE class = 'person' AND frame >= 450 AND frame < 1050
-         └─ Certify FNR <= 0.1, FPR <= 0.1 at 90% confidence: random samples of the frames the reference did not see, labelled by yolo11n_int8dyn_640 (about 178 labels on the first look, #/frame; 59 drawn before, read from the store)
+         └─ Certify FNR <= 0.1, FPR <= 0.1 at 90% confidence: random samples of the frames the reference did not see, labelled by yolo11n_int8dyn_640 (about 179 labels on the first look, #/frame; 59 drawn before, read from the store)
             │  bound: Clopper-Pearson (exact binomial), one-sided per stratum, union bound over strata and looks
-            └─ ReferenceScan yolo11n_int8dyn_640 on uncertain frames (#/frame; label store first: 407 labelled)
+            └─ ReferenceScan yolo11n_int8dyn_640 on uncertain frames (#/frame; label store first: 405 labelled)
                └─ Interpolate between agreeing labelled frames (sample every 4) unless the net flags them (p >= 0.1133 in negative gaps, p <= 0.9741 in positive ones); the model decides the rest (p < -1.0000 negative, p > 0.0007 positive), its band goes to the reference
                   └─ SpecializedScore 2 conv x 16 filters, dense 32, 32px as safety net (margin 0.25) (#/frame); estimated FNR 0.0151 FPR 0.0589 on held-out frames, 0.0% of frames to the reference
                      └─ DifferenceFilter blocked 4x4 (max block MSE) vs background image (median of negative sample frames): closer is negative; threshold 9.153e-4, hit rate 53% on the sample, #/frame
@@ -254,9 +254,9 @@ describe('every cascade shape on real video', { timeout: 600_000 }, () => {
     expect(await plan(cascade, `EXPLAIN ANALYZE SELECT frame FROM shop WHERE ${PERSON} ${TARGETS}`)).toMatchInlineSnapshot(`
       "FrameSelect frame (frames with a matching object)
       └─ Filter WHERE class = 'person' AND frame >= 450 AND frame < 1050
-         └─ Certify FNR <= 0.1, FPR <= 0.1 at 90% confidence: random samples of the frames the reference did not see, labelled by yolo11n_int8dyn_640 (about 178 labels on the first look, #/frame; 59 drawn before, read from the store)
+         └─ Certify FNR <= 0.1, FPR <= 0.1 at 90% confidence: random samples of the frames the reference did not see, labelled by yolo11n_int8dyn_640 (about 179 labels on the first look, #/frame; 59 drawn before, read from the store)
             │  bound: Clopper-Pearson (exact binomial), one-sided per stratum, union bound over strata and looks
-            └─ ReferenceScan yolo11n_int8dyn_640 on uncertain frames (#/frame; label store first: 407 labelled)
+            └─ ReferenceScan yolo11n_int8dyn_640 on uncertain frames (#/frame; label store first: 405 labelled)
                └─ Interpolate between agreeing labelled frames (sample every 4) unless the net flags them (p >= 0.1133 in negative gaps, p <= 0.9741 in positive ones); the model decides the rest (p < -1.0000 negative, p > 0.0007 positive), its band goes to the reference
                   └─ SpecializedScore 2 conv x 16 filters, dense 32, 32px as safety net (margin 0.25) (#/frame); estimated FNR 0.0151 FPR 0.0589 on held-out frames, 0.0% of frames to the reference
                      └─ DifferenceFilter blocked 4x4 (max block MSE) vs background image (median of negative sample frames): closer is negative; threshold 9.153e-4, hit rate 53% on the sample, #/frame
@@ -265,38 +265,38 @@ describe('every cascade shape on real video', { timeout: 600_000 }, () => {
 
       Estimated: #
 
-      Actual: 600 frames in range, 404 labels from the store, 0 reference calls, 150 frames decoded, #
-        label store: 600 frames in, 348 decided, #
+      Actual: 600 frames in range, 402 labels from the store, 0 reference calls, 150 frames decoded, #
+        label store: 600 frames in, 346 decided, #
         decode 32x32: 600 frames in, 0 decided, #
-        frame skip (every 2): 252 frames in, 167 decided, #
-        difference detector (blocked, vs background): 85 frames in, 75 decided, #
+        frame skip (every 2): 254 frames in, 168 decided, #
+        difference detector (blocked, vs background): 86 frames in, 76 decided, #
         specialized model 32px (safety net, decides the rest): 10 frames in, 10 decided, #
         reference detector: 0 frames in, 0 decided, #
-        certification (random sample of the 252 frames the reference did not see, 1 look): 56 frames in, 56 decided, #"
+        certification (random sample of the 254 frames the reference did not see, 1 look): 56 frames in, 56 decided, #"
     `);
     expect(await plan(cascade, `EXPLAIN SELECT COUNT(*) FROM shop WHERE ${PERSON} ERROR WITHIN 20 AT CONFIDENCE 95%`)).toMatchInlineSnapshot(`
       "Aggregate COUNT(*)
       └─ Filter WHERE class = 'person' AND frame >= 450 AND frame < 1050
-         └─ StratifiedEstimate over time blocks with yolo11n_int8dyn_640 (#/frame), ± 0.03333 per frame at 95%: 10 random reference frames so far
-            └─ SpecializedScore (count) 2 conv x 16 filters, dense 32, 32px (#/frame) as control variate in each time block; held-out mean abs error 0.558 vs 0.480 for the mean
-               └─ Decode <video> at 32x32 (#/frame)
+         └─ StratifiedEstimate over time blocks with yolo11n_int8dyn_640 (#/frame), ± 0.03333 per frame at 95%: 8 random reference frames so far
+            └─ SpecializedScore (count) 3 conv x 32 filters, dense 64, 64px (#/frame) as control variate in each time block; held-out mean abs error 0.490 vs 0.480 for the mean
+               └─ Decode <video> at 64x64 (#/frame)
 
       Estimated: #"
     `);
     expect(await plan(cascade, `EXPLAIN ANALYZE SELECT COUNT(*) FROM shop WHERE ${PERSON} ERROR WITHIN 20 AT CONFIDENCE 95%`)).toMatchInlineSnapshot(`
       "Aggregate COUNT(*)
       └─ Filter WHERE class = 'person' AND frame >= 450 AND frame < 1050
-         └─ StratifiedEstimate over time blocks with yolo11n_int8dyn_640 (#/frame), ± 0.03333 per frame at 95%: 10 random reference frames so far
-            └─ SpecializedScore (count) 2 conv x 16 filters, dense 32, 32px (#/frame) as control variate in each time block; held-out mean abs error 0.558 vs 0.480 for the mean
-               └─ Decode <video> at 32x32 (#/frame)
+         └─ StratifiedEstimate over time blocks with yolo11n_int8dyn_640 (#/frame), ± 0.03333 per frame at 95%: 8 random reference frames so far
+            └─ SpecializedScore (count) 3 conv x 32 filters, dense 64, 64px (#/frame) as control variate in each time block; held-out mean abs error 0.490 vs 0.480 for the mean
+               └─ Decode <video> at 64x64 (#/frame)
 
       Estimated: #
 
-      Actual: 600 frames in range, 407 labels from the store, 0 reference calls, 600 frames decoded, #
-        label store: 600 frames in, 407 decided, #
-        decode 32x32: 600 frames in, 0 decided, #
-        specialized model 32px: 600 frames in, 600 decided, #
-        reference detector (stratified random sample, 5 time blocks): 10 frames in, 10 decided, #"
+      Actual: 600 frames in range, 405 labels from the store, 0 reference calls, 600 frames decoded, #
+        label store: 600 frames in, 405 decided, #
+        decode 64x64: 600 frames in, 0 decided, #
+        specialized model 64px: 600 frames in, 600 decided, #
+        reference detector (stratified random sample, 4 time blocks): 8 frames in, 8 decided, #"
     `);
   });
 
