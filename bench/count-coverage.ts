@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { openEngine } from '../src/engine.js';
 import { DEFAULT_FCOUNT_ERROR } from '../src/binder/index.js';
+import { sampleStep } from '../src/optimizer/cascade-search.js';
 import { neighbourVariance, sampleStratified } from '../src/optimizer/count-estimator.js';
 import { frameList } from '../src/video/frame-range.js';
 import { Random } from '../src/training/random.js';
@@ -63,7 +64,7 @@ export async function countCoverage(truthDir: string, write: boolean, longTruth?
     for (const r of rowsOf.rows) counts[Number(r.frame)]! += 1;
     const exactMean = counts.reduce((a, b) => a + b, 0) / N;
     // The count cascade's pilot: every third frame of its sample grid, labelled before sampling.
-    const step = Math.max(1, Math.floor(N / Math.min(N, Math.max(150, Math.min(500, Math.round(N / 6))))));
+    const step = sampleStep(N);
     const pilot = Array.from(frameList(0, N, step * 3));
     const pilotSet = new Set(pilot);
     const population = Array.from({ length: N }, (_, f) => f).filter((f) => !pilotSet.has(f));
