@@ -56,6 +56,30 @@ export function sampleWorthLabelling(p: { frames: number; labelled: number; samp
 }
 
 /**
+ * Before the sample: could a certified cascade save labels here at any base rate? Certifying an
+ * answer that makes no error takes the fewest labels when the class is in about half the frames
+ * (FNR and FPR then share the draws); when even that least costly certification would label all
+ * but COST_TIE of the frames the sample leaves, no cascade can save more than timings vary, and
+ * every frame is labelled in one sequential pass instead of a sample and then the rest. Short
+ * ranges with strict targets land here (at 1% / 1% and 95%, any range of fewer than about 1,200
+ * frames): the cost follows from the targets and the frames, not from anything measured.
+ */
+export function certificationCanPay(p: { query: BoundQuery; frames: number; labelled: number; sampleFrames: number; costs: CostModel }): FallbackReason | undefined {
+  const targets = certificationTargets(p.query);
+  const unlabelled = Math.max(0, p.frames - Math.max(p.labelled, p.sampleFrames));
+  if (unlabelled === 0) return undefined;
+  let labels = Infinity;
+  let share = 0;
+  for (let percent = 1; percent < 100; percent++) {
+    const l = estimatedCertificationLabels(unlabelled, percent / 100, targets);
+    if (l < labels) [labels, share] = [l, percent / 100];
+  }
+  if (labels < unlabelled * (1 - COST_TIE)) return undefined;
+  const message = `certifying FNR ${targets.fnr} / FPR ${targets.fpr} at ${Math.round(targets.confidence * 100)}% would label at least ${Math.round(labels)} of the ${unlabelled} frames a ${p.sampleFrames}-frame sample leaves, whatever the class's share of frames (fewest at ${Math.round(share * 100)}%), so the reference detector labelled every frame in one pass without sampling`;
+  return { kind: 'certification-costs-more', certificationLabels: labels, rest: unlabelled * p.costs.reference, message };
+}
+
+/**
  * After the sample, before training: could any cascade pay here? Its cheapest conceivable cost is
  * training, the scan and certifying an answer that sends no frame to the reference and makes no
  * error; when that already costs as much as labelling the rest (a class in nearly every frame or

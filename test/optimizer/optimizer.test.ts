@@ -91,7 +91,7 @@ describe('optimize: presence', () => {
   const SQL = "SELECT frame FROM traffic WHERE class = 'car'";
 
   it('cold: a plan of measuring steps, the sample to label deepest', () => {
-    const step = optimize(inputFor(SQL));
+    const step = optimize(inputFor(`${SQL} FNR WITHIN 0.05 FPR WITHIN 0.05 AT CONFIDENCE 90%`));
     expect(step.kind).toBe('measure');
     expect(kinds(step.plan)).toEqual(['Answer', 'Calibrate', 'TrainCandidates', 'LabelSample']);
     const sample = step.plan.input.kind === 'Calibrate' && step.plan.input.input.kind === 'TrainCandidates' ? step.plan.input.input.input : undefined;
@@ -188,6 +188,22 @@ describe('optimize: presence', () => {
     const slow = candidate(0, 0.0002, [option(0.5, 0, 0, 1), option(0.25, 0, 0, 1)]);
     const step = executed(optimize(inputFor(SQL, { measured: measured('presence', [slow]) })));
     expect(step.fallback).toMatchObject({ kind: 'best-costs-more', rest: expect.closeTo(1000 * 0.06, 6) });
+  });
+
+  it('before the sample: when certification at the most favourable base rate would label nearly all the frames left, the exact plan in one pass', () => {
+    // 1,200 frames at 1% / 1% and 95%: a 200-frame sample leaves 1,000, and certifying an
+    // error-free answer labels at least ~900 of them whatever the class's share.
+    const strict = executed(optimize(inputFor(SQL)));
+    expect(kinds(strict.plan)).toEqual(['Answer', 'ReferenceScan(all)']);
+    expect(strict.fallback).toMatchObject({ kind: 'certification-costs-more', rest: expect.closeTo(1000 * 0.06, 6) });
+    const labels = (strict.fallback as { certificationLabels: number }).certificationLabels;
+    expect(labels).toBeGreaterThanOrEqual(900);
+    expect(labels).toBe(Math.min(...Array.from({ length: 99 }, (_, i) => estimatedCertificationLabels(1000, (i + 1) / 100, { fnr: 0.01, fpr: 0.01, precision: undefined, confidence: 0.95 }))));
+    expect(explainPlan(strict.plan)).toContain('whatever the class\'s share of frames');
+    // The same targets over ten times the frames leave room to save: the sample is labelled.
+    expect(optimize(inputFor(SQL, { range: { start: 0, end: 12_000 } })).kind).toBe('measure');
+    // Looser targets on the same 1,200 frames need ~150 labels: the sample is labelled.
+    expect(optimize(inputFor(`${SQL} FNR WITHIN 0.05 FPR WITHIN 0.05 AT CONFIDENCE 90%`)).kind).toBe('measure');
   });
 
   it('a class in every sample frame cannot be certified for less than labelling the rest: the exact plan, without training', () => {

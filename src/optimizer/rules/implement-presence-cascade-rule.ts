@@ -1,7 +1,7 @@
 import type { CandidateOption } from '../../training/cascade-calibration.js';
 import { bisectionLabels, calibrateBisection, calibrateInterpolation, NO_NET } from '../calibration.js';
 import { certificationTargets, estimatedCertificationLabels } from '../certification.js';
-import { certificationWorthTraining, searchCascades, sampleStep, sampleWorthLabelling, fmt, type Alternative, type Considered } from '../cascade-search.js';
+import { certificationCanPay, certificationWorthTraining, searchCascades, sampleStep, sampleWorthLabelling, fmt, type Alternative, type Considered } from '../cascade-search.js';
 import { ARCHITECTURES, type CascadeStatistics } from '../cascade-statistics.js';
 import { scanSeconds, trainingSeconds, type CostModel } from '../cost-model.js';
 import type { OptimizerInput } from '../optimizer-input.js';
@@ -22,7 +22,7 @@ export function implementPresenceCascadeRule(input: OptimizerInput): RuleOutcome
   const step = measured.sample?.step ?? sampleStep(N);
   const sample = sampleOf(input, step);
   if (!measured.sample) {
-    const declined = sampleWorthLabelling({ frames: N, labelled, sampleFrames: sample.length, costs });
+    const declined = sampleWorthLabelling({ frames: N, labelled, sampleFrames: sample.length, costs }) ?? certificationCanPay({ query: input.query, frames: N, labelled, sampleFrames: sample.length, costs });
     if (declined) return { kind: 'fallback', reason: declined, considered: [...assumed, { kind: 'fallback', reason: declined }] };
     return { kind: 'measure', plan: calibratePlan(input, 'presence', step, { frames: sample, pilot: false }, assumed) };
   }
