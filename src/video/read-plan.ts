@@ -2,10 +2,14 @@
  * How a set of frames is read out of a video: which ffmpeg processes run, where each one starts
  * (from the first frame, or by a keyframe seek) and the `select` expression each one gets.
  *
- * Every expression has at most {@link MAX_TERMS} terms whatever the number of frames, because
- * ffmpeg's expression parser fails on long sums in some versions (5.1 rejects about a hundred
- * `eq(n,k)` terms that the 2018 static build accepts). A list that needs more terms is covered by
- * fewer, wider terms; the reader drops the covered frames that were not asked for.
+ * ffmpeg's expression parser limits how deep an expression nests (100 levels in libavutil's
+ * eval.c), and a flat sum of terms nests one level per term: 5.1 rejects a sum of about a hundred
+ * `eq(n,k)` terms that the 2018 static build accepts. The terms are therefore summed as a balanced
+ * tree of parenthesised sums of at most {@link SUM_FANOUT} (depth about 4 per tree level: 512 terms
+ * nest about 16 deep; both builds read 1,000 such terms, measured). Every expression has at most
+ * {@link MAX_TERMS} terms whatever the number of frames, which bounds the command line (about 25 KB,
+ * far under Linux's 128 KB per argument). A list that needs more terms is covered by fewer, wider
+ * terms; the reader drops the covered frames that were not asked for.
  */
 
 /** Frames `lo..hi` (inclusive) every `step`. */
@@ -37,7 +41,10 @@ export interface ReadSegment {
   readonly outputCount: number;
 }
 
-export const MAX_TERMS = 16;
+export const MAX_TERMS = 512;
+
+/** Terms per parenthesised sum in a select expression (see the file comment). */
+export const SUM_FANOUT = 8;
 
 export interface ReadPlanOptions {
   /**
@@ -159,18 +166,27 @@ export function* segmentFrames(seg: ReadSegment): Generator<number> {
  */
 export function selectExpression(seg: ReadSegment): string {
   const base = seg.seek ? seg.first : 0;
-  const sum = seg.terms
-    .map((t) => {
+  const sum = balancedSum(
+    seg.terms.map((t) => {
       const lo = t.lo - base;
       const parts = [Number.isFinite(t.hi) ? (t.lo === t.hi ? `eq(n\\,${lo})` : `between(n\\,${lo}\\,${t.hi - base})`) : `gte(n\\,${lo})`];
       if (t.step > 1 && t.lo !== t.hi) parts.push(`not(mod(n-${lo}\\,${t.step}))`);
       return parts.join('*');
-    })
-    .join('+');
+    }),
+  );
   if (!seg.skip) return sum;
   const offset = seg.skip.start - base;
   const skip = `gt(mod(n${offset >= 0 ? '-' : '+'}${Math.abs(offset)}\\,${seg.skip.step})\\,0)`;
   return seg.terms.length > 1 ? `(${sum})*${skip}` : `${sum}*${skip}`;
+}
+
+/** `a+b+...` for at most SUM_FANOUT terms; more are split into that many parenthesised sums, recursively. */
+function balancedSum(terms: readonly string[]): string {
+  if (terms.length <= SUM_FANOUT) return terms.join('+');
+  const size = Math.ceil(terms.length / SUM_FANOUT);
+  const groups: string[] = [];
+  for (let i = 0; i < terms.length; i += size) groups.push(`(${balancedSum(terms.slice(i, i + size))})`);
+  return groups.join('+');
 }
 
 function segment(terms: readonly FrameTerm[], seek: boolean, skip: FrameGrid | undefined): ReadSegment {

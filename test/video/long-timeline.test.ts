@@ -1,7 +1,7 @@
 /**
  * Reading a sparse set of frames out of a 2-hour video (the real 7.6-minute UCSD timeline
- * concatenated 16 times, 72,960 frames): ffmpeg's command lines stay the same size whatever the
- * number of frames asked for, and keyframe seeks give exactly the frames one sequential pass gives.
+ * concatenated 16 times, 72,960 frames): ffmpeg's command lines stay within MAX_TERMS terms whatever
+ * the number of frames asked for, and keyframe seeks give exactly the frames one sequential pass gives.
  */
 import { describe, expect, it } from 'vitest';
 import { repeatedTimeline } from '../../bench/long-timeline.js';
@@ -9,6 +9,7 @@ import { loadDecodeCosts } from '../../src/optimizer/decode-cost.js';
 import { Catalog } from '../../src/storage/catalog.js';
 import { decodeFrames, emptyDecodeStats } from '../../src/video/decoder.js';
 import { probeVideo } from '../../src/video/probe.js';
+import { MAX_TERMS } from '../../src/video/read-plan.js';
 import { Prng } from '../language/prng.js';
 import { dataDir } from '../helpers.js';
 
@@ -60,7 +61,9 @@ describe('a 2-hour timeline', { timeout: 900_000 }, () => {
     // Seeking reads a fraction of what one pass through the two hours decodes.
     expect(seekRuns.stats.framesRead).toBeLessThan(seqRuns.stats.framesRead / 3);
     const commands = [seekRuns, seqRuns, seekMany].map((r) => r.stats.longestCommand);
-    expect(Math.max(...commands)).toBeLessThan(1_500);
-    expect(Math.abs(seekMany.stats.longestCommand - seekRuns.stats.longestCommand)).toBeLessThan(400);
+    // At most MAX_TERMS terms of at most ~45 characters, whatever the frames asked for.
+    expect(Math.max(...commands)).toBeLessThan(MAX_TERMS * 60);
+    // 2,000 scattered frames need more terms than MAX_TERMS: covered by wider ones, the extra frames dropped.
+    expect(seekMany.stats.framesDropped).toBeGreaterThan(0);
   });
 });
