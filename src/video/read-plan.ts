@@ -5,8 +5,8 @@
  * ffmpeg's expression parser limits how deep an expression nests (100 levels in libavutil's
  * eval.c), and a flat sum of terms nests one level per term: 5.1 rejects a sum of about a hundred
  * `eq(n,k)` terms that the 2018 static build accepts. The terms are therefore summed as a balanced
- * tree of parenthesised sums of at most {@link SUM_FANOUT} (depth about 4 per tree level: 512 terms
- * nest about 16 deep; both builds read 1,000 such terms, measured). Every expression has at most
+ * tree of parenthesised sums of at most {@link SUM_FANOUT} (three levels of parentheses for 512
+ * terms; both builds read 1,000 such terms, measured). Every expression has at most
  * {@link MAX_TERMS} terms whatever the number of frames, which bounds the command line (about 25 KB,
  * far under Linux's 128 KB per argument). A list that needs more terms is covered by fewer, wider
  * terms; the reader drops the covered frames that were not asked for.
@@ -102,6 +102,8 @@ interface Group extends FrameTerm {
 function splitAndCover(terms: readonly FrameTerm[], seekGap: number, mergeGap: number, avoid: ((f: number) => boolean) | undefined, skip: FrameGrid | undefined): { terms: FrameTerm[]; seek: boolean }[] {
   const processes: { terms: FrameTerm[]; seek: boolean }[] = [];
   let current: Group[] = [];
+  /** mergeCost of each neighbouring pair of `current`, kept as terms are pushed and merged. */
+  let costs: number[] = [];
   let seek = false;
   let previousEnd = -1;
   const close = () => {
@@ -116,25 +118,30 @@ function splitAndCover(terms: readonly FrameTerm[], seekGap: number, mergeGap: n
     if (current.length === 0 || gap > seekGap) {
       close();
       current = [{ ...t, wanted, avoidedBefore: 0 }];
+      costs = [];
       seek = gap > seekGap;
       continue;
     }
     current.push({ ...t, wanted, avoidedBefore });
+    costs.push(mergeCost(current[current.length - 2]!, current[current.length - 1]!));
     if (current.length <= MAX_TERMS) continue;
     let best = 0;
     let bestCost = Infinity;
-    for (let i = 0; i + 1 < current.length; i++) {
-      const cost = mergeCost(current[i]!, current[i + 1]!);
-      if (cost < bestCost) [best, bestCost] = [i, cost];
-    }
+    for (let i = 0; i < costs.length; i++) if (costs[i]! < bestCost) [best, bestCost] = [i, costs[i]!];
     // A new process here costs a seek, less the gap it no longer decodes through (in output frames).
     const splitCost = Number.isFinite(seekGap) ? mergeGap * (1 - gap / seekGap) : Infinity;
     if (splitCost < bestCost) {
       const last = current.pop()!;
       close();
       current = [{ ...last, avoidedBefore: 0 }];
+      costs = [];
       seek = true;
-    } else current.splice(best, 2, merge(current[best]!, current[best + 1]!));
+    } else {
+      current.splice(best, 2, merge(current[best]!, current[best + 1]!));
+      costs.splice(best, 1);
+      if (best > 0) costs[best - 1] = mergeCost(current[best - 1]!, current[best]!);
+      if (best + 1 < current.length) costs[best] = mergeCost(current[best]!, current[best + 1]!);
+    }
   }
   close();
   return processes;
