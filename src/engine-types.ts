@@ -49,8 +49,12 @@ export interface RunStats {
 
 /** How the answer relates to the reference detector's exact answer. */
 export interface AccuracyReport {
-  /** `exact`: every frame in range has reference labels; otherwise what the plan promised. */
-  readonly mode: 'exact' | 'cascade';
+  /**
+   * `exact`: every frame in range has reference labels; `verified`: a LIMIT search, every returned
+   * frame checked by the reference (any k matching frames, not necessarily the first); `cascade`:
+   * what the plan promised.
+   */
+  readonly mode: 'exact' | 'verified' | 'cascade';
   readonly targets: Readonly<Record<string, number>>;
   /** Estimates measured on held-out labelled frames (cascade) or 0 (exact). */
   readonly estimated: Readonly<Record<string, number>>;

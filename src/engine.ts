@@ -28,6 +28,8 @@ import { executePlan, explainResult, measure, openQuery, recordRun } from './ope
 import { EngineSession } from './engine-session.js';
 export type { VideoHandle } from './engine-session.js';
 import { defaultVideoName } from './video/video-name.js';
+import { indexVideo, type IndexSummary } from './video-index/index-video.js';
+export type { IndexSummary } from './video-index/index-video.js';
 
 export interface EngineOptions {
   /** DuckDB catalog file; default `SIEVE_CATALOG`, else `.sieve/catalog.duckdb` in the working directory. */
@@ -74,9 +76,11 @@ export interface QueryOptions {
   /**
    * Plans the optimizer may not choose, like a SQL planner's `enable_*` switches:
    * `{ bisection: false }` keeps presence cascades to those with a specialized model (for
-   * measuring the model's scan, or when the class is known to come and go faster than the sample).
+   * measuring the model's scan, or when the class is known to come and go faster than the sample);
+   * `{ search: false }` answers LIMIT queries by the exact scan in frame order instead of the
+   * index's ranked search.
    */
-  readonly planner?: { readonly bisection?: boolean };
+  readonly planner?: { readonly bisection?: boolean; readonly search?: boolean };
 }
 
 export interface VideoSummary {
@@ -97,6 +101,13 @@ export interface LabelOptions {
   readonly from?: number;
   readonly to?: number;
   readonly step?: number;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (event: ProgressEvent) => void;
+}
+
+export interface IndexOptions {
+  /** Class names to index (default: every class the index sample shows on at least 1% of its frames). */
+  readonly classes?: readonly string[];
   readonly signal?: AbortSignal;
   readonly onProgress?: (event: ProgressEvent) => void;
 }
@@ -203,6 +214,34 @@ export class Engine {
       await recordOutputCost(this.catalog, detectorInputKey(handle.row.width, handle.row.height), machine, counters.decodeWaitSeconds ?? 0, counters.framesDecoded);
     }
     return { video: handle.name, frames: frames.length, referenceCalls: counters.referenceCalls, alreadyLabelled: counters.labelsFromStore, seconds: (performance.now() - started) / 1000 };
+  }
+
+  /**
+   * Builds the video's index ahead of queries (see `sieve index`): count signals for `classes`,
+   * or for every class its sample shows. Signals already stored are kept and reported.
+   */
+  async index(video: string, options: IndexOptions = {}): Promise<IndexSummary> {
+    const model = await this.session.referenceModel();
+    const named = await this.catalog.findVideoByName(video);
+    const handle = await this.session.registerVideo(named ? named.path : video);
+    const row = await this.session.referenceModelRow();
+    const counters: ReferenceScanCounters = { referenceCalls: 0, labelsFromStore: 0, framesDecoded: 0, detectSeconds: 0 };
+    const onProgress = options.onProgress;
+    return indexVideo(
+      {
+        catalog: this.catalog,
+        handle,
+        model: row,
+        labels: model.manifest.labels,
+        scan: (phase, label) => this.session.scanContext(handle, row, options.signal, onProgress ? (done, total) => onProgress({ phase, label, done, total, unit: 'frames' }) : undefined),
+        ffmpeg: this.session.ffmpegOptions(),
+        counters,
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(onProgress ? { onProgress } : {}),
+      },
+      handle.name,
+      options.classes,
+    );
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,7 @@ import { exitCodeFor } from './exit-codes.js';
 import { openEngine, type Engine, type EngineOptions } from '../engine.js';
 import type { QueryResult } from '../engine-types.js';
 import { prepareDemo } from './demo.js';
-import { formatResult, formatVideos } from './format.js';
+import { formatIndex, formatResult, formatVideos } from './format.js';
 import { progressRenderer } from './progress.js';
 
 /** A command-line flag for one engine option. */
@@ -113,7 +113,7 @@ function common(command: Command): Command {
   return command.option('--json', 'print machine-readable JSON on stdout').option('--progress', 'show progress bars even when stderr is not a terminal');
 }
 
-const COMMANDS: readonly ((program: Command, session: CliSession) => void)[] = [queryCommand, addCommand, videosCommand, labelCommand, demoCommand];
+const COMMANDS: readonly ((program: Command, session: CliSession) => void)[] = [queryCommand, addCommand, videosCommand, labelCommand, indexCommand, demoCommand];
 
 function queryCommand(program: Command, session: CliSession): void {
   common(
@@ -171,6 +171,22 @@ function labelCommand(program: Command, session: CliSession): void {
       const summary = await engine.label(video, { from: flags.from, to: flags.to, step: flags.step, signal: session.signal, onProgress: progress.onProgress });
       progress.stop();
       process.stdout.write(flags.json ? `${JSON.stringify(summary, null, 2)}\n` : `labelled ${summary.referenceCalls} frames (${summary.alreadyLabelled} were already in the label store) of '${summary.video}' in ${summary.seconds.toFixed(1)} s\n`);
+    });
+  });
+}
+
+function indexCommand(program: Command, session: CliSession): void {
+  common(
+    program
+      .command('index')
+      .description("build a video's index once (reference labels on a sample, a count model per class, its count on every frame) for later queries to start from")
+      .argument('<video>', 'a catalog name or a file path')
+      .option('--classes <names>', 'comma-separated classes to index (default: every class the sample shows on at least 1% of its frames)', (v: string) => v.split(',').map((c) => c.trim()).filter(Boolean)),
+  ).action(async (video: string, flags: CommonFlags & { classes?: string[] }) => {
+    await withEngine(session, flags, async (engine, progress) => {
+      const summary = await engine.index(video, { ...(flags.classes ? { classes: flags.classes } : {}), signal: session.signal, onProgress: progress.onProgress });
+      progress.stop();
+      process.stdout.write(flags.json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatIndex(summary)}\n`);
     });
   });
 }

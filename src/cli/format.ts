@@ -1,5 +1,5 @@
 import type { QueryResult, ResultValue } from '../engine-types.js';
-import type { VideoSummary } from '../engine.js';
+import type { IndexSummary, VideoSummary } from '../engine.js';
 
 /** A query result as a person reads it: the answer, then how it was obtained. */
 export function formatResult(result: QueryResult): string {
@@ -29,6 +29,14 @@ export function formatVideos(videos: readonly VideoSummary[]): string {
     ['name', 'frames', 'size', 'fps', 'labelled', 'path'],
     videos.map((v) => [v.name, v.frameCount, `${v.width}x${v.height}`, Number(v.fps.toFixed(2)), v.labelledFrames, v.path]),
   );
+}
+
+export function formatIndex(s: IndexSummary): string {
+  const rows = s.signals.map((g) => [g.name, g.added ? 'added' : 'stored', g.metrics.positives, g.metrics.maxCount, g.metrics.heldOutError === null ? 'NULL' : Number(g.metrics.heldOutError.toFixed(3)), g.metrics.baselineError === null ? 'NULL' : Number(g.metrics.baselineError.toFixed(3))]);
+  return [
+    table(['signal', 'state', 'sample frames with it', 'max count', 'held-out error', 'error of the mean'], rows),
+    `index of '${s.video}': ${s.frames} frames, sample of ${s.sampleFrames}; reference detector ran on ${s.referenceCalls}, ${s.seconds.toFixed(1)} s`,
+  ].join('\n');
 }
 
 function table(columns: readonly string[], rows: readonly (readonly ResultValue[])[]): string {

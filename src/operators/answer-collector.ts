@@ -98,6 +98,18 @@ const ANSWER: { readonly [S in BoundQuery['shape']]: (q: Extract<BoundQuery, { s
   },
 };
 
+/** Whether a labelled frame belongs in a frame selection's or a grouped LIMIT's answer (before LIMIT and GAP). */
+export function frameMatcher(query: BoundQuery): (f: LabelledFrameView) => boolean {
+  const where = compileObjectPredicate(query.where);
+  if (query.shape === 'grouped-limit') {
+    return (f) => {
+      const matching = rowsOf(f).filter(where);
+      return matching.length > 0 && evaluateFramePredicate(query.having, matching);
+    };
+  }
+  return (f) => rowsOf(f).some(where);
+}
+
 export function rowsOf(f: LabelledFrameView): DetectionRow[] {
   return f.detections.map((d) => ({ frame: f.frame, timestamp: f.timestamp, classId: d.classId, score: d.score, xmin: d.xmin, ymin: d.ymin, xmax: d.xmax, ymax: d.ymax }));
 }

@@ -33,10 +33,26 @@ export async function answerOperator(node: AnswerNode, ctx: ExecutionContext, in
     for await (const batch of input) decided = batch;
     return presenceAnswer(ctx, decided!);
   }
-  return exactAnswer(ctx, input);
+  return exactAnswer(ctx, input, below.kind === 'LimitSearch' ? () => searchAccuracy(ctx) : () => exactAccuracy(ctx.query));
 }
 
-async function exactAnswer(ctx: ExecutionContext, input: AsyncIterable<CascadeBatch>): Promise<QueryResult> {
+/** LIMIT search: every returned frame verified; how many the reference checked, and how many the index ranked. */
+function searchAccuracy(ctx: ExecutionContext): AccuracyReport {
+  const s = ctx.search!;
+  const k = ctx.query.shape === 'aggregate' ? 0 : (ctx.query.limit ?? 0);
+  const use = ctx.indexUse!;
+  const index = use.added.length > 0 ? `index signals added: ${use.added.join(', ')}${use.reused.length ? `; read: ${use.reused.join(', ')}` : ''}` : `index signals read: ${use.reused.join(', ')}`;
+  const found = s.exhausted ? `only ${s.frames.length} of the ${k} asked for exist: every frame of the range was checked, so the answer is the exact one` : `${s.frames.length} frames, each verified by the reference detector`;
+  return {
+    mode: s.exhausted ? 'exact' : 'verified',
+    targets: {},
+    estimated: {},
+    met: true,
+    note: `LIMIT search: ${found}; ${s.verified} frames verified in rank order (${s.batches} batches) of ${s.ranked} ranked by the index, ${s.fromStore} known from the label store; ${ctx.counters.referenceCalls} reference calls in all (${index})`,
+  };
+}
+
+async function exactAnswer(ctx: ExecutionContext, input: AsyncIterable<CascadeBatch>, accuracy: () => AccuracyReport): Promise<QueryResult> {
   const { query } = ctx;
   const answer = createAnswerOperator(query, ctx.labels);
   scan: for await (const batch of input) {
@@ -44,7 +60,7 @@ async function exactAnswer(ctx: ExecutionContext, input: AsyncIterable<CascadeBa
   }
   const { rows, value } = answer.finish(ctx.frames);
   const interval = value !== undefined ? { low: value, high: value, confidence: query.accuracy.error?.confidence ?? 1 } : undefined;
-  return assemble(ctx, answer.columns, rows, value, interval, exactAccuracy(query));
+  return assemble(ctx, answer.columns, rows, value, interval, accuracy());
 }
 
 /** Presence: the rows (and COUNT(DISTINCT frame)'s value and interval) from the final, certified decisions. */

@@ -9,7 +9,9 @@ import { decodeOperator } from './decode-operator.js';
 import { differenceFilterOperator } from './difference-filter-operator.js';
 import type { CascadeBatch, ExecutionContext } from './execution-context.js';
 import { frameSkipOperator } from './frame-skip-operator.js';
+import { indexScanOperator } from './index-scan-operator.js';
 import { interpolateOperator } from './interpolate-operator.js';
+import { limitSearchOperator } from './limit-search-operator.js';
 import { labelSampleOperator } from './label-sample-operator.js';
 import { referenceScanOperator } from './reference-scan-operator.js';
 import { specializedScoreOperator } from './specialized-score-operator.js';
@@ -31,6 +33,8 @@ const OPERATORS: { readonly [K in Exclude<PhysicalKind, 'Answer'>]: Build<K> } =
   StratifiedEstimate: stratifiedEstimateOperator,
   LabelSample: (node, ctx) => labelSampleOperator(node, ctx),
   TrainCandidates: (node, ctx) => trainCandidatesOperator(node, ctx),
+  IndexScan: (node, ctx) => indexScanOperator(node, ctx),
+  LimitSearch: (node, ctx, input) => limitSearchOperator(node, ctx, input!),
   // Calibrate runs only the deepest measuring step below it; it builds that one itself.
   Calibrate: (node, ctx) => calibrateOperator(node, ctx),
 };

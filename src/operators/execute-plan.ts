@@ -19,6 +19,7 @@ import { cascadeTaskOf } from '../optimizer/optimizer.js';
 import type { FreshCascade, OptimizeStep } from '../optimizer/optimize-step.js';
 import { framesInBounds } from '../optimizer/rules/push-range-into-scan-rule.js';
 import { buildLogicalPlan } from '../plan/logical-node.js';
+import { indexSample } from '../video-index/index-sample.js';
 import type { AnswerNode } from '../plan/physical-node.js';
 import { answerOperator, exactAccuracy } from './answer-operator.js';
 import { buildOperators } from './build-operators.js';
@@ -57,8 +58,18 @@ export async function openQuery(session: EngineSession, sql: string, options: Qu
     stored: stored ? { statistics: stored.metrics as never, onnx: stored.onnx } : undefined,
     measured: ctx.measured,
     noBisection: options.planner?.bisection === false,
+    noSearch: options.planner?.search === false,
+    index: await indexInput(catalog, handle.row, modelRow.id, model.manifest.labels),
   };
   return { ctx, input };
+}
+
+/** What the optimizer reads of the video's index: the classes it has signals for, and its sample's frames in the store. */
+async function indexInput(catalog: ExecutionContext['catalog'], video: { id: number; frameCount: number }, modelId: number, labels: readonly string[]): Promise<OptimizerInput['index']> {
+  const signals = await catalog.indexSignals(video.id, modelId);
+  const { step } = indexSample(video.frameCount);
+  const labelled = await catalog.labelledFrames(video.id, modelId, { start: 0, end: video.frameCount });
+  return { frames: video.frameCount, classIds: signals.filter((s) => s.values.length === video.frameCount).map((s) => s.classId), sampleLabelled: labelled.filter((f) => f % step === 0).length, labels };
 }
 
 /** Runs the measuring step a plan of measuring steps asks for (its results land in `ctx.measured`). */
@@ -99,7 +110,10 @@ async function storeCascade(ctx: ExecutionContext, fresh: FreshCascade): Promise
 export async function recordRun(ctx: ExecutionContext, step: Extract<OptimizeStep, { kind: 'execute' }>, input: OptimizerInput, result: QueryResult, startedAt: Date): Promise<void> {
   const st = step.cascade?.statistics;
   const { range } = ctx;
-  const plan = st
+  const search = ctx.search;
+  const plan = search
+    ? { kind: 'limit-search', index: ctx.indexUse, verified: search.verified, ranked: search.ranked, batches: search.batches, fromStore: search.fromStore, exhausted: search.exhausted, start: range.start, end: range.end }
+    : st
     ? { kind: 'cascade', ...st, trainingFrames: st.trainingFrames.length, estimationFrames: st.estimationFrames.length }
     : { kind: 'exact', video: ctx.query.video.name, path: ctx.handle.row.path, model: input.referenceModel, start: range.start, end: range.end, labelled: input.labelled, referenceSecondsPerFrame: input.referenceDetectorSeconds, decodeSize: `${ctx.handle.row.width}x${ctx.handle.row.height}` };
   await ctx.catalog.recordQueryRun({

@@ -16,6 +16,7 @@ import type { FrameBatch } from '../video/frame.js';
 import type { FrameGrid } from '../video/read-plan.js';
 import { FrameLedger } from '../video/decode-ledger.js';
 import { emptyDecodeStats } from '../video/decoder.js';
+import type { SearchResult } from '../video-index/ranked-search.js';
 import type { ReferenceFrame, ReferenceScanContext, ReferenceScanCounters } from './reference-labels.js';
 
 /** What flows between operators: frames in order, each with its route, score and decision. */
@@ -110,6 +111,9 @@ export class ExecutionContext {
   cascade: StoredCascade | undefined;
   /** Frames the reference checked because the cheap stages left them uncertain. */
   uncertainChecked = 0;
+  /** LIMIT search: what the index gave (signals read and added) and what the search verified. */
+  indexUse: { readonly reused: readonly string[]; readonly added: readonly string[] } | undefined;
+  search: (SearchResult & { readonly fromStore: number }) | undefined;
   /** The presence answer's certificate, once the Certify operator ran. */
   certificate: Certificate | undefined;
   private labelled: Promise<Set<number>> | undefined;

@@ -22,6 +22,10 @@ export interface OptimizerInput {
   /** The cascade stored for this video, reference model and predicate. */
   readonly stored: StoredCascade | undefined;
   readonly measured: Measurements;
+  /** The per-video index: the classes it has signals for, and its sample's frames in the label store. */
+  readonly index?: { readonly frames: number; readonly classIds: readonly number[]; readonly sampleLabelled: number; readonly labels: readonly string[] };
+  /** `QueryOptions.planner.search === false`: LIMIT queries scan in frame order. */
+  readonly noSearch?: boolean;
   /** `QueryOptions.planner.bisection === false`: no presence cascade without a model. */
   readonly noBisection?: boolean;
 }

@@ -11,6 +11,7 @@ import type { OptimizerInput } from './optimizer-input.js';
 import type { OptimizeStep, RuleOutcome } from './optimize-step.js';
 import { implementCountEstimateRule } from './rules/implement-count-estimate-rule.js';
 import { implementExactRule } from './rules/implement-exact-rule.js';
+import { implementLimitSearchRule } from './rules/implement-limit-search-rule.js';
 import { implementPresenceCascadeRule } from './rules/implement-presence-cascade-rule.js';
 
 /** The cascade rule for each task. */
@@ -20,6 +21,8 @@ const CASCADE_RULES: { readonly [T in CascadeTask]: (input: OptimizerInput) => R
 };
 
 export function optimize(input: OptimizerInput): OptimizeStep {
+  const search = implementLimitSearchRule(input);
+  if (search) return { kind: 'execute', plan: search, cascade: undefined, fresh: undefined, fallback: undefined };
   const task = input.exact ? undefined : cascadeTaskOf(input.logical);
   const outcome = task ? CASCADE_RULES[task](input) : undefined;
   if (!outcome) return { kind: 'execute', plan: implementExactRule(input, []), cascade: undefined, fresh: undefined, fallback: undefined };

@@ -73,6 +73,19 @@ const RENDER: { readonly [K in PhysicalKind]: (node: NodeOf<K>) => Rendered } = 
   },
   Calibrate: (n) => ({ head: `Calibrate (${n.task}) on ${n.frames} frames: not trained yet; the optimizer chooses the cascade from these measurements, and falls back to the reference on every frame when that is cheaper or no cascade meets the targets` }),
   TrainCandidates: (n) => ({ head: `TrainCandidates ${n.architectures.map((a) => `${a.inputSize}px`).join(', ')} on the ${n.sampleFrames}-frame sample, calibrated on later time blocks (${n.seconds.toFixed(1)} s estimated${n.assumed ? ', training cost assumed' : ''})` }),
+  IndexScan: (n) => {
+    const stored = n.signals.filter((s) => s.stored).map((s) => s.name);
+    const missing = n.signals.filter((s) => !s.stored).map((s) => s.name);
+    const from = stored.length ? `from the index: ${stored.join(', ')}` : '';
+    const add = missing.length
+      ? `to add to the index: ${missing.join(', ')} (label every ${n.sampleStep}th frame of the video, ${n.sampleFrames} frames, ${n.sampleMissing} not in the store; train a count model per class; score all ${n.frames} frames)`
+      : '';
+    return { head: `IndexScan '${n.video}' count signals ${[from, add].filter(Boolean).join('; ')}` };
+  },
+  LimitSearch: (n) => ({
+    head: `LimitSearch LIMIT ${n.k}${n.gap !== undefined ? ` GAP ${n.gap}` : ''}: frames ranked by the index's probability of satisfying the predicate, verified by ${n.model} in rank order until ${n.k} are verified (${n.labelled} frames in the label store checked first, free; ${per(n.cost)})`,
+    details: ['every returned frame is verified by the reference; where fewer than the limit exist, every frame is checked and the answer is exact'],
+  }),
   LabelSample: (n) => ({ head: `LabelSample ${n.model}${n.pilot ? ' (pilot third)' : ''}: every ${n.step}th frame, ${n.frames} frames, ${n.missing} to detect (${per(n.cost)})` }),
 };
 

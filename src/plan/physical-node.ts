@@ -157,6 +157,37 @@ export interface CertifyNode {
   readonly input: ReferenceScanNode;
 }
 
+/**
+ * The per-video index's count signals the search ranks by: read where stored, else added (the
+ * index sample labelled, a count model per missing class trained, every frame scored).
+ */
+export interface IndexScanNode {
+  readonly kind: 'IndexScan';
+  readonly video: string;
+  /** Frames of the whole video (the index covers it all). */
+  readonly frames: number;
+  readonly signals: readonly { readonly name: string; readonly stored: boolean }[];
+  readonly sampleStep: number;
+  readonly sampleFrames: number;
+  /** Sample frames not in the label store (labelled only when a signal is missing). */
+  readonly sampleMissing: number;
+}
+
+/**
+ * LIMIT search (BlazeIt): frames ranked by the index's probability that they satisfy the
+ * predicate, verified by the reference in rank order, GAP applied, until k are verified.
+ */
+export interface LimitSearchNode {
+  readonly kind: 'LimitSearch';
+  readonly model: string;
+  readonly k: number;
+  readonly gap: number | undefined;
+  readonly range: { readonly start: number; readonly end: number };
+  readonly labelled: number;
+  readonly cost: StageCost;
+  readonly input: IndexScanNode;
+}
+
 /** The query's answer from the frames' labels or decisions below it. */
 export interface AnswerNode {
   readonly kind: 'Answer';
@@ -168,7 +199,7 @@ export interface AnswerNode {
   readonly seconds: number | undefined;
   /** What the optimizer weighed to choose this plan. */
   readonly considered: readonly Considered[];
-  readonly input: ReferenceScanNode | CertifyNode | StratifiedEstimateNode | CalibrateNode;
+  readonly input: ReferenceScanNode | CertifyNode | StratifiedEstimateNode | CalibrateNode | LimitSearchNode;
 }
 
 export type PhysicalNode =
@@ -183,6 +214,8 @@ export type PhysicalNode =
   | LabelSampleNode
   | TrainCandidatesNode
   | CalibrateNode
+  | IndexScanNode
+  | LimitSearchNode
   | AnswerNode;
 export type PhysicalKind = PhysicalNode['kind'];
 export type NodeOf<K extends PhysicalKind> = Extract<PhysicalNode, { kind: K }>;
@@ -205,6 +238,8 @@ export const PhysicalNode = Object.freeze({
   LabelSample: make('LabelSample'),
   TrainCandidates: make('TrainCandidates'),
   Calibrate: make('Calibrate'),
+  IndexScan: make('IndexScan'),
+  LimitSearch: make('LimitSearch'),
   Answer: make('Answer'),
 });
 

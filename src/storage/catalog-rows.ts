@@ -160,6 +160,25 @@ export interface SpecializedModelSummary extends SpecializedModelKey {
   readonly createdAt: Date;
 }
 
+/** One signal of a video's index: a class's count proxy on every frame, and the model that computed it. */
+export interface IndexSignalInfo {
+  readonly videoId: number;
+  readonly referenceModelId: number;
+  /** `count:<class name>`. */
+  readonly signal: string;
+  readonly classId: number;
+  readonly architecture: unknown;
+  readonly onnx: Uint8Array;
+  /** The signal's value on frame f of the video at index f. */
+  readonly values: Float32Array;
+  /** How it was built: sample, training, held-out agreement, seconds. */
+  readonly metrics: unknown;
+}
+
+export interface IndexSignalRow extends IndexSignalInfo {
+  readonly createdAt: Date;
+}
+
 /** What one cascade stage costs per frame, measured on one machine. */
 export interface StageCostInfo {
   /** The stage's kind (e.g. `decode`, `difference`, `specialized`, `reference`). */

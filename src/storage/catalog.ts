@@ -5,6 +5,8 @@ import type {
   DetectionFilter,
   DetectionRow,
   FrameInterval,
+  IndexSignalInfo,
+  IndexSignalRow,
   LabelledFrame,
   ModelInfo,
   ModelRow,
@@ -186,7 +188,7 @@ export class Catalog {
     return this.session.transaction(async () => {
       const video = typeof nameOrId === 'number' ? await this.findVideoById(nameOrId) : await this.findVideoByName(nameOrId);
       if (video === undefined) return undefined;
-      for (const table of ['detections', 'labelled_frames', 'specialized_models', 'video_timestamps'] as const) {
+      for (const table of ['detections', 'labelled_frames', 'specialized_models', 'index_signals', 'video_timestamps'] as const) {
         await this.session.run(`DELETE FROM ${table} WHERE video_id = ?`, SqlParams.of(video.id));
       }
       await this.session.run(`DELETE FROM videos WHERE id = ?`, SqlParams.of(video.id));
@@ -454,6 +456,43 @@ export class Catalog {
       p,
     );
     return rows.map(toSpecializedSummary);
+  }
+
+  // ---- the per-video index ----------------------------------------------------------------------
+
+  /** Stores an index signal, replacing the one of the same name (one transaction: all or nothing). */
+  async putIndexSignal(info: IndexSignalInfo): Promise<void> {
+    const v = info.values;
+    const bytes = new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
+    await this.session.transaction(async () => {
+      await this.session.run(`DELETE FROM index_signals WHERE video_id = ? AND reference_model_id = ? AND signal = ?`, SqlParams.of(info.videoId, info.referenceModelId, info.signal));
+      const p = new SqlParams();
+      await this.session.run(
+        `INSERT INTO index_signals VALUES (${p.add(info.videoId)}, ${p.add(info.referenceModelId)}, ${p.add(info.signal)}, ${p.add(info.classId)},
+           ${p.add(toJson(info.architecture))}, ${p.add(sqlValue.blob(info.onnx))}, ${p.add(v.length)}, ${p.add(sqlValue.blob(bytes))},
+           ${p.add(toJson(info.metrics))}, ${p.add(sqlValue.timestamp(new Date()))})`,
+        p,
+      );
+    });
+  }
+
+  /** The index signals of a video for one reference model, by name. */
+  async indexSignals(videoId: number, referenceModelId: number): Promise<IndexSignalRow[]> {
+    const rows = await this.session.all(`SELECT * FROM index_signals WHERE video_id = ? AND reference_model_id = ? ORDER BY signal`, SqlParams.of(videoId, referenceModelId));
+    return rows.map((r) => {
+      const bytes = r.frame_values as Uint8Array;
+      return {
+        videoId: Number(r.video_id),
+        referenceModelId: Number(r.reference_model_id),
+        signal: String(r.signal),
+        classId: Number(r.class_id),
+        architecture: fromJson(r.architecture),
+        onnx: r.onnx as Uint8Array,
+        values: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)),
+        metrics: fromJson(r.metrics),
+        createdAt: r.created_at as Date,
+      };
+    });
   }
 
   // ---- stage costs -----------------------------------------------------------------------------

@@ -5,7 +5,7 @@
  */
 
 /** The schema version this build of Sieve reads and writes. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export const MIGRATIONS: readonly (readonly string[])[] = [
   // 0 -> 1: the first schema.
@@ -130,5 +130,23 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
     `INSERT INTO models_v2 SELECT id, name, sha256, 'ffmpeg-bilinear', family, input_width, input_height, labels, registered_at FROM models`,
     `DROP TABLE models`,
     `ALTER TABLE models_v2 RENAME TO models`,
+  ],
+  // 2 -> 3: the per-video index. One row per signal (a class's count proxy): the specialized
+  // model that computes it, and its value on every frame of the video (float32 little-endian), so
+  // any later query reads the signal instead of recomputing it.
+  [
+    `CREATE TABLE index_signals (
+       video_id INTEGER NOT NULL,
+       reference_model_id INTEGER NOT NULL,
+       signal VARCHAR NOT NULL,
+       class_id INTEGER NOT NULL,
+       architecture JSON NOT NULL,
+       onnx BLOB NOT NULL,
+       frame_count INTEGER NOT NULL,
+       frame_values BLOB NOT NULL,
+       metrics JSON NOT NULL,
+       created_at TIMESTAMP NOT NULL,
+       PRIMARY KEY (video_id, reference_model_id, signal)
+     )`,
   ],
 ];
