@@ -40,10 +40,27 @@ export interface IoMetadata {
 
 export interface OnnxSessionOptions {
   readonly executionProvider?: ExecutionProviderChoice;
-  /** Threads for one operator; default: ONNX Runtime's (all cores). */
+  /** Threads for one operator; default: `SIEVE_ONNX_THREADS`, else ONNX Runtime's (all cores). */
   readonly intraOpThreads?: number;
   /** Called once with a human sentence when the requested provider was not available. */
   readonly onFallback?: (message: string) => void;
+}
+
+/**
+ * Threads per session from `SIEVE_ONNX_THREADS` (a positive integer), for processes that share
+ * the cores with others (test workers, several engines on one machine): ONNX Runtime's pool
+ * spins on every core by default, and pools that outnumber the cores slow each other down.
+ */
+function defaultThreads(): number | undefined {
+  const raw = process.env.SIEVE_ONNX_THREADS;
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new ModelError('MODEL_OPTIONS', `SIEVE_ONNX_THREADS must be a positive integer, got '${raw}'. Unset it to use every core.`);
+  return n;
+}
+
+function threadOptions(threads: number | undefined): ort.InferenceSession.SessionOptions {
+  return threads ? { intraOpNumThreads: threads } : {};
 }
 
 /** A loaded ONNX graph ready to run. Call {@link dispose} when done. */
@@ -67,7 +84,7 @@ export class OnnxSession {
       const sessionOptions: ort.InferenceSession.SessionOptions = {
         executionProviders: [ep],
         graphOptimizationLevel: 'all',
-        ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
+        ...threadOptions(options.intraOpThreads ?? defaultThreads()),
       };
       try {
         const session =
