@@ -41,9 +41,15 @@ const UNKNOWN = 0;
 const NEGATIVE = 1;
 const POSITIVE = 2;
 
-/** Frames per reference batch: enough for the frames still needed at the hit rate seen so far. */
-export function batchSize(needed: number, hitRate: number): number {
-  return Math.max(8, Math.min(256, Math.ceil((2 * needed) / Math.max(hitRate, 0.02))));
+/**
+ * Frames per reference batch: enough for the frames still needed at the hit rate seen so far,
+ * at most 256 or half the frames verified so far, whichever is more. Each batch is one read of
+ * the video, so where hits are scarce (the search may check every frame) batches grow by half
+ * at each step: about log(n) reads instead of n / 256, for at most half a batch checked past
+ * the k-th hit.
+ */
+export function batchSize(needed: number, hitRate: number, verified = 0): number {
+  return Math.max(8, Math.min(Math.max(256, Math.floor(verified / 2)), Math.ceil((2 * needed) / Math.max(hitRate, 1e-6))));
 }
 
 export async function rankedSearch(input: SearchInput): Promise<SearchResult> {
@@ -73,7 +79,8 @@ export async function rankedSearch(input: SearchInput): Promise<SearchResult> {
   let next = 0;
   while (accepted.length < k) {
     const batch: number[] = [];
-    const size = batchSize(k - accepted.length, verified > 0 ? hits / verified : 0.5);
+    // The hit rate so far, with half a hit added (0.5 before any check; small, not zero, with none found).
+    const size = batchSize(k - accepted.length, (hits + 0.5) / (verified + 1), verified);
     // Frames of one batch are kept a gap apart too: two neighbours could not both be returned.
     const taken = new Set<number>();
     for (let p = next; p < order.length && batch.length < size; p++) {

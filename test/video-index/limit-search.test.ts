@@ -13,7 +13,7 @@ import { buildLogicalPlan } from '../../src/plan/logical-node.js';
 import { inputOf, type PhysicalNode } from '../../src/plan/physical-node.js';
 import { indexSample } from '../../src/video-index/index-sample.js';
 import { classesOf, poissonCompare, queryProxy } from '../../src/video-index/proxy-score.js';
-import { rankedSearch } from '../../src/video-index/ranked-search.js';
+import { batchSize, rankedSearch } from '../../src/video-index/ranked-search.js';
 import { fakeContext, LABELS } from '../binder/fake-context.js';
 
 const PERSON = LABELS.indexOf('person');
@@ -133,6 +133,20 @@ describe('rankedSearch', () => {
     // Rank order would take 1060 first and block 1010; frame order gives 1010, 1250, 1400.
     expect(r.frames).toEqual([1010, 1250, 1400]);
     expect(new Set(w.checked).size).toBe(600);
+  });
+
+  it('where hits are scarce, batches grow by half at each step: a few reads of the video, not one per 256 frames', async () => {
+    expect(batchSize(10, 0.001, 0)).toBe(256);
+    expect(batchSize(10, 0.001, 1000)).toBe(500);
+    expect(batchSize(10, 0.5, 4000)).toBe(40);
+    const none = Array.from({ length: 6000 }, (_, i) => i === 5999);
+    const w = world(none, none.map((_, i) => Math.sin(i)), new Map());
+    const r = await rankedSearch(w.input(3, 1));
+    expect(r.exhausted).toBe(true);
+    expect(r.frames).toEqual([5999]);
+    expect(new Set(w.checked).size).toBe(6000);
+    // 256, 256, 256, 384, 576, 864, 1296, 1944, then the rest: 10 reads where fixed 256-frame batches took 24.
+    expect(r.batches).toBeLessThanOrEqual(10);
   });
 
   it('no GAP: distinct frames, stopping at k', async () => {
