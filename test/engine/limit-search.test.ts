@@ -93,6 +93,23 @@ describe('LIMIT search over the index', { timeout: 600_000 }, () => {
     expectGap(framesOf(sure), 50);
     const runs = await engine.catalog.listQueryRuns(1);
     expect(runs[0]!.plan).toMatchObject({ kind: 'limit-search', index: { added: [], reused: ['count:person'] } });
+    // A box predicate ranks by the class's count and is checked on the reference's boxes; a time
+    // predicate bounds the frames ranked (seconds 20-50 at 10 fps: frames 200-500).
+    const boxed = await engine.query("SELECT frame, timestamp FROM campus WHERE class = 'person' AND area > 1500 AND timestamp BETWEEN 20 AND 50 LIMIT 3 GAP 50", { videos });
+    expect(boxed.kind).toBe('frames');
+    expect(boxed.accuracy.note).toContain('index signals read: count:person');
+    expect(boxed.rows.length).toBeGreaterThan(0);
+    for (const row of boxed.rows) expect(Number(row['timestamp'])).toBeGreaterThanOrEqual(20), expect(Number(row['timestamp'])).toBeLessThanOrEqual(50);
+    expectGap(framesOf(boxed), 50);
+    const [v] = await engine.catalog.listVideos();
+    const model = await sessionOf(engine).referenceModelRow();
+    const person = (await sessionOf(engine).referenceModel()).manifest.labels.indexOf('person');
+    for (const f of framesOf(boxed)) {
+      const rows = await engine.catalog.readDetections(v!.id, model.id, { start: f, end: f + 1 });
+      expect(rows.some((r) => r.classId === person && (r.xmax - r.xmin) * (r.ymax - r.ymin) > 1500), `a person over 1500 px on frame ${f}`).toBe(true);
+    }
+    const ranked = Number(/of (\d+) ranked by the index/.exec(boxed.accuracy.note ?? '')?.[1]);
+    expect(ranked).toBeLessThanOrEqual(301);
     // `sieve index` with the class stored: nothing to build, and an unknown class says which it meant.
     const summary = await engine.index(videos.campus, { classes: ['person'] });
     expect(summary.signals).toEqual([expect.objectContaining({ name: 'count:person', added: false })]);
