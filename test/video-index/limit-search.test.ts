@@ -12,6 +12,7 @@ import { explainPlan } from '../../src/plan/explain.js';
 import { buildLogicalPlan } from '../../src/plan/logical-node.js';
 import { inputOf, type PhysicalNode } from '../../src/plan/physical-node.js';
 import { indexSample } from '../../src/video-index/index-sample.js';
+import { correctCounts } from '../../src/video-index/count-correction.js';
 import { classesOf, poissonCompare, queryProxy } from '../../src/video-index/proxy-score.js';
 import { batchSize, rankedSearch } from '../../src/video-index/ranked-search.js';
 import { fakeContext, LABELS } from '../binder/fake-context.js';
@@ -36,6 +37,20 @@ describe('the proxy', () => {
     expect(poissonCompare(2, '!=', 1)).toBeCloseTo(1 - 2 * Math.exp(-2), 12);
     // Monotone in the mean for an upper tail: more expected objects, likelier.
     expect(poissonCompare(4, '>=', 3)).toBeGreaterThan(poissonCompare(2, '>=', 3));
+  });
+
+  it('correctCounts: the residual at the labelled frames on either side, interpolated; the reference count on labelled frames; never below 0', () => {
+    const model = [2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2];
+    const labelled = [
+      { frame: 12, count: 6 },
+      { frame: 16, count: 2 },
+      { frame: 30, count: 0 },
+    ];
+    // Frames 10..20; residuals +4 at 12, 0 at 16, -2 at 30.
+    const out = correctCounts(model, 10, labelled, () => 2);
+    expect(Array.from(out)).toEqual([6, 6, 6, 5, 4, 3, 2, 2 - 2 / 14, 2 - 4 / 14, 2 - 6 / 14, 2 - 8 / 14].map((x) => Math.fround(x)));
+    expect(Array.from(correctCounts([1, 1], 0, [], () => 1))).toEqual([1, 1]);
+    expect(Array.from(correctCounts([1, 1], 0, [{ frame: 0, count: 0 }], () => 3))).toEqual([0, 0]);
   });
 
   it('classesOf: the classes an object predicate restricts to', () => {
