@@ -178,34 +178,40 @@ async function* detectMissing(
     ...(counters.ledger ? { ledger: counters.ledger } : {}),
     ...(counters.decode ? { stats: counters.decode } : {}),
   });
-  for (;;) {
-    const waited = performance.now();
-    const next = await decode.next();
-    counters.decodeWaitSeconds = (counters.decodeWaitSeconds ?? 0) + (performance.now() - waited) / 1000;
-    if (next.done) break;
-    const batches = next.value;
-    counters.framesDecoded += batches[0]!.count;
-    if (thumbnails) thumbnails.onBatch(size ? batches.slice(1) : batches);
-    if (!detector || !size) {
-      yield [];
-      continue;
+  // Driven by hand (next), so closed by hand: a consumer that stops early (a LIMIT) must not
+  // leave ffmpeg blocked on its pipe, which also keeps the process from exiting.
+  try {
+    for (;;) {
+      const waited = performance.now();
+      const next = await decode.next();
+      counters.decodeWaitSeconds = (counters.decodeWaitSeconds ?? 0) + (performance.now() - waited) / 1000;
+      if (next.done) break;
+      const batches = next.value;
+      counters.framesDecoded += batches[0]!.count;
+      if (thumbnails) thumbnails.onBatch(size ? batches.slice(1) : batches);
+      if (!detector || !size) {
+        yield [];
+        continue;
+      }
+      const batch = thumbnails ? pick(batches[0]!, (f) => toDetect.has(f)) : batches[0]!;
+      if (batch.count === 0) {
+        yield [];
+        continue;
+      }
+      const started = performance.now();
+      const detections = await detector.detect(batch, { width: ctx.width, height: ctx.height });
+      counters.detectSeconds += (performance.now() - started) / 1000;
+      const labelled: LabelledFrame[] = [];
+      for (let i = 0; i < batch.count; i++) {
+        const frame = batch.frames[i]!;
+        labelled.push({ frame, timestamp: ctx.timestamps[frame] ?? batch.timestamps[i]!, detections: detections[i]! });
+      }
+      await ctx.catalog.writeLabels(ctx.videoId, ctx.modelId, labelled);
+      counters.referenceCalls += batch.count;
+      yield labelled;
     }
-    const batch = thumbnails ? pick(batches[0]!, (f) => toDetect.has(f)) : batches[0]!;
-    if (batch.count === 0) {
-      yield [];
-      continue;
-    }
-    const started = performance.now();
-    const detections = await detector.detect(batch, { width: ctx.width, height: ctx.height });
-    counters.detectSeconds += (performance.now() - started) / 1000;
-    const labelled: LabelledFrame[] = [];
-    for (let i = 0; i < batch.count; i++) {
-      const frame = batch.frames[i]!;
-      labelled.push({ frame, timestamp: ctx.timestamps[frame] ?? batch.timestamps[i]!, detections: detections[i]! });
-    }
-    await ctx.catalog.writeLabels(ctx.videoId, ctx.modelId, labelled);
-    counters.referenceCalls += batch.count;
-    yield labelled;
+  } finally {
+    await decode.return(undefined);
   }
 }
 

@@ -5,7 +5,7 @@
  * same class read the index instead of training; the exact scan in frame order on the same catalog
  * returns as many frames and needs more of the reference than the search did.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -49,6 +49,24 @@ function expectGap(frames: readonly number[], gap: number): void {
 }
 
 const framesOf = (r: QueryResult) => r.rows.map((row) => Number(row['frame']));
+
+/** This process's live ffmpeg children (Linux /proc; zombies not counted), after up to 5 s for killed ones to exit. */
+async function ffmpegChildren(): Promise<string[]> {
+  const live = () =>
+    readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .flatMap((d) => {
+        try {
+          const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+          const [, comm, state, ppid] = /^\d+ \((.*)\) (\S) (\d+)/.exec(stat) ?? [];
+          return comm?.startsWith('ffmpeg') && state !== 'Z' && Number(ppid) === process.pid ? [`${d} ${comm}`] : [];
+        } catch {
+          return [];
+        }
+      });
+  for (let i = 0; i < 50 && live().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+  return live();
+}
 
 describe('LIMIT search over the index', { timeout: 600_000 }, () => {
   let cold: QueryResult;
@@ -125,5 +143,17 @@ describe('LIMIT search over the index', { timeout: 600_000 }, () => {
     const needed = exact.stats.labelsFromStore + exact.stats.referenceCalls;
     expect(needed).toBeGreaterThan(framesOf(exact).at(-1)!);
     expect(cold.stats.referenceCalls).toBeLessThan(needed);
+  });
+
+  it('a scan that stops at its k-th frame closes its ffmpeg (not left blocked on the pipe, keeping the process alive)', async () => {
+    const other = await openEngine({ catalog: join(tmp, 'early-stop.duckdb'), dataDir });
+    try {
+      const first = await other.query("SELECT frame FROM campus WHERE class = 'person' LIMIT 1", { videos, planner: { search: false } });
+      expect(first.rows).toHaveLength(1);
+      expect(first.stats.referenceCalls).toBeLessThan(first.stats.framesInRange / 2);
+      if (process.platform === 'linux') expect(await ffmpegChildren()).toEqual([]);
+    } finally {
+      await other.close();
+    }
   });
 });
