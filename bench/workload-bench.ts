@@ -337,7 +337,9 @@ if (!values['no-write']) {
       'LIMIT search over the index',
       `${command} Cold: an empty catalog, the index's sample labelled, a count model per class trained and every frame scored, then the search (the calls include the index's sample). ` +
         "With the index: another empty catalog where `sieve index` (the engine's `index`) built the query's classes' signals first; the figures are the query's alone. " +
-        'Exact plan: `planner.search = false`, the reference in frame order until k frames, on an empty catalog. Every returned frame is checked on the fully labelled truth.\n\n' +
+        'Exact plan: `planner.search = false`, the reference in frame order until k frames, on an empty catalog. Every returned frame is checked on the fully labelled truth.' +
+        (chosen ? ` Only ${scenarios.map((x) => x.video).join(', ')} ran in this run; the other videos' rows are an earlier run's, kept from the JSON (each row's ratios are from one run).` : '') +
+        '\n\n' +
         table,
     );
   }
