@@ -40,14 +40,24 @@ export async function* indexScanOperator(_node: IndexScanNode, ctx: ExecutionCon
   yield { frames: Int32Array.from({ length: n }, (_, i) => start + i), route: new Uint8Array(n).fill(ROUTE.score), score, decision: new Int8Array(n).fill(-1) };
 }
 
-/** The reference's count of each class on every frame of the video in the label store, ascending by frame. */
+/**
+ * The reference's count of each class on the stored frames of the range and the nearest stored
+ * frame on either side of it (all the correction reads), ascending by frame.
+ */
 async function storedCounts(ctx: ExecutionContext, classIds: readonly number[]): Promise<Map<number, LabelledCount[]>> {
   const videoId = ctx.handle.row.id;
-  const frames = await ctx.catalog.labelledFrames(videoId, ctx.model.id);
+  const { start, end } = ctx.range;
+  const all = await ctx.catalog.labelledFrames(videoId, ctx.model.id);
+  let lo = 0;
+  while (lo + 1 < all.length && all[lo + 1]! <= start) lo++;
+  let hi = all.length;
+  while (hi - 1 > lo && all[hi - 2]! >= end - 1) hi--;
+  const frames = all.subarray(lo, hi);
   const at = new Map<number, number>();
   frames.forEach((f, i) => at.set(f, i));
   const counts = new Map(classIds.map((c) => [c, new Int32Array(frames.length)] as const));
-  for (const d of await ctx.catalog.readDetections(videoId, ctx.model.id, { classIds })) {
+  const window = frames.length > 0 ? { start: frames[0]!, end: frames[frames.length - 1]! + 1 } : { start, end };
+  for (const d of await ctx.catalog.readDetections(videoId, ctx.model.id, { classIds, ...window })) {
     const i = at.get(d.frame);
     if (i !== undefined) counts.get(d.classId)![i]!++;
   }
