@@ -78,4 +78,6 @@ export interface QueryResult {
   readonly stats: RunStats;
   /** The plan as `EXPLAIN` prints it. */
   readonly plan: string;
+  /** The stored run's id (`sieve runs show <id>`, `sieve report <id>`, `engine.report(id)`). */
+  readonly runId?: number;
 }

@@ -28,6 +28,10 @@ import { executePlan, explainResult, measure, openQuery, recordRun } from './ope
 import { EngineSession } from './engine-session.js';
 export type { VideoHandle } from './engine-session.js';
 import { defaultVideoName } from './video/video-name.js';
+import { listRuns, runDetail, type RunDetail, type RunListing } from './runs/run-view.js';
+import { buildReport, type ReportOptions } from './report/report.js';
+export type { RunDetail, RunListing } from './runs/run-view.js';
+export type { ReportOptions } from './report/report.js';
 import { indexVideo, type IndexSummary } from './video-index/index-video.js';
 export type { IndexSummary } from './video-index/index-video.js';
 
@@ -157,9 +161,22 @@ export class Engine {
     this.session = new EngineSession(catalog, options);
   }
 
-  /** Answers a FrameQL query. See FRAMEQL.md for the dialect. */
+  /**
+   * Answers a FrameQL query. See FRAMEQL.md for the dialect. The run is stored in the catalog
+   * (`result.runId`; `sieve runs show <id>`). A run that fails or is interrupted is not stored;
+   * the labels it committed name its id, which `sieve runs show` of a later run reports as not stored.
+   */
   async query(sql: string, options: QueryOptions = {}): Promise<QueryResult> {
     const startedAt = new Date();
+    const runId = await this.catalog.beginRun();
+    try {
+      return { ...(await this.runQuery(sql, options, startedAt, runId)), runId };
+    } finally {
+      this.catalog.endRun();
+    }
+  }
+
+  private async runQuery(sql: string, options: QueryOptions, startedAt: Date, runId: number): Promise<QueryResult> {
     const { ctx, input } = await openQuery(this.session, sql, options);
     const explain = ctx.query.explain;
     // optimize -> measure -> optimize: a cold cascade labels its sample, trains, then is chosen (or not).
@@ -171,8 +188,9 @@ export class Engine {
       step = optimize(input);
     }
     const result = await executePlan(step, ctx);
-    await recordRun(ctx, step, input, result, startedAt);
-    const plan = explainPlan(step.plan, explain === 'analyze' ? result.stats : undefined);
+    const analyzed = explainPlan(step.plan, result.stats);
+    await recordRun(ctx, step, input, result, startedAt, runId, analyzed);
+    const plan = explain === 'analyze' ? analyzed : explainPlan(step.plan);
     return explain === 'analyze' ? { ...result, kind: 'explain', plan } : { ...result, plan };
   }
 
@@ -189,6 +207,11 @@ export class Engine {
 
   /** Labels frames of a video with the reference detector (resuming where an earlier run stopped). */
   async label(video: string, options: LabelOptions = {}): Promise<LabelSummary> {
+    const range = [options.from !== undefined ? `--from ${options.from}` : '', options.to !== undefined ? `--to ${options.to}` : '', options.step ? `--step ${options.step}` : ''].filter(Boolean).join(' ');
+    return this.asRun(`sieve label ${video}${range ? ` ${range}` : ''}`, 'label', () => this.labelFrames(video, options));
+  }
+
+  private async labelFrames(video: string, options: LabelOptions): Promise<LabelSummary> {
     const started = performance.now();
     await this.session.referenceModel(); // a bad model fails before the video is registered
     const named = await this.catalog.findVideoByName(video);
@@ -221,6 +244,28 @@ export class Engine {
    * or for every class its sample shows. Signals already stored are kept and reported.
    */
   async index(video: string, options: IndexOptions = {}): Promise<IndexSummary> {
+    return this.asRun(`sieve index ${video}${options.classes ? ` --classes ${options.classes.join(',')}` : ''}`, 'index', () => this.buildIndex(video, options));
+  }
+
+  /**
+   * Runs a labelling or index build as a stored run (`sieve runs`), so the labels and signals it
+   * writes name it and the queries that reuse them can say so.
+   */
+  private async asRun<T extends { readonly referenceCalls: number; readonly seconds: number; readonly video: string }>(command: string, kind: string, fn: () => Promise<T>): Promise<T> {
+    const startedAt = new Date();
+    const runId = await this.catalog.beginRun();
+    try {
+      const out = await fn();
+      const video = await this.catalog.findVideoByName(out.video);
+      const model = await this.session.referenceModelRow();
+      await this.catalog.recordQueryRun({ id: runId, query: command, startedAt, finishedAt: new Date(), videoId: video?.id ?? null, modelId: model.id, plan: { kind }, referenceCalls: out.referenceCalls, framesDecoded: 0, seconds: out.seconds, result: { kind, summary: out }, status: 'ok' });
+      return out;
+    } finally {
+      this.catalog.endRun();
+    }
+  }
+
+  private async buildIndex(video: string, options: IndexOptions): Promise<IndexSummary> {
     const model = await this.session.referenceModel();
     const named = await this.catalog.findVideoByName(video);
     const handle = await this.session.registerVideo(named ? named.path : video);
@@ -242,6 +287,37 @@ export class Engine {
       handle.name,
       options.classes,
     );
+  }
+
+  /**
+   * The stored runs, newest first (queries, `label` and `index` builds, failed runs too).
+   *
+   * @example
+   * for (const r of await engine.runs(5)) console.log(r.id, r.status, r.referenceCalls, r.query);
+   */
+  async runs(limit = 20): Promise<RunListing[]> {
+    return listRuns(this.catalog, limit);
+  }
+
+  /**
+   * What stored run `id` rested on: query, plan, reference model and its sha256, the specialized
+   * models with their training provenance, the runs whose labels or models it reused, its costs
+   * and accuracy. Unknown id: `SieveError` `RUN_NOT_FOUND`.
+   */
+  async run(id: number): Promise<RunDetail> {
+    return runDetail(this.catalog, id);
+  }
+
+  /**
+   * A self-contained HTML report of stored run `runId` (answer and bounds, plan with per-stage
+   * costs, a timeline of matched and verified frames, thumbnails with the reference's boxes).
+   *
+   * @example
+   * const result = await engine.query("SELECT frame FROM video WHERE class = 'car'", { videos: { video: 'clip.mp4' } });
+   * writeFileSync('report.html', await engine.report(result.runId!));
+   */
+  async report(runId: number, options: Omit<ReportOptions, 'ffmpeg'> = {}): Promise<string> {
+    return buildReport(this.catalog, runId, { ...options, ffmpeg: this.session.ffmpegOptions() });
   }
 
   async close(): Promise<void> {

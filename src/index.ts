@@ -1,5 +1,6 @@
 /** Sieve's public API. */
-export { openEngine, Engine, type EngineOptions, type QueryOptions, type VideoSummary, type LabelOptions, type LabelSummary, type IndexOptions, type IndexSummary } from './engine.js';
+export { openEngine, Engine, type EngineOptions, type QueryOptions, type VideoSummary, type LabelOptions, type LabelSummary, type IndexOptions, type IndexSummary, type RunListing, type RunDetail, type ReportOptions } from './engine.js';
+export type { StoredAnswer, Provenance } from './runs/run-record.js';
 export type { QueryResult, ResultRow, ResultValue, RunStats, StageStats, AccuracyReport, ProgressEvent } from './engine-types.js';
 export type { DecidedAnswer } from './optimizer/certification-draw.js';
 export { SieveError, QueryError, VideoError, ModelError, StorageError, InterruptedError, type ErrorCategory } from './errors.js';

@@ -5,6 +5,8 @@ import { openEngine, type Engine, type EngineOptions } from '../engine.js';
 import type { QueryResult } from '../engine-types.js';
 import { prepareDemo } from './demo.js';
 import { formatIndex, formatResult, formatVideos } from './format.js';
+import { formatRunDetail, formatRuns } from './format-runs.js';
+import { writeReport } from './report-file.js';
 import { progressRenderer } from './progress.js';
 
 /** A command-line flag for one engine option. */
@@ -113,7 +115,7 @@ function common(command: Command): Command {
   return command.option('--json', 'print machine-readable JSON on stdout').option('--progress', 'show progress bars even when stderr is not a terminal');
 }
 
-const COMMANDS: readonly ((program: Command, session: CliSession) => void)[] = [queryCommand, addCommand, videosCommand, labelCommand, indexCommand, demoCommand];
+const COMMANDS: readonly ((program: Command, session: CliSession) => void)[] = [queryCommand, addCommand, videosCommand, labelCommand, indexCommand, runsCommand, reportCommand, demoCommand];
 
 function queryCommand(program: Command, session: CliSession): void {
   common(
@@ -123,12 +125,14 @@ function queryCommand(program: Command, session: CliSession): void {
       .argument('<sql>', `the query, e.g. "SELECT FCOUNT(*) FROM video WHERE class='car'"`)
       .option('--video <[name=]path>', 'bind a video file to a name for this query (repeatable; a bare path binds the name "video")', collect, [])
       .option('--exact', 'run the reference detector on every frame in range (ground truth)')
+      .option('--report <file>', 'also write an HTML report of the run (answer, plan, timeline, frames with boxes)')
       .addHelpText('after', `\nExamples:\n  sieve query "SELECT FCOUNT(*) FROM video WHERE class='car' AND score >= 0.5" --video clip.mp4\n  sieve query "SELECT timestamp FROM traffic WHERE class='bus' LIMIT 5" --video traffic=clip.mp4 --json\n  sieve query "EXPLAIN SELECT COUNT(DISTINCT frame) FROM traffic WHERE class='car'"`),
-  ).action(async (sql: string, flags: CommonFlags & { video: string[]; exact?: boolean }) => {
+  ).action(async (sql: string, flags: CommonFlags & { video: string[]; exact?: boolean; report?: string }) => {
     await withEngine(session, flags, async (engine, progress) => {
       const result = await engine.query(sql, { videos: parseVideoBindings(flags.video), exact: flags.exact, signal: session.signal, onProgress: progress.onProgress });
       progress.stop();
       printResult(result, flags);
+      if (flags.report && result.runId !== undefined) await writeReport(engine, result.runId, flags.report);
     });
   });
 }
@@ -191,13 +195,50 @@ function indexCommand(program: Command, session: CliSession): void {
   });
 }
 
+function runsCommand(program: Command, session: CliSession): void {
+  const runs = program.command('runs').description('the stored runs: what each query, label and index run asked, cost and reused');
+  common(runs.command('list', { isDefault: true }).description('list stored runs, newest first').option('--limit <n>', 'how many', Number, 20)).action(async (flags: CommonFlags & { limit: number }) => {
+    await withEngine(session, flags, async (engine) => {
+      const list = await engine.runs(flags.limit);
+      process.stdout.write(flags.json ? `${JSON.stringify(list, null, 2)}\n` : `${formatRuns(list)}\n`);
+    });
+  });
+  common(runs.command('show').description("one run: query, plan, reference model and sha256, specialized models and their training, what it reused from which runs, costs, accuracy").argument('<id>', 'run id (sieve runs lists them)', runId)).action(async (id: number, flags: CommonFlags) => {
+    await withEngine(session, flags, async (engine) => {
+      const detail = await engine.run(id);
+      process.stdout.write(flags.json ? `${JSON.stringify(detail, null, 2)}\n` : `${formatRunDetail(detail)}\n`);
+    });
+  });
+}
+
+function reportCommand(program: Command, session: CliSession): void {
+  common(
+    program
+      .command('report')
+      .description('write a self-contained HTML report of a stored run: answer and bounds, plan with stage costs, timeline, matched frames with boxes')
+      .argument('<run>', 'run id (sieve runs lists them)', runId)
+      .option('-o, --output <file>', 'where to write it', 'sieve-report.html'),
+  ).action(async (id: number, flags: CommonFlags & { output: string }) => {
+    await withEngine(session, flags, async (engine) => {
+      await writeReport(engine, id, flags.output);
+    });
+  });
+}
+
+function runId(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new SieveError('BAD_RUN_ID', 'input', `'${value}' is not a run id: give the number 'sieve runs' lists`, { value });
+  return n;
+}
+
 function demoCommand(program: Command, session: CliSession): void {
   common(
     program
       .command('demo')
       .description('run a real query on a sample clip (uses SIEVE_DATA_DIR or ../shared/data; elsewhere downloads a sample clip and model, checksummed)')
-      .option('--exact', 'answer with the reference detector on every frame'),
-  ).action(async (flags: CommonFlags & { exact?: boolean }) => {
+      .option('--exact', 'answer with the reference detector on every frame')
+      .option('--report <file>', 'where to write the HTML report (default: sieve-demo-report.html in the cache directory)'),
+  ).action(async (flags: CommonFlags & { exact?: boolean; report?: string }) => {
     const demo = await prepareDemo({ dataDir: flags['dataDir'] as string | undefined, onNotice: (m) => process.stderr.write(`sieve: ${m}\n`) });
     if (!flags['catalog']) flags['catalog'] = demo.catalog;
     if (!flags['modelDir'] && demo.modelDir) flags['modelDir'] = demo.modelDir;
@@ -206,6 +247,7 @@ function demoCommand(program: Command, session: CliSession): void {
       const result = await engine.query(demo.sql, { videos: { [demo.name]: demo.video }, exact: flags.exact, signal: session.signal, onProgress: progress.onProgress });
       progress.stop();
       printResult(result, flags);
+      if (result.runId !== undefined) await writeReport(engine, result.runId, flags.report ?? demo.report);
     });
   });
 }

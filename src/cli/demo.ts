@@ -18,6 +18,8 @@ export interface Demo {
   readonly sql: string;
   readonly description: string;
   readonly catalog: string;
+  /** Where the demo writes its HTML report. */
+  readonly report: string;
   readonly modelDir?: string;
 }
 
@@ -47,6 +49,7 @@ export async function prepareDemo(options: { dataDir?: string; onNotice?: (messa
     sql: "SELECT FCOUNT(*) FROM lobby WHERE class = 'person' AND score >= 0.5",
     description: `how many people per frame, on average, in ${SAMPLE_CLIP.file} (139 s, people come and go one at a time)`,
     catalog: join(cache, 'demo.duckdb'),
+    report: join(cache, 'sieve-demo-report.html'),
     ...(modelDir ? { modelDir } : {}),
   };
 }

@@ -39,7 +39,7 @@ export function formatIndex(s: IndexSummary): string {
   ].join('\n');
 }
 
-function table(columns: readonly string[], rows: readonly (readonly ResultValue[])[]): string {
+export function table(columns: readonly string[], rows: readonly (readonly ResultValue[])[]): string {
   const cells = rows.map((r) => r.map((v) => (v === null ? 'NULL' : typeof v === 'number' ? fmt(v) : v)));
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i]!.length)));
   const line = (values: readonly string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();

@@ -24,6 +24,7 @@ import type { AnswerNode } from '../plan/physical-node.js';
 import { answerOperator, exactAccuracy } from './answer-operator.js';
 import { buildOperators } from './build-operators.js';
 import { ExecutionContext } from './execution-context.js';
+import { provenanceOf, storedAnswer } from '../runs/run-record.js';
 
 /** Parse, bind, register the video, and gather what the optimizer reads. */
 export async function openQuery(session: EngineSession, sql: string, options: QueryOptions): Promise<{ ctx: ExecutionContext; input: OptimizerInput }> {
@@ -107,7 +108,11 @@ async function storeCascade(ctx: ExecutionContext, fresh: FreshCascade): Promise
 }
 
 /** Stores the query run: its query, plan, reference calls and result. */
-export async function recordRun(ctx: ExecutionContext, step: Extract<OptimizeStep, { kind: 'execute' }>, input: OptimizerInput, result: QueryResult, startedAt: Date): Promise<void> {
+/**
+ * Stores the run under the id the engine reserved for it: the plan, the answer as `sieve runs` and
+ * `sieve report` read it (with the EXPLAIN ANALYZE text), and what it reused from earlier runs.
+ */
+export async function recordRun(ctx: ExecutionContext, step: Extract<OptimizeStep, { kind: 'execute' }>, input: OptimizerInput, result: QueryResult, startedAt: Date, runId: number, planText: string): Promise<void> {
   const st = step.cascade?.statistics;
   const { range } = ctx;
   const search = ctx.search;
@@ -116,18 +121,26 @@ export async function recordRun(ctx: ExecutionContext, step: Extract<OptimizeSte
     : st
     ? { kind: 'cascade', ...st, trainingFrames: st.trainingFrames.length, estimationFrames: st.estimationFrames.length }
     : { kind: 'exact', video: ctx.query.video.name, path: ctx.handle.row.path, model: input.referenceModel, start: range.start, end: range.end, labelled: input.labelled, referenceSecondsPerFrame: input.referenceDetectorSeconds, decodeSize: `${ctx.handle.row.width}x${ctx.handle.row.height}` };
+  const videoId = ctx.handle.row.id;
+  const provenance = await provenanceOf(ctx.catalog, { id: runId, videoId, modelId: ctx.model.id }, {
+    storeFrames: ctx.counters.storeFrames,
+    model: step.cascade && ctx.key ? ctx.key : undefined,
+    index: ctx.indexUse,
+  });
   await ctx.catalog.recordQueryRun({
+    id: runId,
     query: ctx.query.text,
     startedAt,
     finishedAt: new Date(),
-    videoId: ctx.handle.row.id,
+    videoId,
     modelId: ctx.model.id,
     plan,
     referenceCalls: result.stats.referenceCalls,
     framesDecoded: result.stats.framesDecoded,
     seconds: result.stats.seconds,
-    result: { value: result.value ?? null, rows: result.rows.length },
+    result: storedAnswer(result, planText, { classes: ctx.query.classNames, range, timestamps: ctx.handle.timestamps }),
     status: 'ok',
+    provenance,
   });
 }
 

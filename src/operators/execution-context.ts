@@ -101,6 +101,7 @@ export class StageLog {
 
 export interface Counters extends ReferenceScanCounters {
   readonly ledger: FrameLedger;
+  readonly storeFrames: Set<number>;
 }
 
 export class ExecutionContext {
@@ -132,7 +133,7 @@ export class ExecutionContext {
     readonly task: CascadeTask | undefined,
     readonly key: CascadeKey | undefined,
   ) {
-    this.counters = { referenceCalls: 0, labelsFromStore: 0, framesDecoded: 0, detectSeconds: 0, ledger: new FrameLedger(handle.row.frameCount), decode: emptyDecodeStats() };
+    this.counters = { referenceCalls: 0, labelsFromStore: 0, framesDecoded: 0, detectSeconds: 0, ledger: new FrameLedger(handle.row.frameCount), decode: emptyDecodeStats(), storeFrames: new Set() };
     this.where = compileObjectPredicate(query.where);
   }
 

@@ -63,6 +63,8 @@ export interface ReferenceScanCounters {
   decodeWaitSeconds?: number;
   /** Frames decoded per size within the query (a repeat is a wasted decode). */
   readonly ledger?: DecodeLedger;
+  /** The frames whose labels were read back from the store (a run's provenance names who wrote them). */
+  readonly storeFrames?: Set<number>;
   readonly decode?: DecodeStats;
 }
 
@@ -118,6 +120,7 @@ export async function* referenceScan(
       for (const f of chunk) {
         if (stored.has(f)) {
           counters.labelsFromStore++;
+          counters.storeFrames?.add(f);
           out.push({ frame: f, timestamp: ctx.timestamps[f] ?? Number.NaN, detections: fromStore.get(f) ?? [], fromStore: true });
           continue;
         }

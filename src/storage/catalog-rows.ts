@@ -109,6 +109,10 @@ export interface QueryRunInfo {
   readonly status: QueryRunStatus;
   /** The `SieveError` code when `status` is `'error'`. */
   readonly errorCode?: string | null;
+  /** The id reserved by `Catalog.beginRun` (default: the active run's, else the next). */
+  readonly id?: number;
+  /** What the run reused from earlier runs (labels, models, index signals), JSON-serialisable. */
+  readonly provenance?: unknown;
 }
 
 export interface QueryRunRow {
@@ -125,6 +129,7 @@ export interface QueryRunRow {
   readonly result: unknown;
   readonly status: QueryRunStatus;
   readonly errorCode: string | null;
+  readonly provenance: unknown;
 }
 
 /** What identifies a specialized model: one per video, reference model, predicate and kind. */
@@ -148,6 +153,8 @@ export interface SpecializedModelInfo extends SpecializedModelKey {
 export interface SpecializedModelRow extends SpecializedModelInfo {
   readonly id: number;
   readonly createdAt: Date;
+  /** The run that trained it (null before schema version 4). */
+  readonly runId: number | null;
 }
 
 /** A specialized model without its ONNX bytes, for listings. */
@@ -158,6 +165,8 @@ export interface SpecializedModelSummary extends SpecializedModelKey {
   readonly metrics: unknown;
   readonly onnxBytes: number;
   readonly createdAt: Date;
+  /** The run that trained it (null before schema version 4). */
+  readonly runId: number | null;
 }
 
 /** One signal of a video's index: a class's count proxy on every frame, and the model that computed it. */
@@ -177,6 +186,8 @@ export interface IndexSignalInfo {
 
 export interface IndexSignalRow extends IndexSignalInfo {
   readonly createdAt: Date;
+  /** The run that built it (null before schema version 4). */
+  readonly runId: number | null;
 }
 
 /** What one cascade stage costs per frame, measured on one machine. */

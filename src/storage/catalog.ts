@@ -54,6 +54,13 @@ export interface WriteLabelsResult {
  * }
  */
 export class Catalog {
+  /**
+   * The run (a reserved query-run id) that the labels, models and index signals written now
+   * belong to: set by {@link beginRun} for the length of one query, index build or labelling run.
+   * An engine runs one at a time on a catalog, so one slot is enough.
+   */
+  private activeRun: number | null = null;
+
   private constructor(private readonly session: DuckDBSession) {}
 
   /**
@@ -306,6 +313,8 @@ export class Catalog {
           a.appendInteger(modelId);
           a.appendInteger(f.frame);
           a.appendDouble(f.timestamp);
+          if (this.activeRun === null) a.appendNull();
+          else a.appendInteger(this.activeRun);
           a.endRow();
         }
       });
@@ -394,15 +403,32 @@ export class Catalog {
 
   // ---- query runs ------------------------------------------------------------------------------
 
+  /**
+   * Reserves the next query-run id and tags everything written until {@link endRun} with it
+   * (labels, specialized models, index signals). The run is recorded with that id by
+   * {@link recordQueryRun}; an interrupted run leaves its rows tagged with an id no run has.
+   */
+  async beginRun(): Promise<number> {
+    if (this.activeRun !== null) throw new Error(`internal: run ${this.activeRun} is still active on this catalog`);
+    const rows = await this.session.all(`SELECT nextval('query_runs_id_seq') AS id`);
+    this.activeRun = Number(rows[0]!.id);
+    return this.activeRun;
+  }
+
+  /** Ends the active run's tagging (whether it was recorded or not). */
+  endRun(): void {
+    this.activeRun = null;
+  }
+
   async recordQueryRun(info: QueryRunInfo): Promise<QueryRunRow> {
     const p = new SqlParams();
     const rows = await this.session.all(
-      `INSERT INTO query_runs (started_at, finished_at, query, video_id, model_id, plan, reference_calls, frames_decoded,
-         seconds, result, status, error_code)
-       VALUES (${p.add(sqlValue.timestamp(info.startedAt))}, ${p.add(sqlValue.timestamp(info.finishedAt))}, ${p.add(info.query)},
+      `INSERT INTO query_runs (id, started_at, finished_at, query, video_id, model_id, plan, reference_calls, frames_decoded,
+         seconds, result, status, error_code, provenance)
+       VALUES (COALESCE(${p.add(info.id ?? this.activeRun ?? null)}, nextval('query_runs_id_seq')), ${p.add(sqlValue.timestamp(info.startedAt))}, ${p.add(sqlValue.timestamp(info.finishedAt))}, ${p.add(info.query)},
          ${p.add(info.videoId ?? null)}, ${p.add(info.modelId ?? null)}, ${p.add(toJson(info.plan))}, ${p.add(info.referenceCalls)},
          ${p.add(info.framesDecoded)}, ${p.add(info.seconds)}, ${p.add(toJson(info.result))}, ${p.add(info.status)},
-         ${p.add(info.errorCode ?? null)})
+         ${p.add(info.errorCode ?? null)}, ${p.add(toJson(info.provenance ?? null))})
        RETURNING *`,
       p,
     );
@@ -415,20 +441,55 @@ export class Catalog {
     return rows.map(toQueryRunRow);
   }
 
+  async findQueryRun(id: number): Promise<QueryRunRow | undefined> {
+    const rows = await this.session.all(`SELECT * FROM query_runs WHERE id = ?`, SqlParams.of(id));
+    return rows.length === 0 ? undefined : toQueryRunRow(rows[0]);
+  }
+
+  /**
+   * Of `frames` (labelled frames of one video and model), how many each run wrote: the runs whose
+   * labels a query read back from the store. `run: null` is labels written outside any run
+   * (`sieve label`, or before schema version 4).
+   */
+  async labelSources(videoId: number, modelId: number, frames: readonly number[]): Promise<{ run: number | null; frames: number }[]> {
+    if (frames.length === 0) return [];
+    const [list, listType] = sqlValue.integerList(Int32Array.from(frames));
+    const p = new SqlParams();
+    const rows = await this.session.all(
+      `SELECT run_id, count(*) AS n FROM labelled_frames WHERE video_id = ${p.add(videoId)} AND model_id = ${p.add(modelId)}
+         AND frame IN (SELECT unnest(${p.add(list, listType)})) GROUP BY run_id ORDER BY run_id NULLS FIRST`,
+      p,
+    );
+    return rows.map((r) => ({ run: r.run_id === null ? null : Number(r.run_id), frames: Number(r.n) }));
+  }
+
+  /** The frames of one video a run's reference calls labelled (its verified frames), ascending. */
+  async framesLabelledBy(runId: number, videoId: number, modelId: number): Promise<Int32Array> {
+    const [frames] = await this.session.columns(
+      `SELECT frame FROM labelled_frames WHERE run_id = ? AND video_id = ? AND model_id = ? ORDER BY frame`,
+      SqlParams.of(runId, videoId, modelId),
+    );
+    return Int32Array.from(frames as Iterable<number>, Number);
+  }
+
   // ---- specialized models ----------------------------------------------------------------------
 
-  /** Stores a specialized model, replacing the one with the same key (its id is kept). */
+  /**
+   * Stores a specialized model, replacing the one with the same key (its id is kept; so is the run
+   * that trained it when only its statistics change, as a warm run's certification updates them).
+   */
   putSpecializedModel(info: SpecializedModelInfo): Promise<SpecializedModelRow> {
     return this.session.transaction(async () => {
       const p = new SqlParams();
       await this.session.run(
-        `INSERT INTO specialized_models (video_id, reference_model_id, predicate_key, kind, architecture, onnx, manifest, metrics, created_at)
+        `INSERT INTO specialized_models (video_id, reference_model_id, predicate_key, kind, architecture, onnx, manifest, metrics, created_at, run_id)
          VALUES (${p.add(info.videoId)}, ${p.add(info.referenceModelId)}, ${p.add(info.predicateKey)}, ${p.add(info.kind)},
            ${p.add(toJson(info.architecture))}, ${p.add(sqlValue.blob(info.onnx))}, ${p.add(toJson(info.manifest))},
-           ${p.add(toJson(info.metrics))}, ${p.add(sqlValue.timestamp(new Date()))})
+           ${p.add(toJson(info.metrics))}, ${p.add(sqlValue.timestamp(new Date()))}, ${p.add(this.activeRun)})
          ON CONFLICT (video_id, reference_model_id, predicate_key, kind) DO UPDATE SET
            architecture = excluded.architecture, onnx = excluded.onnx, manifest = excluded.manifest,
-           metrics = excluded.metrics, created_at = excluded.created_at`,
+           metrics = excluded.metrics, created_at = excluded.created_at,
+           run_id = CASE WHEN specialized_models.onnx = excluded.onnx THEN specialized_models.run_id ELSE excluded.run_id END`,
         p,
       );
       return (await this.findSpecializedModel(info))!;
@@ -470,7 +531,7 @@ export class Catalog {
       await this.session.run(
         `INSERT INTO index_signals VALUES (${p.add(info.videoId)}, ${p.add(info.referenceModelId)}, ${p.add(info.signal)}, ${p.add(info.classId)},
            ${p.add(toJson(info.architecture))}, ${p.add(sqlValue.blob(info.onnx))}, ${p.add(v.length)}, ${p.add(sqlValue.blob(bytes))},
-           ${p.add(toJson(info.metrics))}, ${p.add(sqlValue.timestamp(new Date()))})`,
+           ${p.add(toJson(info.metrics))}, ${p.add(sqlValue.timestamp(new Date()))}, ${p.add(this.activeRun)})`,
         p,
       );
     });
@@ -491,6 +552,7 @@ export class Catalog {
         values: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)),
         metrics: fromJson(r.metrics),
         createdAt: r.created_at as Date,
+        runId: r.run_id === null ? null : Number(r.run_id),
       };
     });
   }
@@ -668,6 +730,7 @@ function toQueryRunRow(r: SqlRow): QueryRunRow {
     result: fromJson(r.result),
     status: r.status as QueryRunStatus,
     errorCode: r.error_code as string | null,
+    provenance: r.provenance === undefined ? null : fromJson(r.provenance),
   };
 }
 
@@ -683,6 +746,7 @@ function toSpecializedSummary(r: SqlRow): SpecializedModelSummary {
     metrics: fromJson(r.metrics),
     onnxBytes: r.onnx_bytes === undefined ? (r.onnx as Uint8Array).byteLength : Number(r.onnx_bytes),
     createdAt: r.created_at as Date,
+    runId: r.run_id === null || r.run_id === undefined ? null : Number(r.run_id),
   };
 }
 

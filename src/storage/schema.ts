@@ -5,7 +5,7 @@
  */
 
 /** The schema version this build of Sieve reads and writes. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 export const MIGRATIONS: readonly (readonly string[])[] = [
   // 0 -> 1: the first schema.
@@ -148,5 +148,15 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
        created_at TIMESTAMP NOT NULL,
        PRIMARY KEY (video_id, reference_model_id, signal)
      )`,
+  ],
+  // 3 -> 4: provenance. The query run whose reference call wrote a label, trained a model or
+  // built an index signal (NULL for rows written before version 4, or by `sieve label`), and what
+  // each run reused from earlier runs. Run ids are reserved when a run starts, so the rows a run
+  // writes name it even when the run itself is interrupted and never recorded.
+  [
+    `ALTER TABLE labelled_frames ADD COLUMN run_id INTEGER`,
+    `ALTER TABLE specialized_models ADD COLUMN run_id INTEGER`,
+    `ALTER TABLE index_signals ADD COLUMN run_id INTEGER`,
+    `ALTER TABLE query_runs ADD COLUMN provenance JSON`,
   ],
 ];

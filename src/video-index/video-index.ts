@@ -87,7 +87,7 @@ export async function storedSignals(catalog: Catalog, videoId: number, modelId: 
   return catalog.indexSignals(videoId, modelId);
 }
 
-type BuiltSignal = Omit<IndexSignalRow, 'createdAt'>;
+type BuiltSignal = Omit<IndexSignalRow, 'createdAt' | 'runId'>;
 
 async function buildSignals(t: IndexTarget, classIds: readonly number[]): Promise<{ signals: BuiltSignal[]; stages: StageStats[] }> {
   const stages: StageStats[] = [];

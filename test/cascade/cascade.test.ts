@@ -69,6 +69,16 @@ describe('presence cascade', { timeout: 600_000 }, () => {
       expect(fpr).toBeLessThanOrEqual(result.accuracy.estimated.fpr!);
       expect(result.accuracy.estimated.fnr).toBeLessThanOrEqual(0.05);
     }
+    // Run history: the warm run names the cold run whose labels and model it reused.
+    const coldRun = await cascade.run(cold.runId!);
+    const warmRun = await cascade.run(warm.runId!);
+    expect(coldRun.specializedModels.length).toBeGreaterThan(0);
+    expect(coldRun.specializedModels.every((m) => m.trainedHere && m.trainingFrames > 0)).toBe(true);
+    expect(warmRun.reusedRuns).toContain(cold.runId);
+    expect(warmRun.specializedModels.map((m) => ({ id: m.id, trainedByRun: m.trainedByRun, trainedHere: m.trainedHere }))).toEqual(coldRun.specializedModels.map((m) => ({ id: m.id, trainedByRun: cold.runId, trainedHere: false })));
+    expect(warmRun.provenance!.labels.find((l) => l.run === cold.runId)?.frames).toBe(warm.stats.labelsFromStore);
+    expect(warmRun.sources).toContainEqual({ run: cold.runId, query: expect.stringContaining("class = 'person'") });
+
     const plan = await cascade.query(`EXPLAIN ${sql}`, { videos: { shop: path } });
     expect(plan.plan).toMatch(/ReferenceScan .* on uncertain frames/);
     expect(plan.plan).toMatch(/Interpolate between agreeing labelled frames/);

@@ -304,6 +304,42 @@ describe('models', () => {
     expect(await catalog.countLabelled(video.id, current.id)).toBe(0);
     expect(await catalog.countLabelled(video.id, old!.id)).toBe(1);
   });
+
+  it('upgrades a version-3 catalog: its labels and runs are kept with no run named, new ones name theirs', async () => {
+    const path = join(dir, 'v3.duckdb');
+    const instance = await DuckDBInstance.create(path);
+    const connection = await instance.connect();
+    for (const statement of MIGRATIONS.slice(0, 3).flat()) await connection.run(statement);
+    await connection.run(`INSERT INTO meta VALUES ('schema_version', '3')`);
+    connection.closeSync();
+    instance.closeSync();
+    let catalog = await Catalog.open(path);
+    const video = await catalog.registerVideo(videoInfo());
+    const model = await catalog.registerModel(yolox);
+    await catalog.writeLabels(video.id, model.id, [labelsFor(0), labelsFor(1)]);
+    await catalog.close();
+    // Back to version 3 on disk, as an older Sieve left it: no run_id columns.
+    const downgrade = await DuckDBInstance.create(path);
+    const c2 = await downgrade.connect();
+    for (const t of ['labelled_frames', 'specialized_models', 'index_signals']) await c2.run(`ALTER TABLE ${t} DROP COLUMN run_id`);
+    await c2.run(`ALTER TABLE query_runs DROP COLUMN provenance`);
+    await c2.run(`UPDATE meta SET value = '3' WHERE key = 'schema_version'`);
+    c2.closeSync();
+    downgrade.closeSync();
+
+    catalog = await Catalog.open(path);
+    open.push(catalog);
+    expect(catalog.schemaVersion).toBe(SCHEMA_VERSION);
+    expect(await catalog.labelSources(video.id, model.id, [0, 1])).toEqual([{ run: null, frames: 2 }]);
+    const run = await catalog.beginRun();
+    await catalog.writeLabels(video.id, model.id, [labelsFor(2)]);
+    catalog.endRun();
+    expect([...(await catalog.framesLabelledBy(run, video.id, model.id))]).toEqual([2]);
+    expect(await catalog.labelSources(video.id, model.id, [0, 1, 2])).toEqual([
+      { run: null, frames: 2 },
+      { run, frames: 1 },
+    ]);
+  });
 });
 
 describe('labels', () => {
