@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { video } from '../helpers.js';
+import { browserMissing, renderInBrowser } from '../report/browser.js';
 import { ensureBuilt, runSieve } from './run-sieve.js';
 
 let tmp: string;
@@ -36,6 +37,17 @@ it('prints an FCOUNT answer from a fresh catalog, accelerated and within its err
   expect(run.stderr).toMatch(/\d+\/\d+ frames \| [0-9.]+ frames\/s \| ETA/);
   const catalog = join(cache, 'demo.duckdb');
   expect(existsSync(catalog), 'the demo catalog lives in SIEVE_CACHE_DIR').toBe(true);
+  // It ends by writing the run's HTML report and saying where; a browser shows frames with boxes, the timeline and the plan.
+  const report = join(cache, 'sieve-demo-report.html');
+  expect(run.stderr).toContain(`report of run 1 written to ${report}`);
+  const missing = browserMissing();
+  if (!missing) {
+    const shown = await renderInBrowser(report, 'demo-report.png');
+    expect(shown).toMatchObject({ images: 24, decoded: 24, problems: [] });
+    expect(shown.labelTicks).toBeGreaterThan(0);
+    expect(shown.planItems).toBeGreaterThanOrEqual(3);
+    expect(Number(/= ([0-9.]+)/.exec(shown.answer)?.[1])).toBeCloseTo(value, 3);
+  }
 
   const clip = video('intel_one_by_one_person.mp4');
   const exact = await runSieve(['query', "SELECT FCOUNT(*) FROM lobby WHERE class = 'person' AND score >= 0.5", '--video', `lobby=${clip}`, '--exact', '--json', '--catalog', catalog], { env: { SIEVE_CACHE_DIR: cache } });

@@ -5,7 +5,7 @@
  * (Debian's, driven by playwright-core; no browser download), which must render the timeline and
  * the thumbnails without a console error. The screenshot is kept in `test-artifacts/`.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,14 +14,13 @@ import type { QueryResult } from '../../src/engine-types.js';
 import { SieveError } from '../../src/errors.js';
 import type { RunDetail, RunListing } from '../../src/runs/run-view.js';
 import { esc } from '../../src/report/report-html.js';
-import { repoRoot, video } from '../helpers.js';
+import { video } from '../helpers.js';
+import { browserMissing, renderInBrowser } from './browser.js';
 import { ensureBuilt, jsonOf, runSieve } from '../cli/run-sieve.js';
 
 const clip = video('campus_pedestrians_vtest.mp4');
 const SELECT = "SELECT frame FROM campus WHERE class = 'person' AND timestamp < 3";
 const COUNT = "SELECT FCOUNT(*) FROM campus WHERE class = 'person' AND timestamp < 3";
-const CHROMIUM = [process.env.SIEVE_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p): p is string => !!p && existsSync(p));
-const ARTIFACTS = join(repoRoot, 'test-artifacts');
 
 let tmp: string;
 let engine: Engine;
@@ -107,53 +106,23 @@ describe('HTML report', () => {
   });
 
   it('opens in headless Chromium: timeline and thumbnails render, no console errors', async (ctx) => {
-    if (!CHROMIUM) {
-      if (process.env.SIEVE_REQUIRE_BROWSER === '1') throw new Error('SIEVE_REQUIRE_BROWSER=1 but no chromium found (apt-get install chromium)');
-      ctx.skip('no chromium on this machine (Debian: apt-get install chromium)');
-    }
+    const missing = browserMissing();
+    if (missing) ctx.skip(missing);
     const e = await openEngine({ catalog: join(tmp, 'c.duckdb') });
     const file = join(tmp, 'count.html');
     try {
-      const { writeFileSync } = await import('node:fs');
       writeFileSync(file, await e.report(count.runId!));
     } finally {
       await e.close();
     }
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1200, height: 1400 } });
-      const problems: string[] = [];
-      page.on('console', (m) => {
-        if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
-      });
-      page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-      page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
-      await page.goto(`file://${file}`, { waitUntil: 'load' });
-      // Run in the page (a string, so this file needs no DOM types).
-      const shown = (await page.evaluate(`(() => {
-        const imgs = [...document.querySelectorAll('figure.thumb img')];
-        const timeline = document.querySelector('svg.timeline').getBoundingClientRect();
-        return {
-          images: imgs.length,
-          decoded: imgs.filter((i) => i.complete && i.naturalWidth > 0).length,
-          timelineWidth: timeline.width,
-          labelTicks: document.querySelectorAll('svg.timeline rect.before').length,
-          planItems: document.querySelectorAll('#plan .tree li').length,
-        };
-      })()`)) as { images: number; decoded: number; timelineWidth: number; labelTicks: number; planItems: number };
-      // The count's answer has no frames: it shows the frames the reference labelled, with boxes.
-      expect(shown.images).toBe(24);
-      expect(shown.decoded).toBe(24);
-      expect(shown.timelineWidth).toBeGreaterThan(500);
-      expect(shown.labelTicks).toBeGreaterThan(0);
-      expect(shown.planItems).toBeGreaterThanOrEqual(2);
-      expect(await page.textContent('#answer .value')).toMatch(/^FCOUNT\(\*\) = \d/);
-      mkdirSync(ARTIFACTS, { recursive: true });
-      await page.screenshot({ path: join(ARTIFACTS, 'report.png'), fullPage: true });
-      expect(problems).toEqual([]);
-    } finally {
-      await browser.close();
-    }
+    const shown = await renderInBrowser(file, 'report-count.png');
+    // The count's answer has no frames: it shows frames the reference labelled, with their boxes.
+    expect(shown).toMatchObject({ images: 24, decoded: 24, matchedMarks: 0, problems: [] });
+    expect(shown.timelineWidth).toBeGreaterThan(500);
+    expect(shown.labelTicks).toBeGreaterThan(0);
+    expect(shown.planItems).toBeGreaterThanOrEqual(2);
+    expect(shown.answer).toMatch(/^FCOUNT\(\*\) = \d/);
+    const select = await renderInBrowser(join(tmp, 'select.html'), 'report-select.png');
+    expect(select).toMatchObject({ images: 24, decoded: 24, matchedMarks: 1, problems: [] });
   });
 });
