@@ -1,7 +1,7 @@
 /**
  * The cascade against each ffmpeg build present (the bundled 2018 build, and Debian's 5.1 on
  * PATH in CI): each decoder's exact answer decodes no frame twice and keeps its ffmpeg command
- * lines short, and the two agree on at least 99% of frames. The cascade meets its targets against
+ * lines short, and the two agree on at least 99% of the first 8 seconds' frames. The cascade meets its targets against
  * its decoder's own exact answer on the PATH build here; on the bundled build (the default, and
  * the only one where there is no ffmpeg on PATH) `cascade.test.ts` runs the same queries.
  */
@@ -16,6 +16,8 @@ import { ffmpegBackends, video, type FfmpegBackend } from '../helpers.js';
 
 const path = video('shopfront_cctv.mp4');
 const RANGE = 'timestamp < 20';
+/** The frames on which the two decoders' exact answers are compared. */
+const AGREE_RANGE = 'timestamp < 8';
 const PRESENCE = `SELECT frame FROM shop WHERE class = 'person' AND ${RANGE} FNR WITHIN 0.05 FPR WITHIN 0.05`;
 const FCOUNT = `SELECT FCOUNT(*) FROM shop WHERE class = 'person' AND ${RANGE} ERROR WITHIN 0.1 AT CONFIDENCE 95%`;
 const backends = ffmpegBackends();
@@ -43,10 +45,13 @@ describe.each(backends)('ffmpeg $name ($version)', { timeout: 600_000 }, (backen
 
   it('presence: this decoder\'s exact answer, and the cascade meets its targets against it (the bundled build\'s in cascade.test.ts when both are present)', async () => {
     exact = await engineFor(backend, 'exact');
-    const truth = await exact.query(PRESENCE, { videos: { shop: path }, exact: true });
+    // Where both builds are present, the bundled one's exact answer only has to be compared with
+    // the PATH one's (its cascade runs in cascade.test.ts): its first 8 seconds are enough for that.
+    const compareOnly = backend.name === 'bundled' && backends.length > 1;
+    const truth = await exact.query(compareOnly ? PRESENCE.replace(RANGE, AGREE_RANGE) : PRESENCE, { videos: { shop: path }, exact: true });
     exactPresence.set(backend.name, truth);
     expectOneReadPerSize(truth);
-    if (backend.name === 'bundled' && backends.length > 1) return;
+    if (compareOnly) return;
     const cold = await (await engineFor(backend, 'cascade')).query(PRESENCE, { videos: { shop: path } });
     expect(cold.accuracy.mode).toBe('cascade');
     // Fewer than naive: on 600 frames the certification sample (set by the targets) is a large share.
@@ -79,12 +84,14 @@ describe.each(backends)('ffmpeg $name ($version)', { timeout: 600_000 }, (backen
 
 describe.runIf(backends.length > 1)('the two decoders', () => {
   it('give exact answers that agree on at least 99% of frames', () => {
-    const [a, b] = [...exactPresence.values()];
+    const [a, b] = [exactPresence.get('bundled'), exactPresence.get('path')];
     expect(a && b, 'both decoders answered').toBeTruthy();
+    // The bundled build answered the first 8 seconds; the PATH build's answer on the same frames.
     const N = a!.stats.framesInRange;
-    expect(b!.stats.framesInRange).toBe(N);
+    expect(N).toBeGreaterThanOrEqual(200);
+    expect(b!.stats.framesInRange).toBeGreaterThan(N);
     const pa = new Set(a!.rows.map((r) => r['frame']));
-    const pb = new Set(b!.rows.map((r) => r['frame']));
+    const pb = new Set(b!.rows.map((r) => r['frame']).filter((f) => Number(f) < N));
     const differ = [...pa].filter((f) => !pb.has(f)).length + [...pb].filter((f) => !pa.has(f)).length;
     expect(differ / N).toBeLessThanOrEqual(0.01);
   });
