@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEngine, type Engine } from '../../src/engine.js';
 import { video } from '../helpers.js';
+import { seedTruth } from '../truth-cache.js';
 
 /**
  * The cascade against the exact answer on real video: shopfront_cctv's first 20 seconds, where
@@ -18,8 +19,9 @@ let exact: Engine;
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sieve-cascade-'));
   cascade = await openEngine({ catalog: join(dir, 'cascade.duckdb') });
+  await seedTruth(join(dir, 'exact.duckdb'), path, 30);
   exact = await openEngine({ catalog: join(dir, 'exact.duckdb') });
-});
+}, 900_000);
 
 afterAll(async () => {
   await cascade?.close();

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEngine } from '../../src/engine.js';
 import type { QueryResult } from '../../src/engine-types.js';
 import { video } from '../helpers.js';
+import { seedTruth } from '../truth-cache.js';
 
 const path = video('shopfront_cctv.mp4');
 const videos = { shop: path };
@@ -22,7 +23,8 @@ let truthCatalog: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sieve-coverage-'));
   truthCatalog = join(dir, 'truth.duckdb');
-});
+  await seedTruth(truthCatalog, path, 30);
+}, 900_000);
 
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });

@@ -17,6 +17,7 @@ import { openEngine } from '../../src/engine.js';
 import { answerRates, drawCertification, type DecidedAnswer } from '../../src/optimizer/certification-draw.js';
 import { Random } from '../../src/training/random.js';
 import { video } from '../helpers.js';
+import { seedTruth } from '../truth-cache.js';
 
 const path = video('shopfront_cctv.mp4');
 const videos = { shop: path };
@@ -26,10 +27,11 @@ const RUNS = 300;
 let dir: string;
 let truthCatalog: string;
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sieve-presence-coverage-'));
   truthCatalog = join(dir, 'truth.duckdb');
-});
+  await seedTruth(truthCatalog, path, 30);
+}, 900_000);
 
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
