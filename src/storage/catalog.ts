@@ -593,7 +593,7 @@ export class Catalog {
 }
 
 async function migrate(session: DuckDBSession): Promise<void> {
-  await session.transaction(async () => {
+  const migrated = await session.transaction(async () => {
     const tables = (await session.column(
       `SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main'`,
     )) as string[];
@@ -612,7 +612,7 @@ async function migrate(session: DuckDBSession): Promise<void> {
         { path: session.path, schemaVersion: version, supported: SCHEMA_VERSION },
       );
     }
-    if (version === SCHEMA_VERSION) return;
+    if (version === SCHEMA_VERSION) return false;
     for (let v = version; v < SCHEMA_VERSION; v++) {
       for (const statement of MIGRATIONS[v]) await session.run(statement);
     }
@@ -620,7 +620,12 @@ async function migrate(session: DuckDBSession): Promise<void> {
       `INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
       SqlParams.of(String(SCHEMA_VERSION)),
     );
+    return true;
   });
+  // Write the new schema into the database file at once: DuckDB 1.5 cannot replay an
+  // `ALTER TABLE ... ADD COLUMN` on a table with a `nextval` default from its WAL ("no default
+  // database set"), so a process killed before its first checkpoint left a catalog no one could open.
+  if (migrated) await session.run('CHECKPOINT');
 }
 
 function notSieve(path: string): StorageError {
