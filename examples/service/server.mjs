@@ -8,7 +8,10 @@
  *
  *   node examples/service/server.mjs --catalog service.duckdb --port 8080
  */
+import { realpathSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openEngine, parseQuery, SieveError } from '../../dist/src/index.js';
 
@@ -17,21 +20,35 @@ const MAX_BODY = 1 << 20;
 /** Least time between two progress events of one phase, per job. */
 const PROGRESS_EVERY_MS = 200;
 
-/** HTTP status for a library error: bad requests 400, unknown things 404, broken files 422, stops 409. */
+/** Codes naming something the client asked for that does not exist. */
+const NOT_FOUND_CODES = new Set(['VIDEO_NOT_FOUND', 'UNKNOWN_VIDEO', 'RUN_NOT_FOUND']);
+/** Codes of the server's own set-up (its ffmpeg), which no request can fix. */
+const SERVER_CODES = new Set(['FFMPEG_NOT_FOUND']);
+
+/**
+ * HTTP status for a library error: a video or run that does not exist 404; any other query error
+ * 400; a file that is there but is no readable video 422; an interrupted run 409; the server's
+ * model, ffmpeg or catalog failing, or anything unexpected, 500.
+ */
 export function statusFor(error) {
   if (!(error instanceof SieveError)) return 500;
-  if (/NOT_FOUND|MISSING|UNKNOWN_VIDEO/.test(error.code)) return 404;
+  if (NOT_FOUND_CODES.has(error.code)) return 404;
+  if (SERVER_CODES.has(error.code)) return 500;
   switch (error.category) {
     case 'query':
       return 400;
     case 'input':
-    case 'model':
       return 422;
     case 'interrupted':
       return 409;
-    default:
+    default: // 'model' (the server's reference model), 'storage', 'runtime'
       return 500;
   }
+}
+
+/** A request error made by the service itself (not the library): `{ error: { code, message } }`. */
+function requestError(status, code, message, details = {}) {
+  return Object.assign(new Error(message), { status, code, details });
 }
 
 function errorBody(error) {
@@ -50,22 +67,50 @@ async function readJson(req) {
   const chunks = [];
   for await (const chunk of req) {
     size += chunk.length;
-    if (size > MAX_BODY) throw Object.assign(new Error(`request body over ${MAX_BODY} bytes`), { status: 413, code: 'BODY_TOO_LARGE' });
+    if (size > MAX_BODY) {
+      // Stop reading; the answer goes out at once and the connection closes after it.
+      req.pause();
+      throw requestError(413, 'BODY_TOO_LARGE', `the request body is over ${MAX_BODY} bytes`, { limit: MAX_BODY });
+    }
     chunks.push(chunk);
   }
+  let body;
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
   } catch (e) {
-    throw Object.assign(new Error(`the body is not JSON: ${e.message}`), { status: 400, code: 'BAD_JSON' });
+    throw requestError(400, 'BAD_JSON', `the body is not JSON: ${e.message}`);
   }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw requestError(400, 'BAD_JSON', 'the body must be a JSON object');
+  return body;
+}
+
+/**
+ * The `videos` of a query submission: an object of name -> file path, each file present (so that
+ * a missing file is a 404 now rather than an `error` event later; the code is the library's).
+ */
+function checkVideos(videos) {
+  if (videos === undefined) return {};
+  if (videos === null || typeof videos !== 'object' || Array.isArray(videos) || !Object.values(videos).every((p) => typeof p === 'string')) {
+    throw requestError(400, 'BAD_REQUEST', '"videos" must be an object of name -> video file path');
+  }
+  for (const path of Object.values(videos)) {
+    let file = false;
+    try {
+      file = statSync(path).isFile();
+    } catch {
+      // reported below
+    }
+    if (!file) throw requestError(404, 'VIDEO_NOT_FOUND', `video file not found: ${resolve(path)}`, { path });
+  }
+  return videos;
 }
 
 /** One submitted query and everything its followers need. */
 class Job {
-  constructor(id, sql, videos) {
+  constructor(id, sql, options) {
     this.id = id;
     this.sql = sql;
-    this.videos = videos;
+    this.options = options;
     this.status = 'queued';
     this.events = []; // every event so far: a late follower replays them
     this.followers = new Set();
@@ -102,7 +147,6 @@ export async function startService({ port = 0, host = '127.0.0.1', catalog, engi
   const jobs = new Map();
   const queue = [];
   let nextId = 1;
-  let running = null;
   // The catalog's one writer: queries and video registrations go through this chain in order.
   let chain = Promise.resolve();
   const serialized = (fn) => {
@@ -111,13 +155,31 @@ export async function startService({ port = 0, host = '127.0.0.1', catalog, engi
     return p;
   };
 
+  const position = (job) => queue.indexOf(job); // jobs ahead of it, the running one included
+  const dequeue = (job) => {
+    const i = queue.indexOf(job);
+    if (i >= 0) queue.splice(i, 1);
+  };
+
+  /** Stops a job: a queued one never starts; a running one stops at its next batch. */
+  function cancel(job) {
+    if (job.status === 'queued') {
+      job.status = 'cancelled';
+      dequeue(job);
+      job.controller.abort();
+      job.emit('status', { status: 'cancelled', at: Date.now() });
+      job.emit('end', { status: 'cancelled', at: Date.now() });
+    } else if (job.status === 'running') {
+      job.controller.abort();
+    }
+  }
+
   async function runJob(job) {
-    if (job.status === 'cancelled') return;
-    running = job;
+    if (job.status !== 'queued') return;
     job.status = 'running';
-    job.emit('status', { status: 'running' });
+    job.emit('status', { status: 'running', at: Date.now() });
     try {
-      const result = await engine.query(job.sql, { videos: job.videos, signal: job.controller.signal, onProgress: (p) => job.progress(p) });
+      const result = await engine.query(job.sql, { ...job.options, signal: job.controller.signal, onProgress: (p) => job.progress(p) });
       job.status = 'done';
       job.result = result;
       job.runId = result.runId;
@@ -127,32 +189,33 @@ export async function startService({ port = 0, host = '127.0.0.1', catalog, engi
       job.error = errorBody(error).error;
       job.emit('error', job.error);
     } finally {
-      running = null;
-      queue.splice(queue.indexOf(job), 1);
-      job.emit('end', { status: job.status });
+      dequeue(job);
+      job.emit('end', { status: job.status, at: Date.now() });
     }
   }
 
   const routes = [
     ['POST', /^\/videos$/, async (req, res) => {
       const body = await readJson(req);
-      if (typeof body.path !== 'string') return send(res, 400, { error: { code: 'BAD_REQUEST', message: 'give {"path": "<video file>", "name": "<optional name>"}' } });
-      const video = await serialized(() => engine.addVideo(body.path, typeof body.name === 'string' ? body.name : undefined));
+      if (typeof body.path !== 'string' || (body.name !== undefined && typeof body.name !== 'string')) throw requestError(400, 'BAD_REQUEST', 'give {"path": "<video file>", "name": "<optional name>"}');
+      const video = await serialized(() => engine.addVideo(body.path, body.name));
       send(res, 201, video);
     }],
     ['GET', /^\/videos$/, async (_req, res) => send(res, 200, await serialized(() => engine.listVideos()))],
     ['POST', /^\/queries$/, async (req, res) => {
       const body = await readJson(req);
-      if (typeof body.sql !== 'string') return send(res, 400, { error: { code: 'BAD_REQUEST', message: 'give {"sql": "<FrameQL query>", "videos": {"name": "<path>"}}' } });
-      parseQuery(body.sql); // a malformed query is answered now, with its line and column
-      const job = new Job(String(nextId++), body.sql, body.videos ?? {});
+      if (typeof body.sql !== 'string') throw requestError(400, 'BAD_REQUEST', 'give {"sql": "<FrameQL query>", "videos": {"<name>": "<path>"}, "exact": false}');
+      if (body.exact !== undefined && typeof body.exact !== 'boolean') throw requestError(400, 'BAD_REQUEST', '"exact" must be true or false');
+      parseQuery(body.sql); // a malformed query is answered now (QueryError: 400 with its code, line and column)
+      const videos = checkVideos(body.videos);
+      const job = new Job(String(nextId++), body.sql, { videos, ...(body.exact ? { exact: true } : {}) });
       jobs.set(job.id, job);
       queue.push(job);
-      job.emit('status', { status: 'queued', position: queue.length - 1 });
+      job.emit('status', { status: 'queued', position: position(job), at: Date.now() });
       void serialized(() => runJob(job));
-      send(res, 202, { id: job.id, status: job.status, position: queue.indexOf(job), links: { self: `/queries/${job.id}`, events: `/queries/${job.id}/events`, report: `/queries/${job.id}/report` } });
+      send(res, 202, { id: job.id, status: job.status, position: position(job), links: { self: `/queries/${job.id}`, events: `/queries/${job.id}/events`, report: `/queries/${job.id}/report` } });
     }],
-    ['GET', /^\/queries\/([^/]+)$/, async (_req, res, job) => send(res, 200, { ...job.view(), ...(job.status === 'queued' ? { position: queue.indexOf(job) } : {}) })],
+    ['GET', /^\/queries\/([^/]+)$/, async (_req, res, job) => send(res, 200, { ...job.view(), ...(job.status === 'queued' ? { position: position(job) } : {}) })],
     ['GET', /^\/queries\/([^/]+)\/events$/, async (_req, res, job) => {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
       for (const item of job.events) writeEvent(res, item);
@@ -167,13 +230,9 @@ export async function startService({ port = 0, host = '127.0.0.1', catalog, engi
       res.end(html);
     }],
     ['DELETE', /^\/queries\/([^/]+)$/, async (_req, res, job) => {
-      if (job.status === 'queued') {
-        job.status = 'cancelled';
-        queue.splice(queue.indexOf(job), 1);
-        job.emit('end', { status: 'cancelled' });
-      } else if (job === running) {
-        job.controller.abort();
-      }
+      if (job.status !== 'queued' && job.status !== 'running') throw requestError(409, 'QUERY_FINISHED', `query ${job.id} is ${job.status} already`);
+      cancel(job);
+      // A queued job is cancelled now; a running one reports 'cancelled' when it has stopped.
       send(res, 202, job.view());
     }],
   ];
@@ -181,9 +240,14 @@ export async function startService({ port = 0, host = '127.0.0.1', catalog, engi
   const server = createServer(async (req, res) => {
     try {
       const url = new URL(req.url ?? '/', 'http://service');
+      const allowed = [];
       for (const [method, pattern, handler] of routes) {
         const m = pattern.exec(url.pathname);
-        if (!m || req.method !== method) continue;
+        if (!m) continue;
+        if (req.method !== method) {
+          allowed.push(method);
+          continue;
+        }
         if (m[1] !== undefined) {
           const job = jobs.get(m[1]);
           if (!job) return send(res, 404, { error: { code: 'QUERY_NOT_FOUND', message: `no query ${m[1]}` } });
@@ -191,10 +255,17 @@ export async function startService({ port = 0, host = '127.0.0.1', catalog, engi
         }
         return await handler(req, res);
       }
+      if (allowed.length > 0) {
+        res.setHeader('allow', allowed.join(', '));
+        return send(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: `${req.method} ${url.pathname}: use ${allowed.join(' or ')}` } });
+      }
       send(res, 404, { error: { code: 'NOT_FOUND', message: `no route ${req.method} ${url.pathname}` } });
     } catch (error) {
       if (res.headersSent) return res.end();
-      if (error && error.status) return send(res, error.status, { error: { code: error.code, message: error.message } });
+      if (error && error.status) {
+        if (error.status === 413) res.setHeader('connection', 'close');
+        return send(res, error.status, { error: { code: error.code, message: error.message, ...error.details } });
+      }
       send(res, statusFor(error), errorBody(error));
     }
   });
@@ -203,7 +274,7 @@ export async function startService({ port = 0, host = '127.0.0.1', catalog, engi
   return {
     url: `http://${host}:${address.port}`,
     async close() {
-      for (const job of jobs.values()) job.controller.abort();
+      for (const job of jobs.values()) cancel(job);
       await chain;
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
@@ -212,7 +283,15 @@ export async function startService({ port = 0, host = '127.0.0.1', catalog, engi
   };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+const runDirectly = (() => {
+  try {
+    return process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
+  } catch {
+    return false;
+  }
+})();
+
+if (runDirectly) {
   const { values } = parseArgs({ options: { catalog: { type: 'string', default: 'service.duckdb' }, port: { type: 'string', default: '8080' }, host: { type: 'string', default: '127.0.0.1' } } });
   const service = await startService({ catalog: values.catalog, port: Number(values.port), host: values.host });
   process.stdout.write(`sieve service on ${service.url} (catalog ${values.catalog})\n`);
