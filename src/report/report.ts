@@ -73,11 +73,12 @@ export async function buildReport(catalog: Catalog, runId: number, options: Repo
  */
 export function chooseThumbnails(answer: Pick<StoredAnswer, 'matched' | 'matchedFrames' | 'kind'>, labelled: Int32Array, max: number): { frames: number[]; note: string } {
   const labelledSet = new Set(labelled);
-  const matched: number[] = [];
-  for (const [s, e] of answer.matched) for (let f = s; f < e; f++) matched.push(f);
-  if (matched.length > 0) {
-    const verified = matched.filter((f) => labelledSet.has(f));
-    const frames = verified.length >= max ? evenly(verified, max) : [...verified, ...evenly(matched.filter((f) => !labelledSet.has(f)), max - verified.length)];
+  if (answer.matched.length > 0) {
+    // Without listing every matched frame (a long answer can match most of a long video).
+    const verified = labelledWithin(labelled, answer.matched);
+    const need = Math.max(0, max - verified.length);
+    const others = need === 0 ? [] : evenly(offsetsToFrames(answer.matched, Math.min(answer.matchedFrames, 4 * max)).filter((f) => !labelledSet.has(f)), need);
+    const frames = verified.length >= max ? evenly(verified, max) : [...verified, ...others];
     const shown = frames.length;
     const total = answer.matchedFrames;
     return {
@@ -88,6 +89,32 @@ export function chooseThumbnails(answer: Pick<StoredAnswer, 'matched' | 'matched
   if (labelled.length === 0 || max === 0) return { frames: [], note: 'no matched frames and no reference labels in range to draw' };
   const frames = evenly([...labelled], max);
   return { frames, note: `the answer is ${answer.kind === 'aggregate' ? 'a number' : 'empty'}: ${frames.length} of the ${labelled.length} frames the reference labelled in range, sampled evenly over time` };
+}
+
+/** The labelled frames (ascending) that lie in the half-open `intervals` (ascending, disjoint). */
+function labelledWithin(labelled: Int32Array, intervals: readonly (readonly [number, number])[]): number[] {
+  const out: number[] = [];
+  let i = 0;
+  for (const f of labelled) {
+    while (i < intervals.length && intervals[i]![1] <= f) i++;
+    if (i === intervals.length) break;
+    if (f >= intervals[i]![0]) out.push(f);
+  }
+  return out;
+}
+
+/** `n` frames spread evenly over the frames of `intervals`, found by walking the intervals once. */
+function offsetsToFrames(intervals: readonly (readonly [number, number])[], n: number): number[] {
+  const total = intervals.reduce((a, [s, e]) => a + e - s, 0);
+  const out: number[] = [];
+  let i = 0;
+  let before = 0; // frames in the intervals ahead of interval i
+  for (let k = 0; k < n; k++) {
+    const offset = Math.floor(((k + 0.5) * total) / n);
+    for (let [s, e] = intervals[i]!; offset >= before + e - s; [s, e] = intervals[++i]!) before += e - s;
+    out.push(intervals[i]![0] + offset - before);
+  }
+  return out;
 }
 
 /** `n` items spread evenly over `xs` (all of them when there are fewer). */

@@ -110,7 +110,7 @@ export async function provenanceOf(
     const m = await catalog.findSpecializedModel(used.model);
     if (m) models.push({ id: m.id, kind: m.kind, predicate: m.predicateKey, run: m.runId, trainedHere: m.runId === run.id });
   }
-  const signals = used.index ? await catalog.indexSignals(run.videoId, run.modelId) : [];
+  const signals = used.index && used.index.reused.length > 0 ? await catalog.indexSignalRuns(run.videoId, run.modelId) : [];
   const reused = (used.index?.reused ?? []).map((signal) => ({ signal, run: signals.find((s) => s.signal === signal)?.runId ?? null }));
   return { labels, models, index: { reused, added: used.index?.added ?? [] } };
 }

@@ -557,6 +557,12 @@ export class Catalog {
     });
   }
 
+  /** Which run built each index signal of a video (no model or per-frame values read). */
+  async indexSignalRuns(videoId: number, referenceModelId: number): Promise<{ signal: string; runId: number | null }[]> {
+    const rows = await this.session.all(`SELECT signal, run_id FROM index_signals WHERE video_id = ? AND reference_model_id = ? ORDER BY signal`, SqlParams.of(videoId, referenceModelId));
+    return rows.map((r) => ({ signal: String(r.signal), runId: r.run_id === null ? null : Number(r.run_id) }));
+  }
+
   // ---- stage costs -----------------------------------------------------------------------------
 
   /** Stores a measured per-frame cost, replacing the earlier measurement for the same stage, key and machine. */
