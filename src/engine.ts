@@ -40,10 +40,13 @@ export interface EngineOptions {
   readonly catalog?: string;
   /** Reference detector: a built-in model name or an ONNX file; default `yolo11n_int8dyn_640`. */
   readonly referenceModel?: string;
+  /** A folder of ONNX detectors searched first (default `SIEVE_MODEL_DIR`). */
   readonly modelDir?: string;
+  /** A data folder whose `models/` is searched next (default `SIEVE_DATA_DIR`). */
   readonly dataDir?: string;
+  /** Where downloaded models are cached (default `SIEVE_CACHE_DIR/models`, else `~/.cache/sieve/models`). */
   readonly cacheDir?: string;
-  /** Default `cpu`; `auto` tries CUDA first. */
+  /** Default `cpu`; `cuda` needs onnxruntime-node installed with `ONNXRUNTIME_NODE_INSTALL=cuda12`; `auto` tries CUDA first. */
   readonly executionProvider?: ExecutionProviderChoice;
   readonly ffmpegPath?: string;
   readonly ffprobePath?: string;
@@ -101,9 +104,11 @@ export interface VideoSummary {
 }
 
 export interface LabelOptions {
-  /** Seconds. */
+  /** Seconds from the start (default 0). */
   readonly from?: number;
+  /** Seconds from the start (default: the end). */
   readonly to?: number;
+  /** Every `step`-th frame (default 1). */
   readonly step?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (event: ProgressEvent) => void;
@@ -165,6 +170,23 @@ export class Engine {
    * Answers a FrameQL query. See FRAMEQL.md for the dialect. The run is stored in the catalog
    * (`result.runId`; `sieve runs show <id>`). A run that fails or is interrupted is not stored;
    * the labels it committed name its id, which `sieve runs show` of a later run reports as not stored.
+   * Rejects with a {@link QueryError} (bad query, unknown class or video name), a `VideoError`
+   * (missing or undecodable file), a `ModelError`, a `StorageError` or an `InterruptedError`
+   * (`options.signal` aborted), each with a stable `code`.
+   *
+   * @example
+   * // A certified selection: the frames with a bus, FNR and FPR bounded at 95% confidence.
+   * const bus = await engine.query("SELECT timestamp FROM traffic WHERE class = 'bus' FNR WITHIN 0.05 FPR WITHIN 0.05", {
+   *   videos: { traffic: 'traffic.mp4' },
+   *   onProgress: (p) => console.error(p.label, p.done, '/', p.total),
+   * });
+   * console.log(bus.rows.length, bus.accuracy.estimated, bus.accuracy.confidence, bus.stats.referenceCalls);
+   *
+   * @example
+   * // An aggregate with its confidence interval; a LIMIT search where every frame is verified.
+   * const cars = await engine.query("SELECT FCOUNT(*) FROM traffic WHERE class = 'car' ERROR WITHIN 0.1", { videos: { traffic: 'traffic.mp4' } });
+   * console.log(cars.value, cars.interval); // 1.93 { low: 1.85, high: 2.01, confidence: 0.95 }
+   * const busy = await engine.query("SELECT timestamp FROM traffic GROUP BY timestamp HAVING SUM(class = 'car') >= 3 LIMIT 10 GAP 300", { videos: { traffic: 'traffic.mp4' } });
    */
   async query(sql: string, options: QueryOptions = {}): Promise<QueryResult> {
     const startedAt = new Date();
@@ -194,7 +216,14 @@ export class Engine {
     return explain === 'analyze' ? { ...result, kind: 'explain', plan } : { ...result, plan };
   }
 
-  /** Registers a video under a name (default: its file name without extension). */
+  /**
+   * Registers a video under a name (default: its file name without extension), so that queries
+   * can name it without `videos`. A missing or undecodable file: `VideoError`.
+   *
+   * @example
+   * await engine.addVideo('recordings/gate-2026-11-30.mp4', 'gate');
+   * await engine.query("SELECT timestamp FROM gate WHERE class = 'person'");
+   */
   async addVideo(path: string, name?: string): Promise<VideoSummary> {
     const handle = await this.session.registerVideo(path, name ?? defaultVideoName(path));
     return this.summarize(handle.row);
@@ -205,7 +234,14 @@ export class Engine {
     return Promise.all(rows.map((r) => this.summarize(r)));
   }
 
-  /** Labels frames of a video with the reference detector (resuming where an earlier run stopped). */
+  /**
+   * Labels frames of a video with the reference detector (resuming where an earlier run stopped);
+   * later queries read these labels instead of running the detector again.
+   *
+   * @example
+   * const summary = await engine.label('gate', { from: 0, to: 60 }); // the first minute
+   * console.log(summary.referenceCalls, summary.alreadyLabelled);
+   */
   async label(video: string, options: LabelOptions = {}): Promise<LabelSummary> {
     const range = [options.from !== undefined ? `--from ${options.from}` : '', options.to !== undefined ? `--to ${options.to}` : '', options.step ? `--step ${options.step}` : ''].filter(Boolean).join(' ');
     return this.asRun(`sieve label ${video}${range ? ` ${range}` : ''}`, 'label', () => this.labelFrames(video, options));
@@ -242,6 +278,10 @@ export class Engine {
   /**
    * Builds the video's index ahead of queries (see `sieve index`): count signals for `classes`,
    * or for every class its sample shows. Signals already stored are kept and reported.
+   *
+   * @example
+   * const index = await engine.index('gate', { classes: ['person', 'car'] });
+   * console.log(index.referenceCalls, index.signals);
    */
   async index(video: string, options: IndexOptions = {}): Promise<IndexSummary> {
     return this.asRun(`sieve index ${video}${options.classes ? ` --classes ${options.classes.join(',')}` : ''}`, 'index', () => this.buildIndex(video, options));
@@ -290,7 +330,7 @@ export class Engine {
   }
 
   /**
-   * The stored runs, newest first (queries, `label` and `index` builds, failed runs too).
+   * The stored runs, newest first (queries, `label` and `index` builds).
    *
    * @example
    * for (const r of await engine.runs(5)) console.log(r.id, r.status, r.referenceCalls, r.query);
@@ -320,6 +360,7 @@ export class Engine {
     return buildReport(this.catalog, runId, { ...options, ffmpeg: this.session.ffmpegOptions() });
   }
 
+  /** Releases the ONNX sessions and closes the catalog (checkpointed); call it once, last. */
   async close(): Promise<void> {
     await this.session.dispose();
     await this.catalog.close();

@@ -3,7 +3,7 @@ export { openEngine, Engine, type EngineOptions, type QueryOptions, type VideoSu
 export type { StoredAnswer, Provenance } from './runs/run-record.js';
 export type { QueryResult, ResultRow, ResultValue, RunStats, StageStats, AccuracyReport, ProgressEvent } from './engine-types.js';
 export type { DecidedAnswer } from './optimizer/certification-draw.js';
-export { SieveError, QueryError, VideoError, ModelError, StorageError, InterruptedError, type ErrorCategory } from './errors.js';
+export { SieveError, QueryError, VideoError, ModelError, StorageError, InterruptedError, QUERY_ERROR_CODES, type ErrorCategory, type ErrorCode, type QueryErrorCode, type VideoErrorCode, type ModelErrorCode, type StorageErrorCode, type OtherErrorCode, type SourcePosition } from './errors.js';
 export { parseQuery, formatQuery } from './language/index.js';
 export { bindQuery, type BoundQuery, type BindContext } from './binder/index.js';
 export { probeVideo, decodeFrames, type VideoInfo, type FrameBatch, type DecodeOptions } from './video/index.js';

@@ -1,35 +1,6 @@
-import { QueryError, type SourcePosition } from '../errors.js';
+import { QUERY_ERROR_CODES, QueryError, type QueryErrorCode, type SourcePosition } from '../errors.js';
 
-/** Every code a FrameQL `QueryError` can carry, from lexing to binding. */
-export const QUERY_ERROR_CODES = Object.freeze({
-  /** A character that starts no token. */
-  LEX_ERROR: 'LEX_ERROR',
-  /** A `'` with no closing quote. */
-  UNTERMINATED_STRING: 'UNTERMINATED_STRING',
-  /** A `"` with no closing quote. */
-  UNTERMINATED_IDENTIFIER: 'UNTERMINATED_IDENTIFIER',
-  /** A `/*` with no closing `*\/`. */
-  UNTERMINATED_COMMENT: 'UNTERMINATED_COMMENT',
-  /** Nothing but white space and comments. */
-  EMPTY_QUERY: 'EMPTY_QUERY',
-  /** Tokens in an order the grammar does not accept. */
-  SYNTAX_ERROR: 'SYNTAX_ERROR',
-  /** A number literal too large for a double. */
-  NUMBER_OUT_OF_RANGE: 'NUMBER_OUT_OF_RANGE',
-  /** Parentheses, NOT or signs nested deeper than the parser allows. */
-  QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
-  UNKNOWN_VIDEO: 'UNKNOWN_VIDEO',
-  UNKNOWN_CLASS: 'UNKNOWN_CLASS',
-  UNKNOWN_COLUMN: 'UNKNOWN_COLUMN',
-  UNKNOWN_FUNCTION: 'UNKNOWN_FUNCTION',
-  TYPE_MISMATCH: 'TYPE_MISMATCH',
-  /** A clause that is valid FrameQL but makes no sense here (GAP without LIMIT, ...). */
-  INVALID_CLAUSE: 'INVALID_CLAUSE',
-  /** Valid FrameQL that this engine does not answer yet (tracking, GROUP BY class, ...). */
-  UNSUPPORTED: 'UNSUPPORTED',
-});
-
-export type QueryErrorCode = keyof typeof QUERY_ERROR_CODES;
+export { QUERY_ERROR_CODES, type QueryErrorCode };
 
 /**
  * Builds the one `QueryError` a rejected query gets: the message starts with

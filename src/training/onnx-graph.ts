@@ -1,14 +1,79 @@
 /**
- * A minimal ONNX graph builder over the `onnx-proto` schema: nodes, initializers, typed inputs and
- * outputs, serialized with protobufjs. Shapes use a number or a symbolic dimension name.
+ * A minimal ONNX graph builder: nodes, initializers, typed inputs and outputs, serialized with
+ * protobufjs against the part of `onnx.proto` it writes (field numbers as in ONNX's own schema).
+ * Shapes use a number or a symbolic dimension name.
  */
-import onnxProto from 'onnx-proto';
+import protobuf from 'protobufjs';
 
-const { onnx } = onnxProto;
-type INodeProto = onnxProto.onnx.INodeProto;
-type ITensorProto = onnxProto.onnx.ITensorProto;
-type IValueInfoProto = onnxProto.onnx.IValueInfoProto;
-type IAttributeProto = onnxProto.onnx.IAttributeProto;
+/** The messages of onnx/onnx.proto (IR version 8) that a generated model uses, field numbers verbatim. */
+const ONNX_PROTO = `
+syntax = "proto2";
+package onnx;
+message StringStringEntryProto { optional string key = 1; optional string value = 2; }
+message OperatorSetIdProto { optional string domain = 1; optional int64 version = 2; }
+message AttributeProto {
+  enum AttributeType { UNDEFINED = 0; FLOAT = 1; INT = 2; STRING = 3; TENSOR = 4; GRAPH = 5; FLOATS = 6; INTS = 7; STRINGS = 8; }
+  optional string name = 1; optional float f = 2; optional int64 i = 3; optional bytes s = 4;
+  repeated float floats = 7; repeated int64 ints = 8; optional AttributeType type = 20;
+}
+message NodeProto {
+  repeated string input = 1; repeated string output = 2; optional string name = 3; optional string op_type = 4;
+  repeated AttributeProto attribute = 5; optional string domain = 7;
+}
+message TensorProto {
+  enum DataType { UNDEFINED = 0; FLOAT = 1; UINT8 = 2; INT8 = 3; UINT16 = 4; INT16 = 5; INT32 = 6; INT64 = 7; }
+  repeated int64 dims = 1; optional int32 data_type = 2; optional string name = 8; optional bytes raw_data = 9;
+}
+message TensorShapeProto {
+  message Dimension { oneof value { int64 dim_value = 1; string dim_param = 2; } }
+  repeated Dimension dim = 1;
+}
+message TypeProto {
+  message Tensor { optional int32 elem_type = 1; optional TensorShapeProto shape = 2; }
+  oneof value { Tensor tensor_type = 1; }
+}
+message ValueInfoProto { optional string name = 1; optional TypeProto type = 2; }
+message GraphProto {
+  repeated NodeProto node = 1; optional string name = 2; repeated TensorProto initializer = 5;
+  repeated ValueInfoProto input = 11; repeated ValueInfoProto output = 12;
+}
+message ModelProto {
+  optional int64 ir_version = 1; optional string producer_name = 2; optional GraphProto graph = 7;
+  repeated OperatorSetIdProto opset_import = 8; repeated StringStringEntryProto metadata_props = 14;
+}
+`;
+
+const ModelProto = protobuf.parse(ONNX_PROTO).root.lookupType('onnx.ModelProto');
+
+/** ONNX's TensorProto.DataType and AttributeProto.AttributeType values this builder writes. */
+const DATA_TYPE = { FLOAT: 1, UINT8: 2, INT64: 7 } as const;
+const ATTRIBUTE_TYPE = { FLOAT: 1, INT: 2, STRING: 3, INTS: 7 } as const;
+
+interface AttributeProto {
+  name: string;
+  type: number;
+  i?: number;
+  f?: number;
+  s?: Uint8Array;
+  ints?: number[];
+}
+interface NodeProto {
+  opType: string;
+  input: string[];
+  output: string[];
+  name: string;
+  attribute: AttributeProto[];
+}
+interface TensorProto {
+  name: string;
+  dims: number[];
+  dataType: number;
+  rawData: Uint8Array;
+}
+interface ValueInfoProto {
+  name: string;
+  type: { tensorType: { elemType: number; shape: { dim: Array<{ dimValue: number } | { dimParam: string }> } } };
+}
 
 /** Opset every generated graph imports (ScatterElements `reduction='add'` needs 16). */
 export const OPSET = 17;
@@ -18,17 +83,13 @@ export type Dim = number | string;
 /** Attribute values: an integer, a list of integers, a string, or `{ f }` for a float. */
 export type AttrValue = number | readonly number[] | string | { readonly f: number };
 
-const ELEM: Record<ElemType, number> = {
-  float32: onnx.TensorProto.DataType.FLOAT,
-  uint8: onnx.TensorProto.DataType.UINT8,
-  int64: onnx.TensorProto.DataType.INT64,
-};
+const ELEM: Record<ElemType, number> = { float32: DATA_TYPE.FLOAT, uint8: DATA_TYPE.UINT8, int64: DATA_TYPE.INT64 };
 
 export class GraphBuilder {
-  private readonly nodes: INodeProto[] = [];
-  private readonly initializers: ITensorProto[] = [];
-  private readonly inputs: IValueInfoProto[] = [];
-  private readonly outputs: IValueInfoProto[] = [];
+  private readonly nodes: NodeProto[] = [];
+  private readonly initializers: TensorProto[] = [];
+  private readonly inputs: ValueInfoProto[] = [];
+  private readonly outputs: ValueInfoProto[] = [];
   private counter = 0;
 
   constructor(private readonly name: string) {}
@@ -87,18 +148,18 @@ export class GraphBuilder {
 
   /** Serializes the graph as an ONNX model. */
   toBytes(metadata: Readonly<Record<string, string>> = {}): Uint8Array {
-    const model = onnx.ModelProto.create({
+    const model = ModelProto.fromObject({
       irVersion: 8,
       producerName: 'sieve',
       opsetImport: [{ domain: '', version: OPSET }],
       graph: { name: this.name, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs },
       metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
     });
-    return onnx.ModelProto.encode(model).finish();
+    return ModelProto.encode(model).finish();
   }
 }
 
-function valueInfo(name: string, type: ElemType, dims: readonly Dim[]): IValueInfoProto {
+function valueInfo(name: string, type: ElemType, dims: readonly Dim[]): ValueInfoProto {
   return {
     name,
     type: {
@@ -110,8 +171,8 @@ function valueInfo(name: string, type: ElemType, dims: readonly Dim[]): IValueIn
   };
 }
 
-function attribute(name: string, value: AttrValue): IAttributeProto {
-  const T = onnx.AttributeProto.AttributeType;
+function attribute(name: string, value: AttrValue): AttributeProto {
+  const T = ATTRIBUTE_TYPE;
   if (typeof value === 'number') return { name, type: T.INT, i: value };
   if (typeof value === 'string') return { name, type: T.STRING, s: new TextEncoder().encode(value) };
   if (Array.isArray(value)) return { name, type: T.INTS, ints: [...(value as number[])] };
