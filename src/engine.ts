@@ -33,6 +33,8 @@ import { buildReport, type ReportOptions } from './report/report.js';
 export type { RunDetail, RunListing } from './runs/run-view.js';
 export type { ReportOptions } from './report/report.js';
 import { indexVideo, type IndexSummary } from './video-index/index-video.js';
+import { bindWatchQuery, watchStream, type WatchEvent, type WatchOptions } from './live/watch.js';
+export type { WatchEvent, WatchOptions, StatusEvent, EndEvent, AnswerEvent, IntervalEvent, WindowEvent, FrameEvent, StreamEvent } from './live/watch.js';
 export type { IndexSummary } from './video-index/index-video.js';
 
 export interface EngineOptions {
@@ -358,6 +360,27 @@ export class Engine {
    */
   async report(runId: number, options: Omit<ReportOptions, 'ffmpeg'> = {}): Promise<string> {
     return buildReport(this.catalog, runId, { ...options, ffmpeg: this.session.ffmpegOptions() });
+  }
+
+  /**
+   * Runs a continuous query over live inputs until `options.signal` aborts, a LIMIT is reached or
+   * the stream ends for good: selections yield each matching interval once it closes, aggregates
+   * one value per `window` seconds of stream time, LIMIT queries each returned frame, with
+   * `status` events (input and processed fps, lag, skipped frames) and connection events
+   * (`dropped`, `reconnecting`, `connected`); the last event is `end`.
+   *
+   * @example
+   * const stop = new AbortController();
+   * for await (const event of engine.watch("SELECT timestamp FROM cam WHERE class = 'bus'", { streams: { cam: 'rtsp://10.0.0.5/stream1' }, signal: stop.signal })) {
+   *   if (event.type === 'interval') console.log(`bus from ${event.startedAt} to ${event.endedAt}`);
+   * }
+   */
+  async *watch(sql: string, options: WatchOptions): AsyncGenerator<WatchEvent> {
+    const model = await this.session.referenceModel();
+    const query = bindWatchQuery(sql, options.streams, model.manifest.labels);
+    const detector = this.session.referenceDetector();
+    detector.catch(() => undefined); // awaited on the first frame; a failure surfaces there
+    yield* watchStream({ detector, labels: model.manifest.labels, bins: locateFfmpeg(this.session.ffmpegOptions()) }, query, options);
   }
 
   /** Releases the ONNX sessions and closes the catalog (checkpointed); call it once, last. */

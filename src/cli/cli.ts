@@ -6,6 +6,7 @@ import type { QueryResult } from '../engine-types.js';
 import { prepareDemo } from './demo.js';
 import { formatIndex, formatResult, formatVideos } from './format.js';
 import { formatRunDetail, formatRuns } from './format-runs.js';
+import { describeWatchEvent, parseDuration } from './format-watch.js';
 import { writeReport } from './report-file.js';
 import { progressRenderer } from './progress.js';
 
@@ -115,7 +116,7 @@ function common(command: Command): Command {
   return command.option('--json', 'print machine-readable JSON on stdout').option('--progress', 'show progress bars even when stderr is not a terminal');
 }
 
-const COMMANDS: readonly ((program: Command, session: CliSession) => void)[] = [queryCommand, addCommand, videosCommand, labelCommand, indexCommand, runsCommand, reportCommand, demoCommand];
+const COMMANDS: readonly ((program: Command, session: CliSession) => void)[] = [queryCommand, watchCommand, addCommand, videosCommand, labelCommand, indexCommand, runsCommand, reportCommand, demoCommand];
 
 function queryCommand(program: Command, session: CliSession): void {
   common(
@@ -133,6 +134,48 @@ function queryCommand(program: Command, session: CliSession): void {
       progress.stop();
       printResult(result, flags);
       if (flags.report && result.runId !== undefined) await writeReport(engine, result.runId, flags.report);
+    });
+  });
+}
+
+interface WatchFlags extends CommonFlags {
+  video: string[];
+  window: string;
+  statusEvery: string;
+  backlog?: number;
+  retries?: number;
+  follow?: boolean;
+  realtime?: boolean;
+}
+
+function watchCommand(program: Command, session: CliSession): void {
+  common(
+    program
+      .command('watch')
+      .description('run a continuous query over a live stream until stopped (Ctrl-C); events as JSON lines on stdout')
+      .argument('<sql>', `the query, e.g. "SELECT timestamp FROM cam WHERE class='bus'"`)
+      .option('--video <[name=]url>', 'bind a live input to a name: rtsp://, http(s)://, udp://, rtp://, a file (--follow while it grows) or - for stdin (repeatable)', collect, [])
+      .option('--window <duration>', 'window of FCOUNT/COUNT answers (60s, 5m, ...)', '60s')
+      .option('--status-every <duration>', 'how often to report fps, lag and skipped frames', '10s')
+      .option('--backlog <frames>', 'frames waiting for the detector before the oldest are skipped', Number)
+      .option('--retries <n>', 'failed reconnects in a row before giving up (default: retry forever)', Number)
+      .option('--follow', 'a local file that is still being written: read on as it grows')
+      .option('--realtime', 'read a local file at its native frame rate, as a camera delivers it')
+      .addHelpText('after', `\nExamples:\n  sieve watch "SELECT timestamp FROM cam WHERE class='bus'" --video cam=rtsp://10.0.0.5/stream1\n  sieve watch "SELECT FCOUNT(*) FROM cam WHERE class='car'" --video cam=udp://0.0.0.0:5000 --window 60s`),
+  ).action(async (sql: string, flags: WatchFlags) => {
+    const window = parseDuration(flags.window);
+    const statusEvery = parseDuration(flags.statusEvery);
+    if (window === undefined || statusEvery === undefined) {
+      process.stderr.write(`sieve: --window and --status-every take a duration such as 60s or 5m (got '${window === undefined ? flags.window : flags.statusEvery}')\n`);
+      throw new CommanderError(2, 'sieve.duration', 'bad duration');
+    }
+    await withEngine(session, flags, async (engine) => {
+      const options = { streams: parseVideoBindings(flags.video), window, statusEvery, signal: session.signal, backlog: flags.backlog, retries: flags.retries, follow: flags.follow, realtime: flags.realtime };
+      for await (const event of engine.watch(sql, options)) {
+        process.stdout.write(`${JSON.stringify(event)}\n`);
+        const line = describeWatchEvent(event);
+        if (line) process.stderr.write(`${line}\n`);
+      }
     });
   });
 }

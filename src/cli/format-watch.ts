@@ -1,0 +1,28 @@
+/** `sieve watch` output: every event as one JSON line on stdout, and a short line on stderr for status and connection events. */
+import type { WatchEvent } from '../live/watch.js';
+
+/** `60`, `60s`, `5m`, `1h`, `500ms` as seconds; undefined when it is none of those. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) return undefined;
+  const value = Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  return value > 0 ? value : undefined;
+}
+
+/** The stderr line for an event a person watching the terminal wants to see, or undefined. */
+export function describeWatchEvent(e: WatchEvent): string | undefined {
+  switch (e.type) {
+    case 'connected':
+      return `sieve: connected (${e.width}x${e.height}${e.fps ? `, ${e.fps} fps` : ''}${e.attempt ? `, attempt ${e.attempt + 1}` : ''})`;
+    case 'dropped':
+      return `sieve: the stream dropped: ${e.reason}`;
+    case 'reconnecting':
+      return `sieve: reconnecting in ${e.delaySeconds.toFixed(1)} s (attempt ${e.attempt})`;
+    case 'status':
+      return `sieve: ${e.inputFps.toFixed(1)} fps in, ${e.processedFps.toFixed(1)} fps decided, lag ${e.lagSeconds.median.toFixed(2)} s (max ${e.lagSeconds.max.toFixed(2)}), ${e.skipped} frames skipped so far`;
+    case 'end':
+      return `sieve: watch ended: ${e.reason} (${e.processed} frames decided, ${e.skipped} skipped, ${e.reconnects} reconnects)`;
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { intervalEmitter, limitEmitter, windowEmitter, type DecidedFrame, type IntervalEvent, type WindowEvent } from '../../src/live/watch-emitters.js';
+import { parseDuration } from '../../src/cli/format-watch.js';
+import { inputArgs, parseHeader } from '../../src/live/stream-reader.js';
+
+const frame = (n: number, match: boolean, value = match ? 1 : 0, skippedBefore = 0): DecidedFrame => ({ frame: n, time: n / 10, arrivedAt: Date.UTC(2026, 11, 4) + n * 100, match, value, skippedBefore, decidedBy: 'reference' });
+
+describe('interval emitter', () => {
+  it('emits each run of matching frames once it closes, with its frames and skips', () => {
+    const e = intervalEmitter();
+    const pattern = [0, 1, 1, 1, 0, 0, 1, 1];
+    const out = pattern.flatMap((m, n) => e.push(frame(n, m === 1, m, n === 3 ? 2 : 0)));
+    expect(out).toHaveLength(1);
+    const first = out[0] as IntervalEvent;
+    expect(first).toMatchObject({ type: 'interval', startFrame: 1, endFrame: 3, start: 0.1, end: 0.3, frames: 3, processed: 3, skipped: 2, closedBy: 'no-match' });
+    expect(first.startedAt).toBe('2026-12-04T00:00:00.100Z');
+    const rest = e.finish() as IntervalEvent[];
+    expect(rest).toMatchObject([{ startFrame: 6, endFrame: 7, closedBy: 'end' }]);
+    expect(e.finish()).toEqual([]);
+  });
+
+  it('a dropped stream closes the open interval', () => {
+    const e = intervalEmitter();
+    e.push(frame(5, true));
+    expect(e.cut()).toMatchObject([{ startFrame: 5, endFrame: 5, closedBy: 'dropped' }]);
+    expect(e.push(frame(9, false))).toEqual([]);
+  });
+});
+
+describe('window emitter', () => {
+  it('FCOUNT per window is the mean of its frames, exact when none was skipped', () => {
+    const e = windowEmitter('fcount', 1, 0.95);
+    const counts = [2, 2, 3, 1, 0, 0, 4, 4, 4, 4, /* next window */ 1, 1];
+    const out = counts.flatMap((c, n) => e.push(frame(n, c > 0, c)));
+    expect(out).toHaveLength(1);
+    const w = out[0] as WindowEvent;
+    expect(w).toMatchObject({ start: 0, end: 1, frames: 10, processed: 10, skipped: 0, interval: undefined });
+    expect(w.value).toBeCloseTo(2.4, 10);
+    expect((e.finish()[0] as WindowEvent).value).toBe(1);
+  });
+
+  it('with skipped frames the processed ones are a sample: an estimate with an interval', () => {
+    const e = windowEmitter('count', 10, 0.95);
+    [0, 2, 4, 6, 8].forEach((n, i) => e.push(frame(n, true, [1, 3, 2, 4, 0][i]!, n === 0 ? 0 : 1)));
+    const w = e.finish()[0] as WindowEvent;
+    expect(w).toMatchObject({ frames: 9, processed: 5, skipped: 4 });
+    expect(w.value).toBeCloseTo(2 * 9, 10); // mean 2 objects per frame over 9 frames
+    expect(w.interval!.low).toBeLessThan(w.value);
+    expect(w.interval!.high).toBeGreaterThan(w.value);
+    expect(w.interval!.confidence).toBe(0.95);
+  });
+});
+
+describe('limit emitter', () => {
+  it('returns matching frames GAP apart and is done after k', () => {
+    const e = limitEmitter(2, 3);
+    const out = [1, 2, 3, 4, 5, 6, 7, 8].flatMap((n) => e.push(frame(n, n !== 3)));
+    expect(out.map((f) => (f.type === 'frame' ? f.frame : -1))).toEqual([1, 4]);
+    expect(e.done).toBe(true);
+  });
+});
+
+describe('stream input', () => {
+  it('reads the output size and the input rate from ffmpeg’s header', () => {
+    const header = [
+      "Input #0, mpegts, from 'udp://127.0.0.1:5000':",
+      '    Stream #0:0[0x100]: Video: h264 (High) ([27][0][0][0] / 0x001B), yuv420p(progressive), 768x432, 10 fps, 10 tbr, 90k tbn',
+      "Output #0, rawvideo, to 'pipe:1':",
+      '    Stream #0:0: Video: rawvideo (RGB[24] / 0x18424752), rgb24(pc, gbr/bt709/bt709, progressive), 768x432, q=2-31, 79626 kb/s, 10 fps, 10 tbn',
+    ];
+    expect(parseHeader(header.slice(0, 2))).toBeUndefined();
+    expect(parseHeader(header)).toEqual({ width: 768, height: 432, fps: 10 });
+  });
+
+  it('gives each protocol a stall timeout', () => {
+    expect(inputArgs('udp://0.0.0.0:5000', { stallSeconds: 2 })).toContain('udp://0.0.0.0:5000?timeout=2000000&overrun_nonfatal=1&fifo_size=1000000');
+    expect(inputArgs('rtsp://cam/1', { stallSeconds: 2 })).toEqual(expect.arrayContaining(['-timeout', '2000000', '-i', 'rtsp://cam/1']));
+    expect(inputArgs('http://cam/live.ts', {})).toEqual(expect.arrayContaining(['-rw_timeout', '5000000']));
+    expect(inputArgs('clip.mp4', { follow: true })).toEqual(expect.arrayContaining(['-follow', '1', 'file:clip.mp4']));
+    expect(inputArgs('-', {})).toEqual(expect.arrayContaining(['-i', 'pipe:0']));
+  });
+
+  it('parses durations', () => {
+    expect(parseDuration('60s')).toBe(60);
+    expect(parseDuration('5m')).toBe(300);
+    expect(parseDuration('1.5')).toBe(1.5);
+    expect(parseDuration('250ms')).toBe(0.25);
+    expect(parseDuration('soon')).toBeUndefined();
+    expect(parseDuration('0s')).toBeUndefined();
+  });
+});
