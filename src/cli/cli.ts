@@ -146,6 +146,8 @@ interface WatchFlags extends CommonFlags {
   retries?: number;
   follow?: boolean;
   realtime?: boolean;
+  cascade: boolean;
+  verifyWindow?: string;
 }
 
 function watchCommand(program: Command, session: CliSession): void {
@@ -161,16 +163,19 @@ function watchCommand(program: Command, session: CliSession): void {
       .option('--retries <n>', 'failed reconnects in a row before giving up (default: retry forever)', Number)
       .option('--follow', 'a local file that is still being written: read on as it grows')
       .option('--realtime', 'read a local file at its native frame rate, as a camera delivers it')
+      .option('--no-cascade', 'decide every frame with the reference detector (no specialized model)')
+      .option('--verify-window <duration>', 'window over which the running cascade is checked against the reference (default: --window)')
       .addHelpText('after', `\nExamples:\n  sieve watch "SELECT timestamp FROM cam WHERE class='bus'" --video cam=rtsp://10.0.0.5/stream1\n  sieve watch "SELECT FCOUNT(*) FROM cam WHERE class='car'" --video cam=udp://0.0.0.0:5000 --window 60s`),
   ).action(async (sql: string, flags: WatchFlags) => {
     const window = parseDuration(flags.window);
     const statusEvery = parseDuration(flags.statusEvery);
-    if (window === undefined || statusEvery === undefined) {
-      process.stderr.write(`sieve: --window and --status-every take a duration such as 60s or 5m (got '${window === undefined ? flags.window : flags.statusEvery}')\n`);
+    const verifyWindow = flags.verifyWindow === undefined ? window : parseDuration(flags.verifyWindow);
+    if (window === undefined || statusEvery === undefined || verifyWindow === undefined) {
+      process.stderr.write(`sieve: --window, --status-every and --verify-window take a duration such as 60s or 5m (got '${[flags.window, flags.statusEvery, flags.verifyWindow].find((d) => d !== undefined && parseDuration(d) === undefined)}')\n`);
       throw new CommanderError(2, 'sieve.duration', 'bad duration');
     }
     await withEngine(session, flags, async (engine) => {
-      const options = { streams: parseVideoBindings(flags.video), window, statusEvery, signal: session.signal, backlog: flags.backlog, retries: flags.retries, follow: flags.follow, realtime: flags.realtime };
+      const options = { streams: parseVideoBindings(flags.video), window, statusEvery, verifyWindow, cascade: flags.cascade, signal: session.signal, backlog: flags.backlog, retries: flags.retries, follow: flags.follow, realtime: flags.realtime };
       for await (const event of engine.watch(sql, options)) {
         process.stdout.write(`${JSON.stringify(event)}\n`);
         const line = describeWatchEvent(event);

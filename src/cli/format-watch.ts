@@ -20,6 +20,14 @@ export function describeWatchEvent(e: WatchEvent): string | undefined {
       return `sieve: reconnecting in ${e.delaySeconds.toFixed(1)} s (attempt ${e.attempt})`;
     case 'status':
       return `sieve: ${e.inputFps.toFixed(1)} fps in, ${e.processedFps.toFixed(1)} fps decided, lag ${e.lagSeconds.median.toFixed(2)} s (max ${e.lagSeconds.max.toFixed(2)}), ${e.skipped} frames skipped so far`;
+    case 'training':
+      return `sieve: training a specialized model on ${e.labelled} labelled frames (${e.positives} positive, ${e.negatives} negative; try ${e.attempt})`;
+    case 'cascade':
+      return e.certified
+        ? `sieve: cascade on: held-out FNR <= ${e.heldOut.fnrBound.toFixed(3)}, FPR <= ${e.heldOut.fprBound.toFixed(3)} (${e.heldOut.positives}+${e.heldOut.negatives} frames), ${(100 * e.heldOut.uncertain).toFixed(0)}% left to the reference`
+        : `sieve: not certified yet (held-out FNR <= ${e.heldOut.fnrBound.toFixed(3)}, FPR <= ${e.heldOut.fprBound.toFixed(3)}); labelling more`;
+    case 'verification':
+      return e.drift ? `sieve: the scene changed (verification at ${e.start}-${e.end} s found ${e.decidedNegative.errors + e.decidedPositive.errors} errors in ${e.decidedNegative.sampled + e.decidedPositive.sampled}); cascade off, relabelling to retrain` : undefined;
     case 'end':
       return `sieve: watch ended: ${e.reason} (${e.processed} frames decided, ${e.skipped} skipped, ${e.reconnects} reconnects)`;
     default:

@@ -13,6 +13,7 @@ import { passthroughTiming, type FfmpegBinaries } from '../video/ffmpeg-locator.
 
 /** One decoded frame of a stream. */
 export interface StreamFrame {
+  readonly type: 'frame';
   /** 0-based index of the frame among those the stream delivered (dropped ones included). */
   readonly seq: number;
   /** The frame's number on the stream's clock: `round(time * fps)` (`seq` when the rate is unknown). */
@@ -49,7 +50,6 @@ export interface StreamReaderOptions {
   /** Read a local file at its native rate, as a camera would deliver it (`ffmpeg -re`). */
   readonly realtime?: boolean;
   readonly signal?: AbortSignal;
-  readonly onEvent?: (event: StreamEvent) => void;
 }
 
 /** Whether `input` names a live network source (as opposed to a local file or a pipe). */
@@ -88,12 +88,13 @@ export function parseHeader(lines: readonly string[]): { width: number; height: 
 }
 
 /**
- * The frames of a live input, in order, until `signal` aborts, the source ends for good (a local
+ * The frames of a live input, in order, with connection events in between (as they happen, not
+ * with the next frame), until `signal` aborts, the source ends for good (a local
  * file without `follow` at its end; a network source after `retries` failed reconnects), or the
  * consumer stops iterating. Frames the consumer was too slow for are dropped from the backlog and
  * show as gaps in `seq`.
  */
-export async function* readStream(input: string, options: StreamReaderOptions): AsyncGenerator<StreamFrame> {
+export async function* readStream(input: string, options: StreamReaderOptions): AsyncGenerator<StreamFrame | StreamEvent> {
   const backlog = Math.max(1, options.backlog ?? 64);
   const live = isNetworkUrl(input) || input === '-' || /^pipe:/.test(input) || options.follow === true;
   const reconnects = isNetworkUrl(input) || options.follow === true;
@@ -112,7 +113,7 @@ export async function* readStream(input: string, options: StreamReaderOptions): 
         if (!raw) break;
         if (delivered === 0) {
           failures = 0;
-          options.onEvent?.({ type: 'connected', attempt, width: raw.width, height: raw.height, fps: connection.fps });
+          yield { type: 'connected', attempt, width: raw.width, height: raw.height, fps: connection.fps };
           if (connection.fps) frameInterval = 1 / connection.fps;
           // A source that restarted its clock (or a new connection to one) goes on after the last frame seen.
           if (raw.pts + timeOffset <= lastTime) timeOffset = lastTime + frameInterval - raw.pts;
@@ -122,7 +123,7 @@ export async function* readStream(input: string, options: StreamReaderOptions): 
         const time = raw.pts + timeOffset;
         lastTime = time;
         const frame = connection.fps ? Math.round(time * connection.fps) : seq;
-        yield { seq: seq++, frame, time, arrivedAt: raw.arrivedAt, width: raw.width, height: raw.height, rgb: raw.rgb };
+        yield { type: 'frame', seq: seq++, frame, time, arrivedAt: raw.arrivedAt, width: raw.width, height: raw.height, rgb: raw.rgb };
       }
     } finally {
       connection.close();
@@ -131,17 +132,17 @@ export async function* readStream(input: string, options: StreamReaderOptions): 
     const reason = connection.failure();
     if (!live || !reconnects) {
       if (delivered === 0 && reason) throw new VideoError('VIDEO_DECODE_FAILED', `ffmpeg could not read ${input}: ${reason}`, { path: input });
-      options.onEvent?.({ type: 'ended', reason: reason ?? 'the input ended' });
+      yield { type: 'ended', reason: reason ?? 'the input ended' };
       return;
     }
-    options.onEvent?.({ type: 'dropped', reason: reason ?? 'the stream ended', at: Date.now() });
+    yield { type: 'dropped', reason: reason ?? 'the stream ended', at: Date.now() };
     if (delivered === 0) failures++;
     if (options.retries !== undefined && failures > options.retries) {
-      options.onEvent?.({ type: 'ended', reason: `gave up after ${options.retries} failed reconnects: ${reason ?? 'the stream ended'}` });
+      yield { type: 'ended', reason: `gave up after ${options.retries} failed reconnects: ${reason ?? 'the stream ended'}` };
       throw new VideoError('VIDEO_UNREADABLE', `the stream ${input} dropped and ${options.retries} reconnects failed (last: ${reason ?? 'no data'}); check that the source is up and the URL is right`, { path: input });
     }
     const delaySeconds = Math.min(options.maxDelaySeconds ?? 10, (options.initialDelaySeconds ?? 0.5) * 2 ** Math.max(0, failures - 1));
-    options.onEvent?.({ type: 'reconnecting', attempt: attempt + 1, delaySeconds });
+    yield { type: 'reconnecting', attempt: attempt + 1, delaySeconds };
     await sleep(delaySeconds * 1000, options.signal);
   }
 }

@@ -14,9 +14,12 @@ import { queryError } from '../language/query-error.js';
 import type { FfmpegBinaries } from '../video/ffmpeg-locator.js';
 import { intervalEmitter, limitEmitter, windowEmitter, type AnswerEvent, type DecidedFrame, type Emitter } from './watch-emitters.js';
 import { readStream, type StreamEvent, type StreamFrame, type StreamReaderOptions } from './stream-reader.js';
+import { heldOutNeeded, StreamCascade, thumbnail, type CascadeEvent } from './stream-cascade.js';
+import { verificationKey } from '../optimizer/certification.js';
 
 export type { AnswerEvent, FrameEvent, IntervalEvent, WindowEvent } from './watch-emitters.js';
 export type { StreamEvent } from './stream-reader.js';
+export type { CascadeEvent } from './stream-cascade.js';
 
 export interface WatchOptions {
   /** Names bound to live inputs for this query (`FROM cam` with `{ cam: 'udp://...' }`). */
@@ -32,6 +35,13 @@ export interface WatchOptions {
   readonly retries?: number;
   readonly follow?: boolean;
   readonly realtime?: boolean;
+  /**
+   * Per-frame predicates (selections, LIMIT, HAVING): train, certify and switch to a cascade once
+   * the reference has labelled enough of the stream (default true). `false`: the reference alone.
+   */
+  readonly cascade?: boolean;
+  /** Seconds of stream time per verification window of the running cascade (default `window`). */
+  readonly verifyWindow?: number;
 }
 
 export interface StatusEvent {
@@ -46,6 +56,10 @@ export interface StatusEvent {
   readonly skipped: number;
   readonly processed: number;
   readonly reconnects: number;
+  /** Frames decided by the specialized model (without the reference) since the start. */
+  readonly byCascade: number;
+  /** Whether the certified cascade is running now. */
+  readonly cascade: boolean;
 }
 
 export interface EndEvent {
@@ -56,7 +70,7 @@ export interface EndEvent {
   readonly reconnects: number;
 }
 
-export type WatchEvent = AnswerEvent | StatusEvent | EndEvent | StreamEvent;
+export type WatchEvent = AnswerEvent | StatusEvent | EndEvent | StreamEvent | CascadeEvent;
 
 export interface WatchContext {
   /** Loading while the stream connects. */
@@ -109,6 +123,8 @@ class Meter {
   processed = 0;
   skipped = 0;
   reconnects = 0;
+  byCascade = 0;
+  cascade = false;
   private lags: number[] = [];
   private arrived = 0;
   private decided = 0;
@@ -139,6 +155,8 @@ class Meter {
       skipped: this.skipped,
       processed: this.processed,
       reconnects: this.reconnects,
+      byCascade: this.byCascade,
+      cascade: this.cascade,
     };
     this.lags = [];
     this.arrived = 0;
@@ -155,6 +173,34 @@ async function detectFrame(detector: ReferenceDetector, frame: StreamFrame): Pro
   return (dets ?? []).map((d) => ({ ...d, frame: frame.frame, timestamp: frame.time }));
 }
 
+/** Whether the query is decided frame by frame (a presence cascade can answer it). */
+function perFrame(query: BoundQuery): boolean {
+  return query.shape === 'select-frames' || query.shape === 'grouped-limit';
+}
+
+/**
+ * The share of the cascade's decisions the reference re-checks: enough for one verification
+ * window to hold the sample a held-out check at the query's targets needs.
+ */
+function verificationRate(query: BoundQuery, fps: number | undefined, windowSeconds: number): number {
+  const need = heldOutNeeded(Math.min(query.accuracy.fnr, query.accuracy.fpr), query.accuracy.confidence);
+  return Math.min(1, need / Math.max(1, windowSeconds * (fps ?? 25)));
+}
+
+/** One frame's answer: from the cascade when it is sure (and not drawn for verification), else from the reference. */
+async function decideFrame(ctx: WatchContext, query: BoundQuery, frame: StreamFrame, cascade: StreamCascade | undefined, verifyRate: number): Promise<{ match: boolean; value: number; decidedBy: 'reference' | 'cascade' }> {
+  const thumb = cascade ? await thumbnail(frame.rgb, frame.width, frame.height) : undefined;
+  const model = cascade && thumb ? await cascade.decide(thumb, frame.frame) : -1;
+  const verify = model !== -1 && verificationKey(0, frame.seq) / 2 ** 32 < verifyRate;
+  if (model !== -1 && !verify) return { match: model === 1, value: model, decidedBy: 'cascade' };
+  const answer = decide(query, await detectFrame(await ctx.detector, frame));
+  if (cascade && thumb) {
+    if (model !== -1) cascade.verified(frame.time, model, answer.match);
+    else cascade.addLabel(thumb, frame.frame, answer.match);
+  }
+  return { ...answer, decidedBy: 'reference' };
+}
+
 /**
  * Runs a continuous query until `options.signal` aborts (the generator then returns after an
  * `end` event), a LIMIT is satisfied, or the stream ends for good.
@@ -162,7 +208,6 @@ async function detectFrame(detector: ReferenceDetector, frame: StreamFrame): Pro
 export async function* watchStream(ctx: WatchContext, query: BoundQuery, options: WatchOptions): AsyncGenerator<WatchEvent> {
   const emitter = emitterOf(query, options.window ?? 60);
   const meter = new Meter();
-  const streamEvents: StreamEvent[] = [];
   const inner = new AbortController();
   const onAbort = () => inner.abort();
   options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -175,7 +220,6 @@ export async function* watchStream(ctx: WatchContext, query: BoundQuery, options
   const reader: StreamReaderOptions = {
     bins: ctx.bins,
     signal: inner.signal,
-    onEvent: (e) => streamEvents.push(e),
     ...(options.backlog !== undefined ? { backlog: options.backlog } : {}),
     ...(options.stallSeconds !== undefined ? { stallSeconds: options.stallSeconds } : {}),
     ...(options.retries !== undefined ? { retries: options.retries } : {}),
@@ -184,25 +228,32 @@ export async function* watchStream(ctx: WatchContext, query: BoundQuery, options
   };
   let lastSeq = -1;
   let reason = 'the stream ended';
-  const flushStream = function* (): Generator<WatchEvent> {
-    for (const e of streamEvents.splice(0)) {
-      if (e.type === 'dropped') {
-        yield* emitter.cut();
-        lastSeq = Number.NaN;
-      }
-      if (e.type === 'reconnecting') meter.reconnects++;
-      if (e.type !== 'ended') yield e;
-      else reason = e.reason;
-    }
-  };
+  const cascade = options.cascade !== false && perFrame(query) ? new StreamCascade(query.accuracy, options.verifyWindow ?? options.window ?? 60) : undefined;
+  let verifyRate = 1;
   try {
-    for await (const frame of readStream(query.video.path, reader)) {
-      yield* flushStream();
-      const skippedBefore = Number.isNaN(lastSeq) || lastSeq < 0 ? 0 : frame.seq - lastSeq - 1;
+    for await (const item of readStream(query.video.path, reader)) {
+      if (item.type !== 'frame') {
+        if (item.type === 'dropped') {
+          yield* emitter.cut();
+          lastSeq = -1;
+        }
+        if (item.type === 'reconnecting') meter.reconnects++;
+        if (item.type === 'connected' && cascade) verifyRate = verificationRate(query, item.fps, options.verifyWindow ?? options.window ?? 60);
+        if (item.type === 'ended') reason = item.reason;
+        else yield item;
+        continue;
+      }
+      const frame = item;
+      const skippedBefore = lastSeq < 0 ? 0 : frame.seq - lastSeq - 1;
       lastSeq = frame.seq;
-      const rows = await detectFrame(await ctx.detector, frame);
-      const decided: DecidedFrame = { frame: frame.frame, time: frame.time, arrivedAt: frame.arrivedAt, ...decide(query, rows), skippedBefore, decidedBy: 'reference' };
+      const decision = await decideFrame(ctx, query, frame, cascade, verifyRate);
+      const decided: DecidedFrame = { frame: frame.frame, time: frame.time, arrivedAt: frame.arrivedAt, ...decision, skippedBefore };
       meter.frame(skippedBefore, (Date.now() - frame.arrivedAt) / 1000);
+      if (decision.decidedBy === 'cascade') meter.byCascade++;
+      if (cascade) {
+        yield* cascade.drain();
+        meter.cascade = cascade.active;
+      }
       yield* emitter.push(decided);
       if (meter.due(options.statusEvery ?? 10)) yield meter.status();
       if (emitter.done) {
@@ -210,7 +261,6 @@ export async function* watchStream(ctx: WatchContext, query: BoundQuery, options
         break;
       }
     }
-    yield* flushStream();
   } catch (error) {
     if (failed !== undefined) throw failed;
     if (!options.signal?.aborted) throw error;
@@ -218,6 +268,7 @@ export async function* watchStream(ctx: WatchContext, query: BoundQuery, options
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
     inner.abort();
+    await cascade?.dispose();
   }
   yield* emitter.finish();
   yield { type: 'end', reason, processed: meter.processed, skipped: meter.skipped, reconnects: meter.reconnects };

@@ -1,0 +1,244 @@
+/**
+ * The cascade on a live stream, for predicates decided per frame (selections, LIMIT, HAVING):
+ *
+ * 1. **Labelling**: the reference detector decides every frame the machine keeps up with; each
+ *    decided frame is kept as a thumbnail with its label.
+ * 2. **Training and certification**: once the labels hold enough positives and negatives for the
+ *    held-out check to be able to pass (sizes from the targets, below), a specialized model is
+ *    trained on the earlier 60% of them and NoScope's thresholds are calibrated on the later 40%;
+ *    the cascade is switched on only if Clopper-Pearson upper bounds (at the query's confidence,
+ *    half the risk per error kind) on the held-out miss and false-alarm rates of its decisions
+ *    are within the targets. Otherwise labelling goes on and it tries again with more.
+ * 3. **Running**: the model decides the frames it is sure of; the others go to the reference. A
+ *    verification sample of the model's decisions also goes to the reference (those frames take
+ *    the reference's answer). Per window of stream time, the sample's errors in each stratum are
+ *    tested against the held-out bound (one-sided binomial test at the query's risk); an error
+ *    rate significantly above it (the scene drifted: night, rain, a moved camera) switches the
+ *    cascade off, and labelling starts over on the new scene, then retraining.
+ */
+import sharp from 'sharp';
+import { SpecializedModel } from '../inference/specialized-model.js';
+import { calibratePresence, decide, type PresenceThresholds } from '../optimizer/calibration.js';
+import { binomialCdf, clopperPearsonUpper } from '../optimizer/certification.js';
+import { trainModel } from '../training/trainer.js';
+
+/** Thumbnail side the specialized model sees (the offline architecture search's middle size). */
+export const STREAM_MODEL_SIZE = 50;
+/** Share of the labels trained on; the later rest certifies. */
+const TRAIN_SHARE = 0.6;
+/** Labelled frames kept (the most recent), a bound on memory: 50x50x3 bytes each. */
+const MAX_LABELLED = 6000;
+
+export interface CascadeTargets {
+  readonly fnr: number;
+  readonly fpr: number;
+  readonly confidence: number;
+}
+
+export type CascadeEvent =
+  | { readonly type: 'training'; readonly labelled: number; readonly positives: number; readonly negatives: number; readonly attempt: number }
+  | {
+      readonly type: 'cascade';
+      /** Whether the held-out bounds met the targets (the cascade is on) or not (labelling goes on). */
+      readonly certified: boolean;
+      readonly heldOut: {
+        readonly positives: number;
+        readonly negatives: number;
+        /** Held-out frames the model decided negative and positive, and its errors among them. */
+        readonly decidedNegative: number;
+        readonly decidedPositive: number;
+        readonly falseNegatives: number;
+        readonly falsePositives: number;
+        readonly fnrBound: number;
+        readonly fprBound: number;
+        readonly uncertain: number;
+      };
+      readonly thresholds: { readonly cLow: number; readonly cHigh: number };
+      /** Error rates a verification window may show per stratum of decisions before it counts as drift. */
+      readonly allowed: { readonly negative: number; readonly positive: number };
+      readonly trainSeconds: number;
+    }
+  | {
+      readonly type: 'verification';
+      /** Stream seconds the window covers. */
+      readonly start: number;
+      readonly end: number;
+      readonly decidedNegative: { readonly sampled: number; readonly errors: number; readonly upperBound: number };
+      readonly decidedPositive: { readonly sampled: number; readonly errors: number; readonly upperBound: number };
+      /** The test rejected the held-out error rates: the cascade is off and labelling starts over. */
+      readonly drift: boolean;
+    };
+
+/** Held-out frames per class for a bound at `target` to pass when no decision errs: the smallest n with 1 - (alpha/2)^(1/n) <= target. */
+export function heldOutNeeded(target: number, confidence: number): number {
+  return Math.ceil(Math.log((1 - confidence) / 2) / Math.log(1 - target));
+}
+
+/** Downscales one RGB frame to the model's square input. */
+export async function thumbnail(rgb: Uint8Array, width: number, height: number, size = STREAM_MODEL_SIZE): Promise<Uint8Array> {
+  const out = await sharp(rgb, { raw: { width, height, channels: 3 } }).resize(size, size, { fit: 'fill' }).raw().toBuffer();
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+interface Running {
+  readonly model: SpecializedModel;
+  readonly thresholds: PresenceThresholds;
+  /** Per-stratum error rates the held-out check allowed (its upper bounds). */
+  readonly allowed: { readonly negative: number; readonly positive: number };
+}
+
+export class StreamCascade {
+  private thumbs: Uint8Array[] = [];
+  private labels: number[] = [];
+  private frames: number[] = [];
+  private running: Running | undefined;
+  private training: Promise<void> | undefined;
+  /** Positives and negatives the next try waits for (grows after a failed certification). */
+  private need: number;
+  private readonly firstNeed: number;
+  private attempts = 0;
+  private window: { start: number; neg: { sampled: number; errors: number }; pos: { sampled: number; errors: number } } | undefined;
+  private readonly pending: CascadeEvent[] = [];
+
+  constructor(
+    private readonly targets: CascadeTargets,
+    private readonly windowSeconds: number,
+    private readonly threads?: number,
+  ) {
+    this.need = this.firstNeed = Math.ceil(Math.max(heldOutNeeded(targets.fnr, targets.confidence), heldOutNeeded(targets.fpr, targets.confidence)) / (1 - TRAIN_SHARE));
+  }
+
+  /** Whether the model decides frames now. */
+  get active(): boolean {
+    return this.running !== undefined;
+  }
+
+  /** Events since the last call (training started or ended, verification windows, drift). */
+  drain(): CascadeEvent[] {
+    return this.pending.splice(0);
+  }
+
+  /** A frame the reference decided: kept as a label, and training starts once there are enough. */
+  addLabel(thumb: Uint8Array, frame: number, match: boolean): void {
+    if (this.running) return;
+    this.thumbs.push(thumb);
+    this.labels.push(match ? 1 : 0);
+    this.frames.push(frame);
+    if (this.thumbs.length > MAX_LABELLED) {
+      this.thumbs.shift();
+      this.labels.shift();
+      this.frames.shift();
+    }
+    const positives = this.labels.reduce((a, b) => a + b, 0);
+    const negatives = this.labels.length - positives;
+    if (!this.training && positives >= this.need && negatives >= this.need) this.training = this.train(positives, negatives).finally(() => (this.training = undefined));
+  }
+
+  /** The model's decision on a frame: 1 or 0, or -1 when it is unsure (or not running). */
+  async decide(thumb: Uint8Array, frame: number): Promise<-1 | 0 | 1> {
+    if (!this.running) return -1;
+    const batch = { width: STREAM_MODEL_SIZE, height: STREAM_MODEL_SIZE, count: 1, frames: Int32Array.of(frame), timestamps: new Float64Array(1), data: thumb };
+    const [score] = await this.running.model.score(batch);
+    return decide(score!, this.running.thresholds);
+  }
+
+  /** A model decision the reference checked; closes verification windows and detects drift. */
+  verified(time: number, decision: 0 | 1, truth: boolean): void {
+    if (!this.running) return;
+    const index = Math.floor(time / this.windowSeconds);
+    if (this.window && Math.floor(this.window.start / this.windowSeconds) !== index) this.closeWindow();
+    this.window ??= { start: index * this.windowSeconds, neg: { sampled: 0, errors: 0 }, pos: { sampled: 0, errors: 0 } };
+    const s = decision === 0 ? this.window.neg : this.window.pos;
+    s.sampled++;
+    if ((decision === 1) !== truth) s.errors++;
+  }
+
+  /** Stops training (at its next step) and releases the model. */
+  async dispose(): Promise<void> {
+    await this.training?.catch(() => undefined);
+    await this.running?.model.dispose();
+    this.running = undefined;
+  }
+
+  private closeWindow(): void {
+    const w = this.window!;
+    this.window = undefined;
+    const alpha = 1 - this.targets.confidence;
+    const bound = (s: { sampled: number; errors: number }) => (s.sampled ? clopperPearsonUpper(s.errors, s.sampled, alpha / 2) : 1);
+    // P(X >= errors) under the allowed rate; a small one means the rate is now higher.
+    const rejects = (s: { sampled: number; errors: number }, allowed: number) => s.errors > 0 && 1 - binomialCdf(s.errors - 1, s.sampled, allowed) < alpha / 2;
+    const drift = rejects(w.neg, this.running!.allowed.negative) || rejects(w.pos, this.running!.allowed.positive);
+    this.pending.push({
+      type: 'verification',
+      start: w.start,
+      end: w.start + this.windowSeconds,
+      decidedNegative: { ...w.neg, upperBound: bound(w.neg) },
+      decidedPositive: { ...w.pos, upperBound: bound(w.pos) },
+      drift,
+    });
+    if (drift) {
+      const model = this.running!.model;
+      this.running = undefined;
+      void model.dispose();
+      // The old scene's labels no longer describe the stream.
+      this.thumbs = [];
+      this.labels = [];
+      this.frames = [];
+      this.need = this.firstNeed;
+    }
+  }
+
+  private async train(positives: number, negatives: number): Promise<void> {
+    this.attempts++;
+    this.pending.push({ type: 'training', labelled: this.labels.length, positives, negatives, attempt: this.attempts });
+    const started = performance.now();
+    const n = this.labels.length;
+    const cut = Math.floor(n * TRAIN_SHARE);
+    const size = STREAM_MODEL_SIZE * STREAM_MODEL_SIZE * 3;
+    const images = new Uint8Array(cut * size);
+    for (let i = 0; i < cut; i++) images.set(this.thumbs[i]!, i * size);
+    const trained = await trainModel(
+      { images, width: STREAM_MODEL_SIZE, height: STREAM_MODEL_SIZE, labels: Float32Array.from(this.labels.slice(0, cut)), frames: Int32Array.from(this.frames.slice(0, cut)) },
+      { task: { kind: 'presence' }, maxEpochs: 20, split: { test: 0 }, ...(this.threads ? { threads: this.threads } : {}) },
+    );
+    const model = await SpecializedModel.load(trained.onnx, this.threads ? { threads: this.threads } : {});
+    const heldImages = new Uint8Array((n - cut) * size);
+    for (let i = cut; i < n; i++) heldImages.set(this.thumbs[i]!, (i - cut) * size);
+    const scores = await model.score({ width: STREAM_MODEL_SIZE, height: STREAM_MODEL_SIZE, count: n - cut, frames: Int32Array.from(this.frames.slice(cut)), timestamps: new Float64Array(n - cut), data: heldImages });
+    const truth = this.labels.slice(cut);
+    const thresholds = calibratePresence(scores, truth, this.targets);
+    const alpha = 1 - this.targets.confidence;
+    let fn = 0;
+    let fp = 0;
+    let decidedNeg = 0;
+    let decidedPos = 0;
+    for (let i = 0; i < truth.length; i++) {
+      const d = decide(scores[i]!, thresholds);
+      if (d === 0) decidedNeg++;
+      if (d === 1) decidedPos++;
+      if (d === 0 && truth[i]! > 0) fn++;
+      if (d === 1 && truth[i] === 0) fp++;
+    }
+    const pos = truth.filter((t) => t > 0).length;
+    const neg = truth.length - pos;
+    const fnrBound = clopperPearsonUpper(fn, pos, alpha / 2);
+    const fprBound = clopperPearsonUpper(fp, neg, alpha / 2);
+    const certified = pos > 0 && neg > 0 && fnrBound <= this.targets.fnr && fprBound <= this.targets.fpr;
+    // The error rate each stratum of decisions may have: the held-out upper bound within it.
+    const allowed = { negative: clopperPearsonUpper(fn, Math.max(1, decidedNeg), alpha / 2), positive: clopperPearsonUpper(fp, Math.max(1, decidedPos), alpha / 2) };
+    this.pending.push({
+      type: 'cascade',
+      certified,
+      heldOut: { positives: pos, negatives: neg, decidedNegative: decidedNeg, decidedPositive: decidedPos, falseNegatives: fn, falsePositives: fp, fnrBound, fprBound, uncertain: thresholds.uncertain },
+      thresholds: { cLow: thresholds.cLow, cHigh: thresholds.cHigh },
+      allowed,
+      trainSeconds: (performance.now() - started) / 1000,
+    });
+    if (!certified) {
+      await model.dispose();
+      this.need = Math.ceil(this.need * 1.5);
+      return;
+    }
+    this.running = { model, thresholds, allowed };
+  }
+}
