@@ -5,7 +5,8 @@
  *    decided frame is kept as a thumbnail with its label.
  * 2. **Training and certification**: once the labels hold enough positives and negatives for the
  *    held-out check to be able to pass (sizes from the targets, below), a specialized model is
- *    trained on the earlier 60% of them and NoScope's thresholds are calibrated on the later 40%;
+ *    trained on 60% of them and NoScope's thresholds are calibrated on the other 40% (alternating
+ *    blocks of consecutive frames);
  *    the cascade is switched on only if Clopper-Pearson upper bounds (at the query's confidence,
  *    half the risk per error kind) on the held-out miss and false-alarm rates of its decisions
  *    are within the targets. Otherwise labelling goes on and it tries again with more.
@@ -24,8 +25,14 @@ import { trainModel } from '../training/trainer.js';
 
 /** Thumbnail side the specialized model sees (the offline architecture search's middle size). */
 export const STREAM_MODEL_SIZE = 50;
-/** Share of the labels trained on; the later rest certifies. */
+/** Share of the labels trained on; the rest certifies. */
 const TRAIN_SHARE = 0.6;
+/**
+ * Labels are split in blocks of this many consecutive frames, three of every five trained on and
+ * two held out, so that both parts span the whole labelled period (a stream's positives come in
+ * runs; a held-out tail could hold none) while neighbouring frames mostly stay on one side.
+ */
+const SPLIT_BLOCK = 10;
 /** Labelled frames kept (the most recent), a bound on memory: 50x50x3 bytes each. */
 const MAX_LABELLED = 6000;
 
@@ -192,20 +199,26 @@ export class StreamCascade {
     this.attempts++;
     this.pending.push({ type: 'training', labelled: this.labels.length, positives, negatives, attempt: this.attempts });
     const started = performance.now();
-    const n = this.labels.length;
-    const cut = Math.floor(n * TRAIN_SHARE);
+    // A snapshot: labelling goes on while the model trains.
+    const thumbs = this.thumbs.slice();
+    const labels = this.labels.slice();
+    const frames = this.frames.slice();
+    const train: number[] = [];
+    const held: number[] = [];
+    labels.forEach((_, i) => (Math.floor(i / SPLIT_BLOCK) % 5 < 5 * TRAIN_SHARE ? train : held).push(i));
     const size = STREAM_MODEL_SIZE * STREAM_MODEL_SIZE * 3;
-    const images = new Uint8Array(cut * size);
-    for (let i = 0; i < cut; i++) images.set(this.thumbs[i]!, i * size);
+    const pack = (idx: readonly number[]) => {
+      const images = new Uint8Array(idx.length * size);
+      idx.forEach((i, k) => images.set(thumbs[i]!, k * size));
+      return images;
+    };
     const trained = await trainModel(
-      { images, width: STREAM_MODEL_SIZE, height: STREAM_MODEL_SIZE, labels: Float32Array.from(this.labels.slice(0, cut)), frames: Int32Array.from(this.frames.slice(0, cut)) },
+      { images: pack(train), width: STREAM_MODEL_SIZE, height: STREAM_MODEL_SIZE, labels: Float32Array.from(train, (i) => labels[i]!), frames: Int32Array.from(train, (i) => frames[i]!) },
       { task: { kind: 'presence' }, maxEpochs: 20, split: { test: 0 }, ...(this.threads ? { threads: this.threads } : {}) },
     );
     const model = await SpecializedModel.load(trained.onnx, this.threads ? { threads: this.threads } : {});
-    const heldImages = new Uint8Array((n - cut) * size);
-    for (let i = cut; i < n; i++) heldImages.set(this.thumbs[i]!, (i - cut) * size);
-    const scores = await model.score({ width: STREAM_MODEL_SIZE, height: STREAM_MODEL_SIZE, count: n - cut, frames: Int32Array.from(this.frames.slice(cut)), timestamps: new Float64Array(n - cut), data: heldImages });
-    const truth = this.labels.slice(cut);
+    const scores = await model.score({ width: STREAM_MODEL_SIZE, height: STREAM_MODEL_SIZE, count: held.length, frames: Int32Array.from(held, (i) => frames[i]!), timestamps: new Float64Array(held.length), data: pack(held) });
+    const truth = held.map((i) => labels[i]!);
     const thresholds = calibratePresence(scores, truth, this.targets);
     const alpha = 1 - this.targets.confidence;
     let fn = 0;
