@@ -10,6 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { InterruptedError, VideoError } from '../errors.js';
 import { passthroughTiming, type FfmpegBinaries } from '../video/ffmpeg-locator.js';
+import { FfmpegStderr } from '../video/ffmpeg-process.js';
 
 /** One decoded frame of a stream. */
 export interface StreamFrame {
@@ -189,8 +190,13 @@ class Connection {
   private closed = false;
   private exited = false;
   private stdoutEnded = false;
-  private readonly stderrTail: string[] = [];
-  private stderrRest = '';
+  private readonly stderr = new FfmpegStderr(
+    (t) => {
+      this.times.push(t);
+      this.notify();
+    },
+    (line) => this.onHeaderLine(line),
+  );
   private wake: (() => void) | undefined;
 
   constructor(
@@ -207,9 +213,9 @@ class Connection {
       this.notify();
     });
     this.child.stderr!.setEncoding('utf8');
-    this.child.stderr!.on('data', (text: string) => this.onStderr(text));
+    this.child.stderr!.on('data', (text: string) => this.stderr.push(text));
     this.child.on('error', (error) => {
-      this.stderrTail.push(error.message);
+      this.stderr.tail.push(error.message);
       this.exited = true;
       this.stdoutEnded = true;
       this.notify();
@@ -248,7 +254,7 @@ class Connection {
   /** Why the process ended, when it did not end cleanly. */
   failure(): string | undefined {
     const code = this.child.exitCode;
-    const why = this.stderrTail.filter((l) => /error|invalid|refused|timed out|timeout|No such|not found|Connection|failed|End of file/i.test(l)).slice(-2).join('; ');
+    const why = this.stderr.tail.filter((l) => /error|invalid|refused|timed out|timeout|No such|not found|Connection|failed|End of file/i.test(l)).slice(-2).join('; ');
     if (code === 0 && this.size) return why ? `no data for a while (ffmpeg: ${why})` : undefined;
     return why || (code === null ? 'ffmpeg was stopped' : `ffmpeg exited with ${code}`);
   }
@@ -285,30 +291,15 @@ class Connection {
     this.notify();
   }
 
-  private onStderr(text: string): void {
-    const lines = (this.stderrRest + text).split('\n');
-    this.stderrRest = lines.pop() ?? '';
-    for (const line of lines) {
-      if (line.includes('Parsed_showinfo') && line.includes('pts_time:')) {
-        const m = /pts_time:\s*(-?[0-9.e+-]+)/.exec(line);
-        if (m) this.times.push(Number(m[1]));
-        this.notify();
-        continue;
-      }
-      if (!this.size) {
-        this.header.push(line);
-        const header = parseHeader(this.header);
-        if (header) {
-          this.size = { width: header.width, height: header.height };
-          this.fps = header.fps;
-          this.cut();
-        }
-      }
-      if (line.trim()) {
-        this.stderrTail.push(line);
-        if (this.stderrTail.length > 30) this.stderrTail.shift();
-      }
-    }
+  /** ffmpeg's header lines, until the output frame size is known. */
+  private onHeaderLine(line: string): void {
+    if (this.size) return;
+    this.header.push(line);
+    const header = parseHeader(this.header);
+    if (!header) return;
+    this.size = { width: header.width, height: header.height };
+    this.fps = header.fps;
+    this.cut();
   }
 
   private notify(): void {

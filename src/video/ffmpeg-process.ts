@@ -14,8 +14,10 @@ export class FfmpegProcess {
   private readonly queues: ByteQueue[];
   /** `pts_time` of every frame showinfo reported, in output order. */
   readonly showTimes: number[] = [];
-  private readonly stderrTail: string[] = [];
-  private stderrRest = '';
+  private readonly stderr = new FfmpegStderr((t) => {
+    this.showTimes.push(t);
+    this.notify();
+  });
   private exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   private spawnError: Error | undefined;
   private endedStreams = 0;
@@ -45,7 +47,7 @@ export class FfmpegProcess {
       s.on('error', () => this.notify());
     });
     this.child.stderr!.setEncoding('utf8');
-    this.child.stderr!.on('data', (text: string) => this.onStderr(text));
+    this.child.stderr!.on('data', (text: string) => this.stderr.push(text));
     this.child.on('error', (error) => {
       this.spawnError = error;
       this.notify();
@@ -94,29 +96,40 @@ export class FfmpegProcess {
 
   /** Throws what went wrong once the process has ended: it did not start, or exited non-zero. */
   check(path: string): void {
-    if (this.spawnError) throw decodeError(path, this.spawnError, this.stderrTail);
-    if (this.exit?.code !== 0) throw decodeError(path, new Error(`ffmpeg exited with ${this.exit?.code ?? this.exit?.signal}`), this.stderrTail);
-  }
-
-  private onStderr(text: string): void {
-    const lines = (this.stderrRest + text).split('\n');
-    this.stderrRest = lines.pop() ?? '';
-    for (const line of lines) {
-      if (line.includes('Parsed_showinfo') && line.includes('pts_time:')) {
-        const m = /pts_time:\s*(-?[0-9.e+-]+)/.exec(line);
-        if (m) this.showTimes.push(Number(m[1]));
-        this.notify();
-      } else if (line.trim()) {
-        this.stderrTail.push(line);
-        if (this.stderrTail.length > 30) this.stderrTail.shift();
-      }
-    }
+    if (this.spawnError) throw decodeError(path, this.spawnError, this.stderr.tail);
+    if (this.exit?.code !== 0) throw decodeError(path, new Error(`ffmpeg exited with ${this.exit?.code ?? this.exit?.signal}`), this.stderr.tail);
   }
 
   private notify(): void {
     const w = this.wake;
     this.wake = undefined;
     w?.();
+  }
+}
+
+/** ffmpeg's stderr, cut into lines: each `showinfo` frame's `pts_time`, and the last other lines (for error messages). */
+export class FfmpegStderr {
+  readonly tail: string[] = [];
+  private rest = '';
+
+  constructor(
+    private readonly onTime: (ptsTime: number) => void,
+    private readonly onLine: (line: string) => void = () => undefined,
+  ) {}
+
+  push(text: string): void {
+    const lines = (this.rest + text).split('\n');
+    this.rest = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line.includes('Parsed_showinfo') && line.includes('pts_time:')) {
+        const m = /pts_time:\s*(-?[0-9.e+-]+)/.exec(line);
+        if (m) this.onTime(Number(m[1]));
+      } else if (line.trim()) {
+        this.onLine(line);
+        this.tail.push(line);
+        if (this.tail.length > 30) this.tail.shift();
+      }
+    }
   }
 }
 

@@ -214,3 +214,61 @@ describe('sieve watch (the command)', () => {
     expect(out.stderr).toMatch(/ORDER BY needs the whole video.*\[UNSUPPORTED\]/);
   });
 });
+
+describe('the cascade on a stream whose scene changes', () => {
+  it('switches on once certified, detects the change, retrains, and the bounds hold afterwards', async () => {
+    // Two cameras back to back at one size: 30 s of one (a person comes and goes), then 45 s of a shopfront.
+    const scene = join(tmp, 'scene.mp4');
+    const made = spawnSync(bundled.ffmpegPath, [
+      '-hide_banner', '-loglevel', 'error',
+      '-i', video('intel_one_by_one_person.mp4'), '-i', video('shopfront_cctv.mp4'),
+      '-filter_complex', '[0:v]trim=0:30,setpts=PTS-STARTPTS,fps=10,scale=768:432,setsar=1[a];[1:v]trim=0:45,setpts=PTS-STARTPTS,fps=10,scale=768:432,setsar=1[b];[a][b]concat=n=2:v=1:a=0[v]',
+      '-map', '[v]', '-c:v', 'libx264', '-preset', 'veryfast', '-g', '10', '-bf', '0', '-pix_fmt', 'yuv420p', scene,
+    ]);
+    expect(made.status, String(made.stderr)).toBe(0);
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}/live.ts`;
+    serve(['-i', scene], url, ['-listen', '1']);
+    await new Promise((r) => setTimeout(r, 300));
+    const sql = "SELECT timestamp FROM cam WHERE class = 'person' FNR WITHIN 0.2 FPR WITHIN 0.2";
+    const engine = await openEngine({ catalog: join(tmp, 'scene.duckdb') });
+    let events: WatchEvent[];
+    try {
+      events = await watch(engine, sql, url, (e) => e.type === 'dropped', { window: 5 });
+    } finally {
+      await engine.close();
+    }
+    const certified = events.map((e, i) => ({ e, i })).filter(({ e }) => e.type === 'cascade' && e.certified);
+    const drift = events.findIndex((e) => e.type === 'verification' && e.drift);
+    expect(certified.length, JSON.stringify(events.filter((e) => e.type !== 'interval' && e.type !== 'status'))).toBeGreaterThanOrEqual(2);
+    expect(drift).toBeGreaterThan(certified[0]!.i);
+    const retrained = certified.find(({ i }) => i > drift);
+    expect(retrained).toBeDefined();
+    // The change is found in the second scene, after it starts at 30 s.
+    expect((events[drift] as { start: number }).start).toBeGreaterThanOrEqual(25);
+    const end = events[events.length - 1] as { processed: number; skipped: number };
+    expect(end.processed + end.skipped).toBeGreaterThan(700);
+    const byCascade = events.filter((e) => e.type === 'status').map((e) => (e as { byCascade: number }).byCascade);
+    expect(Math.max(...byCascade)).toBeGreaterThan(0);
+
+    // After retraining: the watch's answer against the offline exact answer on the same frames.
+    const first = events.slice(retrained!.i).find((e): e is IntervalEvent => e.type === 'interval');
+    const from = Math.ceil((first?.startFrame ?? 0) / FPS) * FPS;
+    const truthEngine = await openEngine({ catalog: join(tmp, 'scene-truth.duckdb') });
+    let truth: Set<number>;
+    try {
+      const exact = await truthEngine.query(`SELECT frame FROM cam WHERE class = 'person' AND timestamp >= ${from / FPS}`, { videos: { cam: scene }, exact: true });
+      truth = new Set(exact.rows.map((r) => Number(r['frame'])));
+    } finally {
+      await truthEngine.close();
+    }
+    const watched = new Set<number>();
+    for (const i of events.filter((e): e is IntervalEvent => e.type === 'interval')) for (let f = i.startFrame; f <= i.endFrame; f++) if (f >= from) watched.add(f);
+    const frames = 750 - from;
+    const fn = [...truth].filter((f) => !watched.has(f)).length;
+    const fp = [...watched].filter((f) => !truth.has(f)).length;
+    expect(truth.size).toBeGreaterThan(0);
+    expect(fn / truth.size).toBeLessThanOrEqual(0.2);
+    expect(fp / Math.max(1, frames - truth.size)).toBeLessThanOrEqual(0.2);
+  }, 400_000);
+});

@@ -1,0 +1,137 @@
+/**
+ * `npm run bench:watch`: a continuous query on a real clip served live over loopback HTTP by ffmpeg
+ * in real time (`-re`, listen mode), watched with the stream cascade and with the reference alone,
+ * one after the other on an otherwise idle machine. Per run: input and decided frames per second,
+ * lag (decision time minus arrival) before and after the cascade switched on, frames skipped,
+ * reference calls, and the answer's FNR / FPR against the offline exact answer on the same file.
+ *
+ * Flags: `--seconds n` of the clip (default 60), `--no-write`.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { openEngine } from '../src/engine.js';
+import type { IntervalEvent, StatusEvent, WatchEvent } from '../src/live/watch.js';
+import { dataDir, describeMachine, isoDate, machineLine, markdownTable, resolveFromRoot, updateMarkdownSection, writeJson } from './bench-util.js';
+
+const { values } = parseArgs({ options: { seconds: { type: 'string' }, 'no-write': { type: 'boolean' } } });
+const seconds = Number(values.seconds ?? 60);
+const SQL = "SELECT timestamp FROM cam WHERE class = 'person' FNR WITHIN 0.1 FPR WITHIN 0.1";
+const FPS = 10;
+const ffmpeg = (createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg') as { path: string }).path;
+const work = mkdtempSync(join(tmpdir(), 'sieve-watch-bench-'));
+const clip = join(work, 'cam.mp4');
+const machine = describeMachine();
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface RunRow {
+  readonly mode: 'cascade' | 'reference alone';
+  readonly frames: number;
+  readonly skipped: number;
+  readonly referenceCalls: number;
+  readonly byCascade: number;
+  readonly switchedAt: number | undefined;
+  readonly lagBefore: { median: number; max: number };
+  readonly lagAfter: { median: number; max: number } | undefined;
+  readonly inputFps: number;
+  readonly processedFps: number;
+  readonly fnr: number;
+  readonly fpr: number;
+  readonly seconds: number;
+}
+
+const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+
+async function watchOnce(cascade: boolean, truth: Set<number>): Promise<RunRow> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}/live.ts`;
+  const server = spawn(ffmpeg, ['-hide_banner', '-loglevel', 'error', '-re', '-i', clip, '-c', 'copy', '-muxdelay', '0', '-muxpreload', '0', '-f', 'mpegts', '-listen', '1', url], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 300));
+  const engine = await openEngine({ catalog: join(work, `watch-${cascade}.duckdb`) });
+  const events: WatchEvent[] = [];
+  const ac = new AbortController();
+  const started = performance.now();
+  try {
+    for await (const e of engine.watch(SQL, { streams: { cam: url }, signal: ac.signal, cascade, statusEvery: 2, window: 10, stallSeconds: 3 })) {
+      events.push(e);
+      if (e.type === 'dropped') ac.abort();
+    }
+  } finally {
+    await engine.close();
+    server.kill('SIGKILL');
+  }
+  const elapsed = (performance.now() - started) / 1000;
+  const status = events.filter((e): e is StatusEvent => e.type === 'status');
+  const switchIndex = events.findIndex((e) => e.type === 'cascade' && e.certified);
+  const statusIndex = (s: StatusEvent) => events.indexOf(s);
+  const before = status.filter((s) => switchIndex < 0 || statusIndex(s) < switchIndex);
+  const after = switchIndex < 0 ? [] : status.filter((s) => statusIndex(s) > switchIndex && s.cascade);
+  const end = events[events.length - 1] as { processed: number; skipped: number };
+  const last = status[status.length - 1];
+  const watched = new Set<number>();
+  for (const i of events.filter((e): e is IntervalEvent => e.type === 'interval')) for (let f = i.startFrame; f <= i.endFrame; f++) watched.add(f);
+  const frames = seconds * FPS;
+  const fn = [...truth].filter((f) => !watched.has(f)).length;
+  const fp = [...watched].filter((f) => !truth.has(f)).length;
+  const lag = (xs: StatusEvent[]) => ({ median: median(xs.map((s) => s.lagSeconds.median)), max: Math.max(0, ...xs.map((s) => s.lagSeconds.max)) });
+  const switched = switchIndex < 0 ? undefined : events.slice(0, switchIndex).filter((e) => e.type === 'interval' || e.type === 'status').length;
+  return {
+    mode: cascade ? 'cascade' : 'reference alone',
+    frames: end.processed + end.skipped,
+    skipped: end.skipped,
+    referenceCalls: end.processed - (last?.byCascade ?? 0),
+    byCascade: last?.byCascade ?? 0,
+    switchedAt: switched,
+    lagBefore: lag(before),
+    lagAfter: after.length ? lag(after) : undefined,
+    inputFps: median(status.map((s) => s.inputFps)),
+    processedFps: median(status.map((s) => s.processedFps)),
+    fnr: truth.size ? fn / truth.size : 0,
+    fpr: fp / Math.max(1, frames - truth.size),
+    seconds: elapsed,
+  };
+}
+
+const made = spawnSync(ffmpeg, ['-hide_banner', '-loglevel', 'error', '-i', join(dataDir(), 'videos', 'intel_one_by_one_person.mp4'), '-t', String(seconds), '-an', '-c:v', 'libx264', '-preset', 'veryfast', '-g', String(FPS), '-bf', '0', '-pix_fmt', 'yuv420p', clip]);
+if (made.status !== 0) throw new Error(String(made.stderr));
+const truthEngine = await openEngine({ catalog: join(work, 'truth.duckdb') });
+const exact = await truthEngine.query("SELECT frame FROM cam WHERE class = 'person'", { videos: { cam: clip }, exact: true });
+await truthEngine.close();
+const truth = new Set(exact.rows.map((r) => Number(r['frame'])));
+console.log(`truth: ${truth.size} of ${seconds * FPS} frames with a person`);
+const rows: RunRow[] = [];
+for (const cascade of [true, false]) {
+  const row = await watchOnce(cascade, truth);
+  rows.push(row);
+  console.log(JSON.stringify(row));
+}
+rmSync(work, { recursive: true, force: true });
+
+if (!values['no-write']) {
+  const date = isoDate();
+  writeJson(resolveFromRoot('bench', 'results', 'watch.json'), { date, machine, sql: SQL, seconds, rows });
+  const f = (x: number, d = 2) => x.toFixed(d);
+  const table = markdownTable(
+    ['mode', 'frames', 'skipped', 'reference calls', 'by the cascade', 'fps in / decided', 'lag before the switch: median / max s', 'lag after: median / max s', 'FNR', 'FPR'],
+    rows.map((r) => [r.mode, String(r.frames), String(r.skipped), String(r.referenceCalls), String(r.byCascade), `${f(r.inputFps, 1)} / ${f(r.processedFps, 1)}`, `${f(r.lagBefore.median)} / ${f(r.lagBefore.max)}`, r.lagAfter ? `${f(r.lagAfter.median)} / ${f(r.lagAfter.max)}` : '-', f(r.fnr, 3), f(r.fpr, 3)]),
+    ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+  );
+  updateMarkdownSection(
+    resolveFromRoot('BENCHMARKS.md'),
+    'Live stream: lag and accuracy',
+    `\`npm run bench:watch\`, ${date}, ${machineLine(machine)}. The first ${seconds} s of intel_one_by_one_person.mp4 (768x432, 10 fps, re-encoded with a 1 s GOP) served over loopback HTTP by ffmpeg in real time; \`${SQL}\`; the two runs one after the other. FNR / FPR against the offline exact answer on the same file (${truth.size} of ${seconds * FPS} frames positive).\n\n${table}`,
+  );
+}
