@@ -44,6 +44,10 @@ interface RunRow {
   readonly mode: 'cascade' | 'reference alone';
   readonly frames: number;
   readonly skipped: number;
+  /** Of those, skipped after the cascade switched on. */
+  readonly skippedAfter: number | undefined;
+  /** How far arrival fell behind the stream's clock by the end (a throttled source). */
+  readonly behindSeconds: number;
   readonly referenceCalls: number;
   readonly byCascade: number;
   readonly switchedAt: number | undefined;
@@ -96,6 +100,8 @@ async function watchOnce(cascade: boolean, truth: Set<number>, frames: number): 
     mode: cascade ? 'cascade' : 'reference alone',
     frames: end.processed + end.skipped,
     skipped: end.skipped,
+    skippedAfter: switchIndex < 0 ? undefined : end.skipped - (before[before.length - 1]?.skipped ?? 0),
+    behindSeconds: last?.behindSeconds ?? 0,
     referenceCalls: end.processed - (last?.byCascade ?? 0),
     byCascade: last?.byCascade ?? 0,
     switchedAt: switched,
@@ -132,9 +138,9 @@ if (!values['no-write']) {
   writeJson(resolveFromRoot('bench', 'results', 'watch.json'), { date, machine, video: videoFile, sql: SQL, frames, rows });
   const f = (x: number, d = 2) => x.toFixed(d);
   const table = markdownTable(
-    ['mode', 'frames', 'skipped', 'reference calls', 'by the cascade', 'fps in / decided', 'lag before the switch: median / max s', 'lag after: median / max s', 'FNR', 'FPR'],
-    rows.map((r) => [r.mode, String(r.frames), String(r.skipped), String(r.referenceCalls), String(r.byCascade), `${f(r.inputFps, 1)} / ${f(r.processedFps, 1)}`, `${f(r.lagBefore.median)} / ${f(r.lagBefore.max)}`, r.lagAfter ? `${f(r.lagAfter.median)} / ${f(r.lagAfter.max)}` : '-', f(r.fnr, 3), f(r.fpr, 3)]),
-    ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ['mode', 'frames', 'skipped (after the switch)', 'behind the source clock s', 'reference calls', 'by the cascade', 'fps in / decided', 'lag before the switch: median / max s', 'lag after: median / max s', 'FNR', 'FPR'],
+    rows.map((r) => [r.mode, String(r.frames), `${r.skipped}${r.skippedAfter !== undefined ? ` (${r.skippedAfter})` : ''}`, f(r.behindSeconds, 1), String(r.referenceCalls), String(r.byCascade), `${f(r.inputFps, 1)} / ${f(r.processedFps, 1)}`, `${f(r.lagBefore.median)} / ${f(r.lagBefore.max)}`, r.lagAfter ? `${f(r.lagAfter.median)} / ${f(r.lagAfter.max)}` : '-', f(r.fnr, 3), f(r.fpr, 3)]),
+    ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
   );
   updateMarkdownSection(
     resolveFromRoot('BENCHMARKS.md'),

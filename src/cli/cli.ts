@@ -143,6 +143,7 @@ interface WatchFlags extends CommonFlags {
   window: string;
   statusEvery: string;
   backlog?: number;
+  maxLag: string;
   retries?: number;
   follow?: boolean;
   realtime?: boolean;
@@ -159,7 +160,8 @@ function watchCommand(program: Command, session: CliSession): void {
       .option('--video <[name=]url>', 'bind a live input to a name: rtsp://, http(s)://, udp://, rtp://, a file (--follow while it grows) or - for stdin (repeatable)', collect, [])
       .option('--window <duration>', 'window of FCOUNT/COUNT answers (60s, 5m, ...)', '60s')
       .option('--status-every <duration>', 'how often to report fps, lag and skipped frames', '10s')
-      .option('--backlog <frames>', 'frames waiting for the detector before the oldest are skipped', Number)
+      .option('--max-lag <duration>', 'frames may wait this long for a decision; older ones are skipped (and counted)', '1s')
+      .option('--backlog <frames>', 'frames waiting for the detector before the oldest are skipped (overrides --max-lag)', Number)
       .option('--retries <n>', 'failed reconnects in a row before giving up (default: retry forever)', Number)
       .option('--follow', 'a local file that is still being written: read on as it grows')
       .option('--realtime', 'read a local file at its native frame rate, as a camera delivers it')
@@ -170,12 +172,13 @@ function watchCommand(program: Command, session: CliSession): void {
     const window = parseDuration(flags.window);
     const statusEvery = parseDuration(flags.statusEvery);
     const verifyWindow = flags.verifyWindow === undefined ? window : parseDuration(flags.verifyWindow);
-    if (window === undefined || statusEvery === undefined || verifyWindow === undefined) {
-      process.stderr.write(`sieve: --window, --status-every and --verify-window take a duration such as 60s or 5m (got '${[flags.window, flags.statusEvery, flags.verifyWindow].find((d) => d !== undefined && parseDuration(d) === undefined)}')\n`);
+    const maxLag = parseDuration(flags.maxLag);
+    if (window === undefined || statusEvery === undefined || verifyWindow === undefined || maxLag === undefined) {
+      process.stderr.write(`sieve: --window, --status-every, --verify-window and --max-lag take a duration such as 60s or 5m (got '${[flags.window, flags.statusEvery, flags.verifyWindow, flags.maxLag].find((d) => d !== undefined && parseDuration(d) === undefined)}')\n`);
       throw new CommanderError(2, 'sieve.duration', 'bad duration');
     }
     await withEngine(session, flags, async (engine) => {
-      const options = { streams: parseVideoBindings(flags.video), window, statusEvery, verifyWindow, cascade: flags.cascade, signal: session.signal, backlog: flags.backlog, retries: flags.retries, follow: flags.follow, realtime: flags.realtime };
+      const options = { streams: parseVideoBindings(flags.video), window, statusEvery, verifyWindow, cascade: flags.cascade, signal: session.signal, backlog: flags.backlog, maxLag, retries: flags.retries, follow: flags.follow, realtime: flags.realtime };
       for await (const event of engine.watch(sql, options)) {
         process.stdout.write(`${JSON.stringify(event)}\n`);
         const line = describeWatchEvent(event);

@@ -37,8 +37,10 @@ export type StreamEvent =
 
 export interface StreamReaderOptions {
   readonly bins: FfmpegBinaries;
-  /** Frames kept waiting for the consumer; beyond it the oldest are dropped (default 64). */
+  /** Frames kept waiting for the consumer; beyond it the oldest are dropped (default: `maxLagSeconds` of frames). */
   readonly backlog?: number;
+  /** Without `backlog`: keep at most this many seconds of frames waiting (default 1), so lag stays near it. */
+  readonly maxLagSeconds?: number;
   /** No data for this long counts as a dropped connection (default 5 s). */
   readonly stallSeconds?: number;
   /** Reconnect attempts in a row before giving up (default: forever). */
@@ -96,7 +98,7 @@ export function parseHeader(lines: readonly string[]): { width: number; height: 
  * show as gaps in `seq`.
  */
 export async function* readStream(input: string, options: StreamReaderOptions): AsyncGenerator<StreamFrame | StreamEvent> {
-  const backlog = Math.max(1, options.backlog ?? 64);
+  const backlog = (fps: number | undefined) => Math.max(1, options.backlog ?? Math.ceil((options.maxLagSeconds ?? 1) * (fps ?? 25)));
   const live = isNetworkUrl(input) || input === '-' || /^pipe:/.test(input) || options.follow === true;
   const reconnects = isNetworkUrl(input) || options.follow === true;
   let seq = 0;
@@ -179,6 +181,7 @@ class Connection {
   private readonly header: string[] = [];
   private size: { width: number; height: number } | undefined;
   fps: number | undefined;
+  private backlog = 1;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   /** showinfo's `pts_time` of output frames `timesBase`, `timesBase + 1`, ... */
@@ -202,7 +205,7 @@ class Connection {
   constructor(
     private readonly input: string,
     options: StreamReaderOptions,
-    private readonly backlog: number,
+    private readonly backlogFor: (fps: number | undefined) => number,
   ) {
     const filter = 'showinfo=checksum=0,scale=iw:ih:in_color_matrix=bt601:in_range=auto,format=rgb24';
     const args = ['-hide_banner', '-nostats', '-nostdin', '-loglevel', 'info', ...inputArgs(input, options), '-map', '0:v:0', '-vf', filter, ...passthroughTiming(options.bins), '-an', '-sn', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
@@ -299,6 +302,7 @@ class Connection {
     if (!header) return;
     this.size = { width: header.width, height: header.height };
     this.fps = header.fps;
+    this.backlog = this.backlogFor(header.fps);
     this.cut();
   }
 

@@ -29,8 +29,10 @@ export interface WatchOptions {
   /** Seconds between status events (default 10). */
   readonly statusEvery?: number;
   readonly signal?: AbortSignal;
-  /** Frames waiting for the detector before the oldest are skipped (default 64). */
+  /** Frames waiting for the detector before the oldest are skipped (default: `maxLag` seconds of frames). */
   readonly backlog?: number;
+  /** Seconds of frames that may wait for a decision before the oldest are skipped (default 1). */
+  readonly maxLag?: number;
   readonly stallSeconds?: number;
   readonly retries?: number;
   readonly follow?: boolean;
@@ -52,6 +54,11 @@ export interface StatusEvent {
   readonly processedFps: number;
   /** Seconds from a frame's arrival to its decision: median and largest since the last status. */
   readonly lagSeconds: { readonly median: number; readonly max: number };
+  /**
+   * How far arrival has fallen behind the stream's own clock since the connection started
+   * (seconds): a source slowed by back-pressure (TCP) shows here even when nothing is skipped.
+   */
+  readonly behindSeconds: number;
   /** Frames skipped (not decided) since the start because the detector could not keep up. */
   readonly skipped: number;
   readonly processed: number;
@@ -125,12 +132,21 @@ class Meter {
   reconnects = 0;
   byCascade = 0;
   cascade = false;
+  behind = 0;
+  private origin: { arrivedAt: number; time: number } | undefined;
   private lags: number[] = [];
   private arrived = 0;
   private decided = 0;
   private since = Date.now();
 
-  frame(skippedBefore: number, lagSeconds: number): void {
+  /** A new connection: its clock starts again. */
+  connected(): void {
+    this.origin = undefined;
+  }
+
+  frame(skippedBefore: number, lagSeconds: number, arrival: { arrivedAt: number; time: number }): void {
+    this.origin ??= arrival;
+    this.behind = Math.max(0, (arrival.arrivedAt - this.origin.arrivedAt) / 1000 - (arrival.time - this.origin.time));
     this.processed++;
     this.decided++;
     this.arrived += 1 + skippedBefore;
@@ -152,6 +168,7 @@ class Meter {
       inputFps: this.arrived / seconds,
       processedFps: this.decided / seconds,
       lagSeconds: { median: lags[Math.floor(lags.length / 2)] ?? 0, max: lags[lags.length - 1] ?? 0 },
+      behindSeconds: this.behind,
       skipped: this.skipped,
       processed: this.processed,
       reconnects: this.reconnects,
@@ -221,6 +238,7 @@ export async function* watchStream(ctx: WatchContext, query: BoundQuery, options
     bins: ctx.bins,
     signal: inner.signal,
     ...(options.backlog !== undefined ? { backlog: options.backlog } : {}),
+    ...(options.maxLag !== undefined ? { maxLagSeconds: options.maxLag } : {}),
     ...(options.stallSeconds !== undefined ? { stallSeconds: options.stallSeconds } : {}),
     ...(options.retries !== undefined ? { retries: options.retries } : {}),
     ...(options.follow !== undefined ? { follow: options.follow } : {}),
@@ -238,6 +256,7 @@ export async function* watchStream(ctx: WatchContext, query: BoundQuery, options
           lastSeq = -1;
         }
         if (item.type === 'reconnecting') meter.reconnects++;
+        if (item.type === 'connected') meter.connected();
         if (item.type === 'connected' && cascade) verifyRate = verificationRate(query, item.fps, options.verifyWindow ?? options.window ?? 60);
         if (item.type === 'ended') reason = item.reason;
         else yield item;
@@ -248,7 +267,7 @@ export async function* watchStream(ctx: WatchContext, query: BoundQuery, options
       lastSeq = frame.seq;
       const decision = await decideFrame(ctx, query, frame, cascade, verifyRate);
       const decided: DecidedFrame = { frame: frame.frame, time: frame.time, arrivedAt: frame.arrivedAt, ...decision, skippedBefore };
-      meter.frame(skippedBefore, (Date.now() - frame.arrivedAt) / 1000);
+      meter.frame(skippedBefore, (Date.now() - frame.arrivedAt) / 1000, frame);
       if (decision.decidedBy === 'cascade') meter.byCascade++;
       if (cascade) {
         yield* cascade.drain();
