@@ -98,6 +98,8 @@ export class StreamCascade {
   private thumbs: Uint8Array[] = [];
   private labels: number[] = [];
   private frames: number[] = [];
+  /** Positives among `labels`. */
+  private positives = 0;
   private running: Running | undefined;
   private training: Promise<void> | undefined;
   /** Positives and negatives the next try waits for (grows after a failed certification). */
@@ -131,12 +133,13 @@ export class StreamCascade {
     this.thumbs.push(thumb);
     this.labels.push(match ? 1 : 0);
     this.frames.push(frame);
+    if (match) this.positives++;
     if (this.thumbs.length > MAX_LABELLED) {
       this.thumbs.shift();
-      this.labels.shift();
+      this.positives -= this.labels.shift()!;
       this.frames.shift();
     }
-    const positives = this.labels.reduce((a, b) => a + b, 0);
+    const positives = this.positives;
     const negatives = this.labels.length - positives;
     if (!this.training && positives >= this.need && negatives >= this.need) this.training = this.train(positives, negatives).finally(() => (this.training = undefined));
   }
@@ -191,6 +194,7 @@ export class StreamCascade {
       this.thumbs = [];
       this.labels = [];
       this.frames = [];
+      this.positives = 0;
       this.need = this.firstNeed;
     }
   }

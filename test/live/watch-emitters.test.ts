@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { intervalEmitter, limitEmitter, windowEmitter, type DecidedFrame, type IntervalEvent, type WindowEvent } from '../../src/live/watch-emitters.js';
 import { parseDuration } from '../../src/cli/format-watch.js';
 import { inputArgs, parseHeader } from '../../src/live/stream-reader.js';
+import { heldOutNeeded, StreamCascade } from '../../src/live/stream-cascade.js';
 
 const frame = (n: number, match: boolean, value = match ? 1 : 0, skippedBefore = 0): DecidedFrame => ({ frame: n, time: n / 10, arrivedAt: Date.UTC(2026, 11, 4) + n * 100, match, value, skippedBefore, decidedBy: 'reference' });
 
@@ -87,5 +88,36 @@ describe('stream input', () => {
     expect(parseDuration('250ms')).toBe(0.25);
     expect(parseDuration('soon')).toBeUndefined();
     expect(parseDuration('0s')).toBeUndefined();
+  });
+});
+
+describe('stream cascade verification', () => {
+  const running = (negative: number, positive: number) => ({ model: { dispose: async () => undefined, score: async () => Float32Array.of(0.5) }, thresholds: { cLow: 0.2, cHigh: 0.8 }, allowed: { negative, positive } });
+
+  it('needs held-out frames enough for a zero-error bound to meet the target', () => {
+    expect(heldOutNeeded(0.2, 0.95)).toBe(17); // 1 - 0.025^(1/17) = 0.195
+    expect(heldOutNeeded(0.1, 0.95)).toBe(36);
+    expect(1 - 0.025 ** (1 / 16)).toBeGreaterThan(0.2);
+  });
+
+  it('a window whose errors are well above the held-out rate is drift, and switches the cascade off', () => {
+    const c = new StreamCascade({ fnr: 0.2, fpr: 0.2, confidence: 0.95 }, 5);
+    (c as unknown as { running: unknown }).running = running(0.27, 0.1);
+    expect(c.active).toBe(true);
+    for (let i = 0; i < 20; i++) c.verified(30 + i * 0.2, 0, i < 18);
+    c.verified(36, 0, false);
+    const [window] = c.drain();
+    expect(window).toMatchObject({ type: 'verification', start: 30, end: 35, decidedNegative: { sampled: 20, errors: 18 }, drift: true });
+    expect(c.active).toBe(false);
+  });
+
+  it('errors at the held-out rate are not drift', () => {
+    const c = new StreamCascade({ fnr: 0.2, fpr: 0.2, confidence: 0.95 }, 5);
+    (c as unknown as { running: unknown }).running = running(0.27, 0.1);
+    for (let i = 0; i < 20; i++) c.verified(30 + i * 0.2, i % 2 === 0 ? 0 : 1, i % 2 === 1 && i !== 3);
+    c.verified(36, 0, false);
+    const [window] = c.drain();
+    expect(window).toMatchObject({ drift: false, decidedNegative: { sampled: 10, errors: 0 }, decidedPositive: { sampled: 10, errors: 1 } });
+    expect(c.active).toBe(true);
   });
 });
