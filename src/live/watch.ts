@@ -204,11 +204,15 @@ function verificationRate(query: BoundQuery, fps: number | undefined, windowSeco
   return Math.min(1, need / Math.max(1, windowSeconds * (fps ?? 25)));
 }
 
-/** One frame's answer: from the cascade when it is sure (and not drawn for verification), else from the reference. */
+/**
+ * One frame's answer: from the cascade when it is sure (and not drawn for verification, nor a frame
+ * a LIMIT would return), else from the reference.
+ */
 async function decideFrame(ctx: WatchContext, query: BoundQuery, frame: StreamFrame, cascade: StreamCascade | undefined, verifyRate: number): Promise<{ match: boolean; value: number; decidedBy: 'reference' | 'cascade' }> {
   const thumb = cascade ? await thumbnail(frame.rgb, frame.width, frame.height) : undefined;
   const model = cascade && thumb ? await cascade.decide(thumb, frame.frame) : -1;
-  const verify = model !== -1 && verificationKey(0, frame.seq) / 2 ** 32 < verifyRate;
+  // A frame a LIMIT would return is always checked by the reference: every returned frame is verified.
+  const verify = model !== -1 && ((model === 1 && query.limit !== undefined) || verificationKey(0, frame.seq) / 2 ** 32 < verifyRate);
   if (model !== -1 && !verify) return { match: model === 1, value: model, decidedBy: 'cascade' };
   const answer = decide(query, await detectFrame(await ctx.detector, frame));
   if (cascade && thumb) {
