@@ -8,9 +8,10 @@
  * it never silently ends the stream.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { setTimeout as delay } from 'node:timers/promises';
 import { InterruptedError, VideoError } from '../errors.js';
 import { passthroughTiming, type FfmpegBinaries } from '../video/ffmpeg-locator.js';
-import { FfmpegStderr } from '../video/ffmpeg-process.js';
+import { ByteQueue, FfmpegStderr } from '../video/ffmpeg-process.js';
 
 /** One decoded frame of a stream. */
 export interface StreamFrame {
@@ -150,19 +151,14 @@ export async function* readStream(input: string, options: StreamReaderOptions): 
   }
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new InterruptedError());
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new InterruptedError());
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+/** Waits `ms`, or rejects with an `InterruptedError` when `signal` aborts. */
+async function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  try {
+    await delay(ms, undefined, signal ? { signal } : {});
+  } catch (error) {
+    if (signal?.aborted) throw new InterruptedError();
+    throw error;
+  }
 }
 
 interface RawFrame {
@@ -182,8 +178,8 @@ class Connection {
   private size: { width: number; height: number } | undefined;
   fps: number | undefined;
   private backlog = 1;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  /** The pipe's bytes not yet cut into frames. */
+  private readonly pending = new ByteQueue();
   /** showinfo's `pts_time` of output frames `timesBase`, `timesBase + 1`, ... */
   private times: number[] = [];
   private timesBase = 0;
@@ -270,7 +266,6 @@ class Connection {
   private onData(chunk: Buffer): void {
     if (this.closed) return;
     this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
     this.cut();
   }
 
@@ -278,13 +273,10 @@ class Connection {
   private cut(): void {
     if (!this.size) return;
     const bytes = this.size.width * this.size.height * 3;
-    while (this.pendingBytes >= bytes) {
-      const all = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
+    while (this.pending.bytes >= bytes) {
+      // One copy per frame, straight from the pipe's chunks.
       const rgb = new Uint8Array(bytes);
-      rgb.set(all.subarray(0, bytes));
-      const rest = all.subarray(bytes);
-      this.pending = rest.length ? [rest] : [];
-      this.pendingBytes = rest.length;
+      this.pending.take(bytes, rgb, 0);
       this.frames.push({ rgb, arrivedAt: Date.now(), index: this.produced++ });
       if (this.frames.length > this.backlog) {
         this.frames.shift();

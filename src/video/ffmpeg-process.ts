@@ -137,7 +137,7 @@ export class FfmpegStderr {
 const AHEAD_BYTES = 32 * 1024 * 1024;
 
 /** Chunks of bytes, taken from the front in fixed-size pieces (O(1) per chunk, however many are queued). */
-class ByteQueue {
+export class ByteQueue {
   private chunks: Buffer[] = [];
   private head = 0;
   private offset = 0;
