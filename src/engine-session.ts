@@ -3,6 +3,7 @@
  * loaded once), video registration, and the context of a reference scan. Not public API.
  */
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import type { BindContext } from './binder/index.js';
 import { resolve } from 'node:path';
 import { VideoError } from './errors.js';
@@ -92,11 +93,21 @@ export class EngineSession {
     return this.detector;
   }
 
-  private loadDetector(m: ResolvedModel): Promise<ReferenceDetector> {
+  /**
+   * A detector of its own for a live watch (the caller disposes it): the network runs on a worker
+   * thread so that the stream is read and the cascade decides while it computes, with one core
+   * fewer than the machine has, left for them.
+   */
+  async liveDetector(): Promise<ReferenceDetector> {
+    return this.loadDetector(await this.referenceModel(), { offThread: true, intraOpThreads: Math.max(1, availableParallelism() - 1) });
+  }
+
+  private loadDetector(m: ResolvedModel, extra: { offThread?: boolean; intraOpThreads?: number } = {}): Promise<ReferenceDetector> {
     return ReferenceDetector.load(m.path, {
       manifest: m.manifest,
       executionProvider: this.options.executionProvider ?? 'cpu',
       onFallback: this.options.onNotice,
+      ...extra,
     });
   }
 

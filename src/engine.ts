@@ -378,9 +378,14 @@ export class Engine {
   async *watch(sql: string, options: WatchOptions): AsyncGenerator<WatchEvent> {
     const model = await this.session.referenceModel();
     const query = bindWatchQuery(sql, options.streams, model.manifest.labels);
-    const detector = this.session.referenceDetector();
+    // A detector of its own, on a worker thread: the stream is read while it computes.
+    const detector = this.session.liveDetector();
     detector.catch(() => undefined); // awaited on the first frame; a failure surfaces there
-    yield* watchStream({ detector, labels: model.manifest.labels, bins: locateFfmpeg(this.session.ffmpegOptions()) }, query, options);
+    try {
+      yield* watchStream({ detector, labels: model.manifest.labels, bins: locateFfmpeg(this.session.ffmpegOptions()) }, query, options);
+    } finally {
+      await detector.then((d) => d.dispose()).catch(() => undefined);
+    }
   }
 
   /** Releases the ONNX sessions and closes the catalog (checkpointed); call it once, last. */

@@ -65,7 +65,8 @@ export type ModelErrorCode =
   | 'MODEL_REGISTRY'
   | 'MODEL_OPTIONS'
   | 'MODEL_NO_PROVIDER'
-  | 'MODEL_DISPOSED';
+  | 'MODEL_DISPOSED'
+  | 'MODEL_WORKER';
 
 /** Codes of a {@link StorageError}: the catalog file and what it holds. */
 export type StorageErrorCode =

@@ -19,7 +19,7 @@ export function describeWatchEvent(e: WatchEvent): string | undefined {
     case 'reconnecting':
       return `sieve: reconnecting in ${e.delaySeconds.toFixed(1)} s (attempt ${e.attempt})`;
     case 'status':
-      return `sieve: ${e.inputFps.toFixed(1)} fps in, ${e.processedFps.toFixed(1)} fps decided, lag ${e.lagSeconds.median.toFixed(2)} s (max ${e.lagSeconds.max.toFixed(2)}), ${e.behindSeconds.toFixed(1)} s behind the stream's clock, ${e.skipped} frames skipped so far${e.cascade ? `, cascade on (${e.byCascade} frames by the model)` : ''}`;
+      return `sieve: ${e.inputFps.toFixed(1)} fps in, ${e.processedFps.toFixed(1)} fps decided, lag ${e.lagSeconds.median.toFixed(2)} s (max ${e.lagSeconds.max.toFixed(2)}), ${e.behindSeconds.toFixed(1)} s behind the stream's clock, ${e.skipped} frames skipped so far${e.cascade ? `, cascade on (${e.byCascade} frames by the model${e.byModelAlone ? `, ${e.byModelAlone} of them alone` : ''})` : ''}`;
     case 'training':
       return `sieve: training a specialized model on ${e.labelled} labelled frames (${e.positives} positive, ${e.negatives} negative; try ${e.attempt})`;
     case 'cascade':

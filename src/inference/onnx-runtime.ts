@@ -4,6 +4,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { ModelError } from '../errors.js';
+import { OnnxWorker } from './onnx-worker.js';
 
 export type ExecutionProviderName = 'cpu' | 'webgpu' | 'cuda';
 /** `auto` tries cuda, then cpu (webgpu only when asked for explicitly). */
@@ -44,6 +45,51 @@ export interface OnnxSessionOptions {
   readonly intraOpThreads?: number;
   /** Called once with a human sentence when the requested provider was not available. */
   readonly onFallback?: (message: string) => void;
+  /**
+   * Run the graph on a worker thread (see `onnx-worker.ts`): the main thread stays free while it
+   * computes (a live stream's reader, other models), at the cost of copying tensors across.
+   */
+  readonly offThread?: boolean;
+}
+
+/** Where a loaded graph runs: on this thread through onnxruntime-node, or on a worker. */
+interface Backend {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly inputMetadata: readonly unknown[] | undefined;
+  readonly outputMetadata: readonly unknown[] | undefined;
+  run(feeds: Readonly<Record<string, TensorData>>, fetches: readonly string[] | undefined): Promise<Record<string, TensorData>>;
+  release(): Promise<void>;
+}
+
+function inThread(session: ort.InferenceSession): Backend {
+  return {
+    inputNames: session.inputNames,
+    outputNames: session.outputNames,
+    inputMetadata: session.inputMetadata as readonly unknown[] | undefined,
+    outputMetadata: session.outputMetadata as readonly unknown[] | undefined,
+    async run(feeds, fetches) {
+      const ortFeeds: Record<string, ort.Tensor> = {};
+      for (const [name, feed] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(feed.type, feed.data, feed.dims as number[]);
+      const results = fetches ? await session.run(ortFeeds, fetches as string[]) : await session.run(ortFeeds);
+      const out: Record<string, TensorData> = {};
+      for (const [name, tensor] of Object.entries(results)) out[name] = { type: tensor.type as TensorType, data: tensor.data as TensorArray, dims: [...tensor.dims] };
+      return out;
+    },
+    release: () => session.release(),
+  };
+}
+
+async function onWorker(worker: OnnxWorker, model: string | Uint8Array, options: ort.InferenceSession.SessionOptions): Promise<Backend> {
+  const loaded = await worker.load(model, options);
+  return {
+    ...loaded,
+    run: async (feeds, fetches) => (await worker.run(feeds, fetches)) as Record<string, TensorData>,
+    release: async () => {
+      await worker.release();
+      await worker.terminate();
+    },
+  };
 }
 
 /**
@@ -66,7 +112,7 @@ function threadOptions(threads: number | undefined): ort.InferenceSession.Sessio
 /** A loaded ONNX graph ready to run. Call {@link dispose} when done. */
 export class OnnxSession {
   private constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly session: Backend,
     readonly executionProvider: ExecutionProviderName,
     readonly inputs: readonly IoMetadata[],
     readonly outputs: readonly IoMetadata[],
@@ -80,6 +126,7 @@ export class OnnxSession {
     const wanted = options.executionProvider ?? 'cpu';
     const order: ExecutionProviderName[] = wanted === 'auto' ? ['cuda', 'cpu'] : wanted === 'cpu' ? ['cpu'] : [wanted, 'cpu'];
     const failures: string[] = [];
+    const worker = options.offThread ? new OnnxWorker() : undefined;
     for (const ep of order) {
       const sessionOptions: ort.InferenceSession.SessionOptions = {
         executionProviders: [ep],
@@ -87,10 +134,9 @@ export class OnnxSession {
         ...threadOptions(options.intraOpThreads ?? defaultThreads()),
       };
       try {
-        const session =
-          typeof model === 'string'
-            ? await ort.InferenceSession.create(model, sessionOptions)
-            : await ort.InferenceSession.create(model, sessionOptions);
+        const session = worker
+          ? await onWorker(worker, model, sessionOptions)
+          : inThread(typeof model === 'string' ? await ort.InferenceSession.create(model, sessionOptions) : await ort.InferenceSession.create(model, sessionOptions));
         if (failures.length > 0 && options.onFallback) {
           options.onFallback(`execution provider fell back to '${ep}': ${failures.join('; ')}`);
         }
@@ -98,29 +144,26 @@ export class OnnxSession {
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         if (ep === 'cpu' || isModelFault(message)) {
+          await worker?.terminate();
           const where = typeof model === 'string' ? model : `${model.byteLength}-byte buffer`;
           throw new ModelError('MODEL_INVALID', `cannot load ONNX model ${where}: ${firstLine(message)}. Check that the file is a complete ONNX model (re-download it, or point SIEVE_MODEL_DIR at a good copy).`, { model: where }, { cause: error });
         }
         failures.push(`'${ep}' unavailable (${firstLine(message)})`);
       }
     }
+    await worker?.terminate();
     throw new ModelError('MODEL_NO_PROVIDER', `no execution provider could load the model: ${failures.join('; ')}`);
   }
 
   /** Runs the graph. Feeds are checked against the session's inputs first. */
   async run(feeds: Readonly<Record<string, TensorData>>, fetches?: readonly string[]): Promise<Record<string, TensorData>> {
-    const ortFeeds: Record<string, ort.Tensor> = {};
+    const given: Record<string, TensorData> = {};
     for (const input of this.inputs) {
       const feed = feeds[input.name];
       if (!feed) throw new ModelError('MODEL_INPUT_MISSING', `model input '${input.name}' was not given (inputs: ${this.inputs.map((i) => i.name).join(', ')})`);
-      ortFeeds[input.name] = new ort.Tensor(feed.type, feed.data, feed.dims as number[]);
+      given[input.name] = feed;
     }
-    const results = fetches ? await this.session.run(ortFeeds, fetches as string[]) : await this.session.run(ortFeeds);
-    const out: Record<string, TensorData> = {};
-    for (const [name, tensor] of Object.entries(results)) {
-      out[name] = { type: tensor.type as TensorType, data: tensor.data as TensorArray, dims: [...tensor.dims] };
-    }
-    return out;
+    return this.session.run(given, fetches);
   }
 
   async dispose(): Promise<void> {

@@ -21,6 +21,8 @@ export interface ReferenceDetectorOptions extends ModelStoreOptions {
   /** Class-wise NMS IoU; default the manifest's `nmsIou`. */
   readonly nmsIou?: number;
   readonly intraOpThreads?: number;
+  /** Run the network on a worker thread (pre- and post-processing stay here): see `onnx-worker.ts`. */
+  readonly offThread?: boolean;
   /** Told, in one sentence, which provider was asked for, which one runs, and why. */
   readonly onFallback?: (message: string) => void;
 }
@@ -83,6 +85,7 @@ export class ReferenceDetector {
     const session = await OnnxSession.create(model.path, {
       executionProvider: wanted,
       ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
+      ...(options.offThread ? { offThread: true } : {}),
       onFallback: (message) => (fallback = message),
     });
     try {

@@ -16,6 +16,11 @@
  *    tested against the held-out bound (one-sided binomial test at the query's risk); an error
  *    rate significantly above it (the scene drifted: night, rain, a moved camera) switches the
  *    cascade off, and labelling starts over on the new scene, then retraining.
+ * 4. **Without the reference**: when the reference cannot take an uncertain frame in time (see
+ *    `frame-router.ts`), the model decides it alone at the middle of its uncertain band. The
+ *    held-out check also bounds that: `withoutReference` are the Clopper-Pearson bounds on the
+ *    miss and false-alarm rates if every uncertain held-out frame had been decided so, the wider
+ *    bound that holds for frames decided without the reference.
  */
 import sharp from 'sharp';
 import { SpecializedModel } from '../inference/specialized-model.js';
@@ -60,6 +65,8 @@ export type CascadeEvent =
         readonly fprBound: number;
         readonly uncertain: number;
       };
+      /** Bounds (same confidence) if every uncertain frame is decided by the model alone. */
+      readonly withoutReference: { readonly fnrBound: number; readonly fprBound: number };
       readonly thresholds: { readonly cLow: number; readonly cHigh: number };
       /** Error rates a verification window may show per stratum of decisions before it counts as drift. */
       readonly allowed: { readonly negative: number; readonly positive: number };
@@ -87,11 +94,18 @@ export async function thumbnail(rgb: Uint8Array, width: number, height: number, 
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
+/** The model's decision when the reference cannot help: the sure ones as they are, the uncertain ones split at the middle of the band. */
+function decideAlone(score: number, t: PresenceThresholds): 0 | 1 {
+  const d = decide(score, t);
+  return d !== -1 ? d : score >= (t.cLow + t.cHigh) / 2 ? 1 : 0;
+}
+
 interface Running {
   readonly model: SpecializedModel;
   readonly thresholds: PresenceThresholds;
   /** Per-stratum error rates the held-out check allowed (its upper bounds). */
   readonly allowed: { readonly negative: number; readonly positive: number };
+  readonly withoutReference: { readonly fnrBound: number; readonly fprBound: number };
 }
 
 export class StreamCascade {
@@ -122,6 +136,11 @@ export class StreamCascade {
     return this.running !== undefined;
   }
 
+  /** The running model's bounds for frames it decides alone (undefined when it is not running). */
+  get withoutReference(): { readonly fnrBound: number; readonly fprBound: number } | undefined {
+    return this.running?.withoutReference;
+  }
+
   /** Events since the last call (training started or ended, verification windows, drift). */
   drain(): CascadeEvent[] {
     return this.pending.splice(0);
@@ -144,12 +163,15 @@ export class StreamCascade {
     if (!this.training && positives >= this.need && negatives >= this.need) this.training = this.train(positives, negatives).finally(() => (this.training = undefined));
   }
 
-  /** The model's decision on a frame: 1 or 0, or -1 when it is unsure (or not running). */
-  async decide(thumb: Uint8Array, frame: number): Promise<-1 | 0 | 1> {
-    if (!this.running) return -1;
+  /**
+   * The model's decision on a frame: 1 or 0, or -1 when it is unsure (or not running), with what
+   * it would decide alone (`alone`, at the middle of the uncertain band; -1 when not running).
+   */
+  async decide(thumb: Uint8Array, frame: number): Promise<{ decision: -1 | 0 | 1; alone: -1 | 0 | 1 }> {
+    if (!this.running) return { decision: -1, alone: -1 };
     const batch = { width: STREAM_MODEL_SIZE, height: STREAM_MODEL_SIZE, count: 1, frames: Int32Array.of(frame), timestamps: new Float64Array(1), data: thumb };
     const [score] = await this.running.model.score(batch);
-    return decide(score!, this.running.thresholds);
+    return { decision: decide(score!, this.running.thresholds), alone: decideAlone(score!, this.running.thresholds) };
   }
 
   /** A model decision the reference checked; closes verification windows and detects drift. */
@@ -218,7 +240,7 @@ export class StreamCascade {
     };
     const trained = await trainModel(
       { images: pack(train), width: STREAM_MODEL_SIZE, height: STREAM_MODEL_SIZE, labels: Float32Array.from(train, (i) => labels[i]!), frames: Int32Array.from(train, (i) => frames[i]!) },
-      { task: { kind: 'presence' }, maxEpochs: 20, split: { test: 0 }, ...(this.threads ? { threads: this.threads } : {}) },
+      { task: { kind: 'presence' }, maxEpochs: 20, split: { test: 0 }, offThread: true, ...(this.threads ? { threads: this.threads } : {}) },
     );
     const model = await SpecializedModel.load(trained.onnx, this.threads ? { threads: this.threads } : {});
     const scores = await model.score({ width: STREAM_MODEL_SIZE, height: STREAM_MODEL_SIZE, count: held.length, frames: Int32Array.from(held, (i) => frames[i]!), timestamps: new Float64Array(held.length), data: pack(held) });
@@ -229,17 +251,23 @@ export class StreamCascade {
     let fp = 0;
     let decidedNeg = 0;
     let decidedPos = 0;
+    let fnAlone = 0;
+    let fpAlone = 0;
     for (let i = 0; i < truth.length; i++) {
       const d = decide(scores[i]!, thresholds);
       if (d === 0) decidedNeg++;
       if (d === 1) decidedPos++;
       if (d === 0 && truth[i]! > 0) fn++;
       if (d === 1 && truth[i] === 0) fp++;
+      const a = decideAlone(scores[i]!, thresholds);
+      if (a === 0 && truth[i]! > 0) fnAlone++;
+      if (a === 1 && truth[i] === 0) fpAlone++;
     }
     const pos = truth.filter((t) => t > 0).length;
     const neg = truth.length - pos;
     const fnrBound = clopperPearsonUpper(fn, pos, alpha / 2);
     const fprBound = clopperPearsonUpper(fp, neg, alpha / 2);
+    const withoutReference = { fnrBound: clopperPearsonUpper(fnAlone, pos, alpha / 2), fprBound: clopperPearsonUpper(fpAlone, neg, alpha / 2) };
     const certified = pos > 0 && neg > 0 && fnrBound <= this.targets.fnr && fprBound <= this.targets.fpr;
     // The error rate each stratum of decisions may have: the held-out upper bound within it.
     const allowed = { negative: clopperPearsonUpper(fn, Math.max(1, decidedNeg), alpha / 2), positive: clopperPearsonUpper(fp, Math.max(1, decidedPos), alpha / 2) };
@@ -247,6 +275,7 @@ export class StreamCascade {
       type: 'cascade',
       certified,
       heldOut: { positives: pos, negatives: neg, decidedNegative: decidedNeg, decidedPositive: decidedPos, falseNegatives: fn, falsePositives: fp, fnrBound, fprBound, uncertain: thresholds.uncertain },
+      withoutReference,
       thresholds: { cLow: thresholds.cLow, cHigh: thresholds.cHigh },
       allowed,
       trainSeconds: (performance.now() - started) / 1000,
@@ -256,6 +285,6 @@ export class StreamCascade {
       this.need = Math.ceil(this.need * 1.5);
       return;
     }
-    this.running = { model, thresholds, allowed };
+    this.running = { model, thresholds, allowed, withoutReference };
   }
 }

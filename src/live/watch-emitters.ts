@@ -19,8 +19,11 @@ export interface DecidedFrame {
   readonly value: number;
   /** Frames skipped (not processed) just before this one. */
   readonly skippedBefore: number;
-  /** Who decided the frame: the reference detector, or the certified cascade. */
-  readonly decidedBy: 'reference' | 'cascade';
+  /**
+   * Who decided the frame: the reference detector, the certified cascade (a sure decision of its
+   * model), or the model alone on a frame it was unsure of (the reference could not take it in time).
+   */
+  readonly decidedBy: 'reference' | 'cascade' | 'model-alone';
 }
 
 export interface IntervalEvent {
@@ -39,6 +42,8 @@ export interface IntervalEvent {
   readonly skipped: number;
   /** Frames of the interval decided by the reference detector (the rest by the cascade). */
   readonly byReference: number;
+  /** Of the rest, frames the model decided alone (a wider bound: see `without-reference` events). */
+  readonly byModelAlone: number;
   /** Why it closed: a frame without a match, a dropped connection, or the end of the watch. */
   readonly closedBy: 'no-match' | 'dropped' | 'end';
 }
@@ -63,7 +68,7 @@ export interface FrameEvent {
   readonly frame: number;
   readonly timestamp: number;
   readonly arrivedAt: string;
-  readonly decidedBy: 'reference' | 'cascade';
+  readonly decidedBy: DecidedFrame['decidedBy'];
   /** 1-based position among the frames returned. */
   readonly rank: number;
 }
@@ -85,7 +90,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 /** Selections: each maximal run of matching processed frames is one interval. */
 export function intervalEmitter(): Emitter {
-  let open: { first: DecidedFrame; last: DecidedFrame; processed: number; skipped: number; byReference: number } | undefined;
+  let open: { first: DecidedFrame; last: DecidedFrame; processed: number; skipped: number; byReference: number; byModelAlone: number } | undefined;
   const close = (closedBy: IntervalEvent['closedBy']): AnswerEvent[] => {
     if (!open) return [];
     const { first, last } = open;
@@ -101,6 +106,7 @@ export function intervalEmitter(): Emitter {
       processed: open.processed,
       skipped: open.skipped,
       byReference: open.byReference,
+      byModelAlone: open.byModelAlone,
       closedBy,
     };
     open = undefined;
@@ -111,8 +117,9 @@ export function intervalEmitter(): Emitter {
     push(frame) {
       if (!frame.match) return close('no-match');
       const ref = frame.decidedBy === 'reference' ? 1 : 0;
-      if (!open) open = { first: frame, last: frame, processed: 1, skipped: 0, byReference: ref };
-      else open = { ...open, last: frame, processed: open.processed + 1, skipped: open.skipped + frame.skippedBefore, byReference: open.byReference + ref };
+      const alone = frame.decidedBy === 'model-alone' ? 1 : 0;
+      if (!open) open = { first: frame, last: frame, processed: 1, skipped: 0, byReference: ref, byModelAlone: alone };
+      else open = { ...open, last: frame, processed: open.processed + 1, skipped: open.skipped + frame.skippedBefore, byReference: open.byReference + ref, byModelAlone: open.byModelAlone + alone };
       return [];
     },
     cut: () => close('dropped'),

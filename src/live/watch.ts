@@ -14,8 +14,9 @@ import { queryError } from '../language/query-error.js';
 import type { FfmpegBinaries } from '../video/ffmpeg-locator.js';
 import { intervalEmitter, limitEmitter, windowEmitter, type AnswerEvent, type DecidedFrame, type Emitter } from './watch-emitters.js';
 import { readStream, type StreamEvent, type StreamFrame, type StreamReaderOptions } from './stream-reader.js';
-import { heldOutNeeded, StreamCascade, thumbnail, type CascadeEvent } from './stream-cascade.js';
-import { verificationKey } from '../optimizer/certification.js';
+import { heldOutNeeded, StreamCascade, type CascadeEvent } from './stream-cascade.js';
+import { ReferenceQueue, routeFrame, type FrameDecision, type RouterOptions } from './frame-router.js';
+import { availableParallelism } from 'node:os';
 
 export type { AnswerEvent, FrameEvent, IntervalEvent, WindowEvent } from './watch-emitters.js';
 export type { StreamEvent } from './stream-reader.js';
@@ -65,6 +66,11 @@ export interface StatusEvent {
   readonly reconnects: number;
   /** Frames decided by the specialized model (without the reference) since the start. */
   readonly byCascade: number;
+  /**
+   * Of those, uncertain frames the model decided alone because the reference could not take them
+   * within `maxLag` (see the `without-reference` events and their bounds).
+   */
+  readonly byModelAlone: number;
   /** Whether the certified cascade is running now. */
   readonly cascade: boolean;
 }
@@ -77,7 +83,23 @@ export interface EndEvent {
   readonly reconnects: number;
 }
 
-export type WatchEvent = AnswerEvent | StatusEvent | EndEvent | StreamEvent | CascadeEvent;
+/**
+ * Consecutive frames the model decided alone, without the reference (which could not take them
+ * within `maxLag`): the bounds that hold for them are the cascade's `withoutReference` ones, wider
+ * than the targets.
+ */
+export interface WithoutReferenceEvent {
+  readonly type: 'without-reference';
+  readonly start: number;
+  readonly end: number;
+  readonly startFrame: number;
+  readonly endFrame: number;
+  readonly frames: number;
+  readonly fnrBound: number;
+  readonly fprBound: number;
+}
+
+export type WatchEvent = AnswerEvent | StatusEvent | EndEvent | StreamEvent | CascadeEvent | WithoutReferenceEvent;
 
 export interface WatchContext {
   /** Loading while the stream connects. */
@@ -131,6 +153,7 @@ class Meter {
   skipped = 0;
   reconnects = 0;
   byCascade = 0;
+  byModelAlone = 0;
   cascade = false;
   behind = 0;
   private origin: { arrivedAt: number; time: number } | undefined;
@@ -144,7 +167,9 @@ class Meter {
     this.origin = undefined;
   }
 
-  frame(skippedBefore: number, lagSeconds: number, arrival: { arrivedAt: number; time: number }): void {
+  frame(skippedBefore: number, lagSeconds: number, arrival: { arrivedAt: number; time: number }, decidedBy: FrameDecision['decidedBy']): void {
+    if (decidedBy !== 'reference') this.byCascade++;
+    if (decidedBy === 'model-alone') this.byModelAlone++;
     this.origin ??= arrival;
     this.behind = Math.max(0, (arrival.arrivedAt - this.origin.arrivedAt) / 1000 - (arrival.time - this.origin.time));
     this.processed++;
@@ -173,6 +198,7 @@ class Meter {
       processed: this.processed,
       reconnects: this.reconnects,
       byCascade: this.byCascade,
+      byModelAlone: this.byModelAlone,
       cascade: this.cascade,
     };
     this.lags = [];
@@ -204,22 +230,95 @@ function verificationRate(query: BoundQuery, fps: number | undefined, windowSeco
   return Math.min(1, need / Math.max(1, windowSeconds * (fps ?? 25)));
 }
 
-/**
- * One frame's answer: from the cascade when it is sure (and not drawn for verification, nor a frame
- * a LIMIT would return), else from the reference.
- */
-async function decideFrame(ctx: WatchContext, query: BoundQuery, frame: StreamFrame, cascade: StreamCascade | undefined, verifyRate: number): Promise<{ match: boolean; value: number; decidedBy: 'reference' | 'cascade' }> {
-  const thumb = cascade ? await thumbnail(frame.rgb, frame.width, frame.height) : undefined;
-  const model = cascade && thumb ? await cascade.decide(thumb, frame.frame) : -1;
-  // A frame a LIMIT would return is always checked by the reference: every returned frame is verified.
-  const verify = model !== -1 && ((model === 1 && query.limit !== undefined) || verificationKey(0, frame.seq) / 2 ** 32 < verifyRate);
-  if (model !== -1 && !verify) return { match: model === 1, value: model, decidedBy: 'cascade' };
-  const answer = decide(query, await detectFrame(await ctx.detector, frame));
-  if (cascade && thumb) {
-    if (model !== -1) cascade.verified(frame.time, model, answer.match);
-    else cascade.addLabel(thumb, frame.frame, answer.match);
+/** Slots from the reader to the answer, in stream order: events, decided (or pending) frames, skipped frames. */
+type Slot =
+  | { readonly kind: 'event'; readonly event: StreamEvent }
+  | { readonly kind: 'frame'; readonly frame: StreamFrame; readonly skippedBefore: number; readonly pending: Promise<FrameDecision> }
+  | { readonly kind: 'skipped'; readonly skippedBefore: number };
+
+/** Frames routed but not yet answered, at most: a consumer that stops pulling holds the reader here. */
+const MAX_SLOTS = 512;
+
+/** A bounded queue from the producer (the stream reader) to the consumer (the answer). */
+class SlotQueue {
+  private readonly items: Slot[] = [];
+  private ended = false;
+  private failure: { error: unknown } | undefined;
+  private wake: (() => void) | undefined;
+  private room: (() => void) | undefined;
+
+  push(slot: Slot): void {
+    this.items.push(slot);
+    this.wake?.();
   }
-  return { ...answer, decidedBy: 'reference' };
+
+  end(failure?: { error: unknown }): void {
+    this.ended = true;
+    this.failure = failure;
+    this.wake?.();
+  }
+
+  /** Waits until fewer than {@link MAX_SLOTS} are queued. */
+  async hasRoom(): Promise<void> {
+    while (this.items.length >= MAX_SLOTS) await new Promise<void>((r) => (this.room = r));
+  }
+
+  /** The next slot, or undefined once the producer ended (its error thrown, if any). */
+  async take(): Promise<Slot | undefined> {
+    while (this.items.length === 0 && !this.ended) await new Promise<void>((r) => (this.wake = r));
+    const slot = this.items.shift();
+    this.room?.();
+    if (slot) return slot;
+    if (this.failure) throw this.failure.error;
+    return undefined;
+  }
+}
+
+/** Reads the stream and routes each frame (see `frame-router.ts`) into `slots`, in order. */
+async function produce(path: string, reader: StreamReaderOptions, slots: SlotQueue, route: (frame: StreamFrame) => Promise<{ pending: Promise<FrameDecision> } | 'skipped'>, onConnected: (fps: number | undefined) => void): Promise<void> {
+  let lastSeq = -1;
+  try {
+    for await (const item of readStream(path, reader)) {
+      if (item.type !== 'frame') {
+        if (item.type === 'dropped') lastSeq = -1;
+        if (item.type === 'connected') onConnected(item.fps);
+        slots.push({ kind: 'event', event: item });
+        continue;
+      }
+      const skippedBefore = lastSeq < 0 ? 0 : item.seq - lastSeq - 1;
+      lastSeq = item.seq;
+      const routed = await route(item);
+      slots.push(routed === 'skipped' ? { kind: 'skipped', skippedBefore } : { kind: 'frame', frame: item, skippedBefore, pending: routed.pending });
+      await slots.hasRoom();
+    }
+    slots.end();
+  } catch (error) {
+    slots.end({ error });
+  }
+}
+
+/** Runs of consecutive frames decided by the model alone, reported as they close. */
+class AloneRuns {
+  private open: { first: StreamFrame; last: StreamFrame; frames: number } | undefined;
+
+  constructor(private readonly cascade: StreamCascade | undefined) {}
+
+  push(frame: StreamFrame, decidedBy: FrameDecision['decidedBy']): WithoutReferenceEvent[] {
+    if (decidedBy === 'model-alone') {
+      if (this.open) this.open = { ...this.open, last: frame, frames: this.open.frames + 1 };
+      else this.open = { first: frame, last: frame, frames: 1 };
+      return [];
+    }
+    return this.close();
+  }
+
+  close(): WithoutReferenceEvent[] {
+    if (!this.open) return [];
+    const { first, last, frames } = this.open;
+    this.open = undefined;
+    const bound = this.cascade?.withoutReference;
+    return [{ type: 'without-reference', start: first.time, end: last.time, startFrame: first.frame, endFrame: last.frame, frames, fnrBound: bound?.fnrBound ?? 1, fprBound: bound?.fprBound ?? 1 }];
+  }
 }
 
 /**
@@ -248,35 +347,52 @@ export async function* watchStream(ctx: WatchContext, query: BoundQuery, options
     ...(options.follow !== undefined ? { follow: options.follow } : {}),
     ...(options.realtime !== undefined ? { realtime: options.realtime } : {}),
   };
-  let lastSeq = -1;
   let reason = 'the stream ended';
-  const cascade = options.cascade !== false && perFrame(query) ? new StreamCascade(query.accuracy, options.verifyWindow ?? options.window ?? 60) : undefined;
+  const verifyWindow = options.verifyWindow ?? options.window ?? 60;
+  const cascade = options.cascade !== false && perFrame(query) ? new StreamCascade(query.accuracy, verifyWindow, Math.max(1, availableParallelism() - 1)) : undefined;
   let verifyRate = 1;
+  const router: RouterOptions = {
+    query,
+    cascade,
+    queue: new ReferenceQueue({ maxLagSeconds: options.maxLag ?? 1, backlog: options.backlog }),
+    detect: async (frame) => detectFrame(await ctx.detector, frame),
+    answer: (rows) => decide(query, rows),
+  };
+  const slots = new SlotQueue();
+  const producing = produce(query.video.path, reader, slots, (frame) => routeFrame(router, frame, verifyRate), (fps) => {
+    if (cascade) verifyRate = verificationRate(query, fps, verifyWindow);
+  });
+  const alone = new AloneRuns(cascade);
+  let carried = 0;
   try {
-    for await (const item of readStream(query.video.path, reader)) {
-      if (item.type !== 'frame') {
+    for (let slot = await slots.take(); slot; slot = await slots.take()) {
+      if (slot.kind === 'event') {
+        const item = slot.event;
         if (item.type === 'dropped') {
+          yield* alone.close();
           yield* emitter.cut();
-          lastSeq = -1;
         }
         if (item.type === 'reconnecting') meter.reconnects++;
         if (item.type === 'connected') meter.connected();
-        if (item.type === 'connected' && cascade) verifyRate = verificationRate(query, item.fps, options.verifyWindow ?? options.window ?? 60);
         if (item.type === 'ended') reason = item.reason;
         else yield item;
         continue;
       }
-      const frame = item;
-      const skippedBefore = lastSeq < 0 ? 0 : frame.seq - lastSeq - 1;
-      lastSeq = frame.seq;
-      const decision = await decideFrame(ctx, query, frame, cascade, verifyRate);
+      if (slot.kind === 'skipped') {
+        carried += slot.skippedBefore + 1;
+        continue;
+      }
+      const { frame } = slot;
+      const decision = await slot.pending;
+      const skippedBefore = slot.skippedBefore + carried;
+      carried = 0;
       const decided: DecidedFrame = { frame: frame.frame, time: frame.time, arrivedAt: frame.arrivedAt, ...decision, skippedBefore };
-      meter.frame(skippedBefore, (Date.now() - frame.arrivedAt) / 1000, frame);
-      if (decision.decidedBy === 'cascade') meter.byCascade++;
+      meter.frame(skippedBefore, (Date.now() - frame.arrivedAt) / 1000, frame, decision.decidedBy);
       if (cascade) {
         yield* cascade.drain();
         meter.cascade = cascade.active;
       }
+      yield* alone.push(frame, decision.decidedBy);
       yield* emitter.push(decided);
       if (meter.due(options.statusEvery ?? 10)) yield meter.status();
       if (emitter.done) {
@@ -291,8 +407,10 @@ export async function* watchStream(ctx: WatchContext, query: BoundQuery, options
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
     inner.abort();
+    await producing;
     await cascade?.dispose();
   }
+  yield* alone.close();
   yield* emitter.finish();
-  yield { type: 'end', reason, processed: meter.processed, skipped: meter.skipped, reconnects: meter.reconnects };
+  yield { type: 'end', reason, processed: meter.processed, skipped: meter.skipped + carried, reconnects: meter.reconnects };
 }

@@ -93,6 +93,8 @@ export interface TrainOptions {
   readonly classWeighting?: 'balanced' | 'none';
   /** ONNX Runtime intra-op threads (default: all cores). */
   readonly threads?: number;
+  /** Run the training and evaluation graphs on a worker thread (a live watch trains while frames arrive). */
+  readonly offThread?: boolean;
   readonly provenance?: TrainingProvenance;
   readonly onProgress?: (progress: TrainingProgress) => void;
   /** Stops training at the next step with an `InterruptedError` (sessions are released). */
@@ -173,7 +175,7 @@ const LOSS = { presence: 'sigmoid-bce', count: 'softmax-ce', regression: 'mse' }
 export async function trainModel(data: TrainingData, options: TrainOptions): Promise<TrainedModel> {
   const started = performance.now();
   const run = prepareTraining(data, options);
-  const sessionOptions = options.threads ? { intraOpThreads: options.threads } : {};
+  const sessionOptions = { ...(options.threads ? { intraOpThreads: options.threads } : {}), ...(options.offThread ? { offThread: true } : {}) };
   const step = await OnnxSession.create(buildTrainingGraph(run.spec, run.normalization, run.optimizer), sessionOptions);
   const evaluator = await OnnxSession.create(buildInferenceGraph(run.spec, run.normalization), sessionOptions);
   try {

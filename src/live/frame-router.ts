@@ -1,0 +1,111 @@
+/**
+ * Who decides each frame of a live stream, so that the watch keeps up with it. The reference
+ * detector takes the frames that need it (every frame while the cascade is not running; the
+ * model's uncertain frames, a verification sample and LIMIT candidates once it is), one at a time
+ * on its worker thread, while the frames behind them are already thumbnailed and scored. A frame
+ * is admitted to the reference only if it would be decided within `maxLag` seconds of its arrival
+ * (the time it has waited, plus the queue in front of it times the detector's measured seconds per
+ * frame); otherwise:
+ *
+ * - before the cascade runs, it is **skipped** (the reference samples the stream at the rate it
+ *   sustains, and every answer counts what was skipped);
+ * - an uncertain frame once it runs is **decided by the model alone** (`model-alone`, at the
+ *   middle of its uncertain band: the cascade event's `withoutReference` bound holds for it);
+ * - a verification draw keeps the model's sure decision (that frame is just not checked);
+ * - a LIMIT candidate always waits for the reference (every returned frame is verified).
+ */
+import type { BoundQuery } from '../binder/index.js';
+import type { DetectionRow } from '../binder/predicate-evaluator.js';
+import { verificationKey } from '../optimizer/certification.js';
+import type { StreamCascade } from './stream-cascade.js';
+import { thumbnail } from './stream-cascade.js';
+import type { StreamFrame } from './stream-reader.js';
+
+export type DecidedBy = 'reference' | 'cascade' | 'model-alone';
+
+export interface FrameDecision {
+  readonly match: boolean;
+  readonly value: number;
+  readonly decidedBy: DecidedBy;
+}
+
+/** Frames waiting for the detector, and its measured seconds per frame. */
+export class ReferenceQueue {
+  private waiting = 0;
+  private tail: Promise<unknown> = Promise.resolve();
+  /** Exponentially weighted seconds per frame of the detector's own work (not the wait). */
+  private seconds: number | undefined;
+
+  /** With `backlog`, at most that many frames wait; without, as many as `maxLagSeconds` allows. */
+  constructor(private readonly limit: { readonly maxLagSeconds: number; readonly backlog?: number | undefined }) {}
+
+  /**
+   * Whether a frame that has already waited `waitedSeconds` since it arrived would be decided in
+   * time if queued now: within `maxLag` of its arrival at the measured seconds per frame (one
+   * always is, when none waits).
+   */
+  admits(waitedSeconds = 0): boolean {
+    if (this.waiting === 0) return true;
+    if (this.limit.backlog !== undefined) return this.waiting < this.limit.backlog;
+    return waitedSeconds + (this.waiting + 1) * (this.seconds ?? 0) <= this.limit.maxLagSeconds;
+  }
+
+  get length(): number {
+    return this.waiting;
+  }
+
+  /** Runs `work` after the frames queued before it. */
+  run<T>(work: () => Promise<T>): Promise<T> {
+    this.waiting++;
+    const result = this.tail.then(async () => {
+      const started = performance.now();
+      try {
+        return await work();
+      } finally {
+        const s = (performance.now() - started) / 1000;
+        this.seconds = this.seconds === undefined ? s : 0.9 * this.seconds + 0.1 * s;
+        this.waiting--;
+      }
+    });
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+export interface RouterOptions {
+  readonly query: BoundQuery;
+  readonly cascade: StreamCascade | undefined;
+  readonly queue: ReferenceQueue;
+  /** The frame's answer from the reference's detections. */
+  readonly detect: (frame: StreamFrame) => Promise<DetectionRow[]>;
+  readonly answer: (rows: readonly DetectionRow[]) => { match: boolean; value: number };
+}
+
+/**
+ * A frame's decision (`pending`: it may wait for the reference), or `skipped` when the reference
+ * could not take it in time and nothing else can decide it.
+ */
+export async function routeFrame(options: RouterOptions, frame: StreamFrame, verifyRate: number): Promise<{ readonly pending: Promise<FrameDecision> } | 'skipped'> {
+  const { query, cascade, queue } = options;
+  const thumb = cascade ? await thumbnail(frame.rgb, frame.width, frame.height) : undefined;
+  const { decision, alone } = cascade && thumb ? await cascade.decide(thumb, frame.frame) : { decision: -1 as const, alone: -1 as const };
+  const limitCandidate = decision === 1 && query.limit !== undefined;
+  const verify = decision !== -1 && (limitCandidate || verificationKey(0, frame.seq) / 2 ** 32 < verifyRate);
+  const now = (d: FrameDecision) => ({ pending: Promise.resolve(d) });
+  if (decision !== -1 && !verify) return now({ match: decision === 1, value: decision, decidedBy: 'cascade' });
+  if (!limitCandidate && !queue.admits((Date.now() - frame.arrivedAt) / 1000)) {
+    if (decision !== -1) return now({ match: decision === 1, value: decision, decidedBy: 'cascade' });
+    if (alone !== -1) return now({ match: alone === 1, value: alone, decidedBy: 'model-alone' });
+    return 'skipped';
+  }
+  const pending = queue.run(async () => {
+    const answer = options.answer(await options.detect(frame));
+    if (cascade && thumb) {
+      if (decision !== -1) cascade.verified(frame.time, decision, answer.match);
+      else cascade.addLabel(thumb, frame.frame, answer.match);
+    }
+    return { ...answer, decidedBy: 'reference' as const };
+  });
+  pending.catch(() => undefined); // awaited in order by the watch; a failure surfaces there
+  return { pending };
+}
