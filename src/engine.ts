@@ -33,8 +33,9 @@ import { buildReport, type ReportOptions } from './report/report.js';
 export type { RunDetail, RunListing } from './runs/run-view.js';
 export type { ReportOptions } from './report/report.js';
 import { indexVideo, type IndexSummary } from './video-index/index-video.js';
-import { bindWatchQuery, watchStream, type WatchEvent, type WatchOptions } from './live/watch.js';
-export type { WatchEvent, WatchOptions, StatusEvent, EndEvent, AnswerEvent, IntervalEvent, WindowEvent, FrameEvent, StreamEvent } from './live/watch.js';
+import { bindWatchQuery, streamPredicateKey, watchStream, type WatchEvent, type WatchOptions } from './live/watch.js';
+import type { StreamStore } from './live/stream-cascade.js';
+export type { WatchEvent, WatchOptions, StatusEvent, EndEvent, AnswerEvent, IntervalEvent, WindowEvent, FrameEvent, StreamEvent, WithoutReferenceEvent, StoreErrorEvent } from './live/watch.js';
 export type { IndexSummary } from './video-index/index-video.js';
 
 export interface EngineOptions {
@@ -378,11 +379,21 @@ export class Engine {
   async *watch(sql: string, options: WatchOptions): AsyncGenerator<WatchEvent> {
     const model = await this.session.referenceModel();
     const query = bindWatchQuery(sql, options.streams, model.manifest.labels);
+    const reference = await this.session.referenceModelRow();
+    const key = { stream: query.video.path, referenceModelId: reference.id, predicateKey: streamPredicateKey(query) };
+    const catalog = this.catalog;
+    const store: StreamStore = {
+      labels: () => catalog.streamLabels(key),
+      putLabels: (chunk, keep) => catalog.putStreamLabels(key, chunk, keep),
+      model: () => catalog.streamModel(key),
+      putModel: (onnx, state) => catalog.putStreamModel(key, onnx, state),
+      clear: () => catalog.clearStream(key),
+    };
     // A detector of its own, on a worker thread: the stream is read while it computes.
     const detector = this.session.liveDetector();
     detector.catch(() => undefined); // awaited on the first frame; a failure surfaces there
     try {
-      yield* watchStream({ detector, labels: model.manifest.labels, bins: locateFfmpeg(this.session.ffmpegOptions()) }, query, options);
+      yield* watchStream({ detector, labels: model.manifest.labels, bins: locateFfmpeg(this.session.ffmpegOptions()), store }, query, options);
     } finally {
       await detector.then((d) => d.dispose()).catch(() => undefined);
     }

@@ -21,12 +21,17 @@
  *    held-out check also bounds that: `withoutReference` are the Clopper-Pearson bounds on the
  *    miss and false-alarm rates if every uncertain held-out frame had been decided so, the wider
  *    bound that holds for frames decided without the reference.
+ * 5. **Warm restart**: with a {@link StreamStore} (the catalog), labels are stored in chunks as they
+ *    come and the certified model with its held-out check; a watch of the same stream, reference
+ *    model and predicate starts with both (the model runs at once, checked by the verification
+ *    sample like a fresh one). A scene change deletes them.
  */
 import sharp from 'sharp';
 import { SpecializedModel } from '../inference/specialized-model.js';
 import { calibratePresence, decide, type PresenceThresholds } from '../optimizer/calibration.js';
 import { binomialCdf, clopperPearsonUpper } from '../optimizer/certification.js';
 import { trainModel } from '../training/trainer.js';
+import type { StreamLabelChunk } from '../storage/catalog-rows.js';
 
 /** Thumbnail side the specialized model sees (the offline architecture search's middle size). */
 export const STREAM_MODEL_SIZE = 50;
@@ -40,6 +45,18 @@ const TRAIN_SHARE = 0.6;
 const SPLIT_BLOCK = 10;
 /** Labelled frames kept (the most recent), a bound on memory: 50x50x3 bytes each. */
 const MAX_LABELLED = 6000;
+/** Labels per stored chunk. */
+const LABEL_CHUNK = 100;
+
+/** Where a watch keeps its labels and certified model between runs. */
+export interface StreamStore {
+  labels(): Promise<StreamLabelChunk[]>;
+  /** Appends a chunk, keeping the newest `keepChunks`. */
+  putLabels(chunk: StreamLabelChunk, keepChunks: number): Promise<void>;
+  model(): Promise<{ onnx: Uint8Array; state: unknown } | undefined>;
+  putModel(onnx: Uint8Array, state: unknown): Promise<void>;
+  clear(): Promise<void>;
+}
 
 export interface CascadeTargets {
   readonly fnr: number;
@@ -71,6 +88,8 @@ export type CascadeEvent =
       /** Error rates a verification window may show per stratum of decisions before it counts as drift. */
       readonly allowed: { readonly negative: number; readonly positive: number };
       readonly trainSeconds: number;
+      /** The model was stored by an earlier watch of this stream and query, and runs again (warm restart). */
+      readonly resumed?: boolean;
     }
   | {
       readonly type: 'verification';
@@ -122,11 +141,16 @@ export class StreamCascade {
   private attempts = 0;
   private window: { start: number; neg: { sampled: number; errors: number }; pos: { sampled: number; errors: number } } | undefined;
   private readonly pending: CascadeEvent[] = [];
+  /** Labels not stored yet (from this index of `labels` on), and the chain of store writes. */
+  private unsaved = 0;
+  private saving: Promise<void> = Promise.resolve();
+  private storeError: unknown;
 
   constructor(
     private readonly targets: CascadeTargets,
     private readonly windowSeconds: number,
     private readonly threads?: number,
+    private readonly store?: StreamStore,
   ) {
     this.need = this.firstNeed = Math.ceil(Math.max(heldOutNeeded(targets.fnr, targets.confidence), heldOutNeeded(targets.fpr, targets.confidence)) / (1 - TRAIN_SHARE));
   }
@@ -153,6 +177,8 @@ export class StreamCascade {
     this.labels.push(match ? 1 : 0);
     this.frames.push(frame);
     if (match) this.positives++;
+    this.unsaved++;
+    if (this.unsaved >= LABEL_CHUNK) this.flush();
     if (this.thumbs.length > MAX_LABELLED) {
       this.thumbs.shift();
       this.positives -= this.labels.shift()!;
@@ -185,9 +211,41 @@ export class StreamCascade {
     if ((decision === 1) !== truth) s.errors++;
   }
 
-  /** Stops training (at its next step) and releases the model. */
+  /**
+   * Resumes from the store: its labels, and its model, which runs at once (a `cascade` event with
+   * `resumed`). Call before the first frame.
+   */
+  async resume(): Promise<void> {
+    if (!this.store) return;
+    for (const chunk of await this.store.labels()) {
+      if (chunk.thumbSize !== STREAM_MODEL_SIZE) continue;
+      const size = STREAM_MODEL_SIZE * STREAM_MODEL_SIZE * 3;
+      for (let i = 0; i < chunk.labels.length; i++) {
+        this.thumbs.push(chunk.thumbs.slice(i * size, (i + 1) * size));
+        this.labels.push(chunk.labels[i]!);
+        this.frames.push(chunk.frames[i]!);
+        this.positives += chunk.labels[i]!;
+      }
+    }
+    const drop = Math.max(0, this.thumbs.length - MAX_LABELLED);
+    this.positives -= this.labels.slice(0, drop).reduce((a, b) => a + b, 0);
+    this.thumbs.splice(0, drop);
+    this.labels.splice(0, drop);
+    this.frames.splice(0, drop);
+    const stored = await this.store.model();
+    const event = stored?.state as Extract<CascadeEvent, { type: 'cascade' }> | undefined;
+    if (!stored || !event?.certified) return;
+    const model = await SpecializedModel.load(stored.onnx, this.threads ? { threads: this.threads } : {});
+    const thresholds = { ...event.thresholds, fnr: 0, fpr: 0, uncertain: event.heldOut.uncertain, positives: event.heldOut.positives, negatives: event.heldOut.negatives };
+    this.running = { model, thresholds, allowed: event.allowed, withoutReference: event.withoutReference };
+    this.pending.push({ ...event, trainSeconds: 0, resumed: true });
+  }
+
+  /** Stops training (at its next step), stores the labels not stored yet and releases the model. */
   async dispose(): Promise<void> {
     await this.training?.catch(() => undefined);
+    this.flush();
+    await this.saving;
     await this.running?.model.dispose();
     this.running = undefined;
   }
@@ -217,7 +275,9 @@ export class StreamCascade {
       this.labels = [];
       this.frames = [];
       this.positives = 0;
+      this.unsaved = 0;
       this.need = this.firstNeed;
+      this.write((store) => store.clear());
     }
   }
 
@@ -271,7 +331,7 @@ export class StreamCascade {
     const certified = pos > 0 && neg > 0 && fnrBound <= this.targets.fnr && fprBound <= this.targets.fpr;
     // The error rate each stratum of decisions may have: the held-out upper bound within it.
     const allowed = { negative: clopperPearsonUpper(fn, Math.max(1, decidedNeg), alpha / 2), positive: clopperPearsonUpper(fp, Math.max(1, decidedPos), alpha / 2) };
-    this.pending.push({
+    const event: CascadeEvent = {
       type: 'cascade',
       certified,
       heldOut: { positives: pos, negatives: neg, decidedNegative: decidedNeg, decidedPositive: decidedPos, falseNegatives: fn, falsePositives: fp, fnrBound, fprBound, uncertain: thresholds.uncertain },
@@ -279,12 +339,42 @@ export class StreamCascade {
       thresholds: { cLow: thresholds.cLow, cHigh: thresholds.cHigh },
       allowed,
       trainSeconds: (performance.now() - started) / 1000,
-    });
+    };
+    this.pending.push(event);
     if (!certified) {
       await model.dispose();
       this.need = Math.ceil(this.need * 1.5);
       return;
     }
     this.running = { model, thresholds, allowed, withoutReference };
+    this.write((store) => store.putModel(trained.onnx, event));
+  }
+
+  /** Errors of the store's writes so far (a watch reports, never stops, for them); cleared when read. */
+  takeStoreError(): unknown {
+    const e = this.storeError;
+    this.storeError = undefined;
+    return e;
+  }
+
+  /** Stores the labels not stored yet as one chunk. */
+  private flush(): void {
+    if (this.unsaved === 0) return;
+    const from = this.labels.length - Math.min(this.unsaved, this.labels.length);
+    const size = STREAM_MODEL_SIZE * STREAM_MODEL_SIZE * 3;
+    const thumbs = new Uint8Array((this.labels.length - from) * size);
+    for (let i = from; i < this.labels.length; i++) thumbs.set(this.thumbs[i]!, (i - from) * size);
+    const chunk = { thumbSize: STREAM_MODEL_SIZE, frames: Int32Array.from(this.frames.slice(from)), labels: Uint8Array.from(this.labels.slice(from)), thumbs };
+    this.unsaved = 0;
+    this.write((store) => store.putLabels(chunk, Math.ceil(MAX_LABELLED / LABEL_CHUNK)));
+  }
+
+  /** Queues a store write after the earlier ones. */
+  private write(fn: (store: StreamStore) => Promise<void>): void {
+    const store = this.store;
+    if (!store) return;
+    this.saving = this.saving.then(() => fn(store)).catch((error: unknown) => {
+      this.storeError = error;
+    });
   }
 }

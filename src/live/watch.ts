@@ -14,7 +14,7 @@ import { queryError } from '../language/query-error.js';
 import type { FfmpegBinaries } from '../video/ffmpeg-locator.js';
 import { intervalEmitter, limitEmitter, windowEmitter, type AnswerEvent, type DecidedFrame, type Emitter } from './watch-emitters.js';
 import { readStream, type StreamEvent, type StreamFrame, type StreamReaderOptions } from './stream-reader.js';
-import { heldOutNeeded, StreamCascade, type CascadeEvent } from './stream-cascade.js';
+import { heldOutNeeded, StreamCascade, type CascadeEvent, type StreamStore } from './stream-cascade.js';
 import { ReferenceQueue, routeFrame, type FrameDecision, type RouterOptions } from './frame-router.js';
 import { availableParallelism } from 'node:os';
 
@@ -99,16 +99,33 @@ export interface WithoutReferenceEvent {
   readonly fprBound: number;
 }
 
-export type WatchEvent = AnswerEvent | StatusEvent | EndEvent | StreamEvent | CascadeEvent | WithoutReferenceEvent;
+/** Storing the stream cascade's labels or model failed: the watch goes on, cold on its next start. */
+export interface StoreErrorEvent {
+  readonly type: 'store-error';
+  readonly message: string;
+}
+
+export type WatchEvent = AnswerEvent | StatusEvent | EndEvent | StreamEvent | CascadeEvent | WithoutReferenceEvent | StoreErrorEvent;
 
 export interface WatchContext {
   /** Loading while the stream connects. */
   readonly detector: Promise<ReferenceDetector>;
   readonly labels: readonly string[];
   readonly bins: FfmpegBinaries;
+  /** Where the stream cascade keeps labels and its model between watches (a warm restart); none: cold each time. */
+  readonly store?: StreamStore;
 }
 
 const NOWHERE = { line: 1, column: 1, offset: 0 };
+
+/**
+ * The catalog key of a watch's stored labels and model: its per-frame predicate with the targets
+ * and confidence its model was certified for.
+ */
+export function streamPredicateKey(query: BoundQuery): string {
+  const { fnr, fpr, confidence } = query.accuracy;
+  return `watch:${JSON.stringify({ where: query.where, having: query.shape === 'grouped-limit' ? query.having : undefined })}:fnr=${fnr}:fpr=${fpr}:confidence=${confidence}`;
+}
 
 /** The query bound against named streams; shapes a stream cannot answer are refused up front. */
 export function bindWatchQuery(sql: string, streams: Readonly<Record<string, string>>, labels: readonly string[]): BoundQuery {
@@ -349,7 +366,8 @@ export async function* watchStream(ctx: WatchContext, query: BoundQuery, options
   };
   let reason = 'the stream ended';
   const verifyWindow = options.verifyWindow ?? options.window ?? 60;
-  const cascade = options.cascade !== false && perFrame(query) ? new StreamCascade(query.accuracy, verifyWindow, Math.max(1, availableParallelism() - 1)) : undefined;
+  const cascade = options.cascade !== false && perFrame(query) ? new StreamCascade(query.accuracy, verifyWindow, Math.max(1, availableParallelism() - 1), ctx.store) : undefined;
+  await cascade?.resume();
   let verifyRate = 1;
   const router: RouterOptions = {
     query,
@@ -391,6 +409,8 @@ export async function* watchStream(ctx: WatchContext, query: BoundQuery, options
       if (cascade) {
         yield* cascade.drain();
         meter.cascade = cascade.active;
+        const storeFailure = cascade.takeStoreError();
+        if (storeFailure !== undefined) yield { type: 'store-error', message: storeFailure instanceof Error ? storeFailure.message : String(storeFailure) };
       }
       yield* alone.push(frame, decision.decidedBy);
       yield* emitter.push(decided);

@@ -209,3 +209,18 @@ export interface StageCostRow extends StageCostInfo {
 
 /** The pre-processing this build labels with: the detector project's own, cv2.resize INTER_LINEAR letterbox. */
 export const CURRENT_PREPROCESS = 'cv2-inter-linear';
+
+/** A live watch's stored state: per input URL, reference model and predicate (with its targets). */
+export interface StreamKey {
+  readonly stream: string;
+  readonly referenceModelId: number;
+  readonly predicateKey: string;
+}
+
+/** Labels of a watch in the order they came: frame numbers, 0/1 labels, square RGB thumbnails. */
+export interface StreamLabelChunk {
+  readonly thumbSize: number;
+  readonly frames: Int32Array;
+  readonly labels: Uint8Array;
+  readonly thumbs: Uint8Array;
+}

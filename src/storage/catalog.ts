@@ -23,6 +23,7 @@ import type {
   VideoRow,
 } from './catalog-rows.js';
 import { CURRENT_PREPROCESS } from './catalog-rows.js';
+import type { StreamKey, StreamLabelChunk } from './catalog-rows.js';
 import { DuckDBSession, IN_MEMORY, SqlParams, sqlValue, type SqlRow } from './duckdb-session.js';
 import { hashFile } from './hash-file.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
@@ -517,6 +518,73 @@ export class Catalog {
       p,
     );
     return rows.map(toSpecializedSummary);
+  }
+
+  // ---- live streams --------------------------------------------------------------------------------
+
+  /**
+   * Appends one chunk of a watch's labels (thumbnails of `thumbSize` squared RGB, one label each)
+   * and drops all but the newest `keepChunks`, in one transaction.
+   */
+  async putStreamLabels(key: StreamKey, chunk: StreamLabelChunk, keepChunks: number): Promise<void> {
+    await this.session.transaction(async () => {
+      await this.appendStreamLabels(key, chunk);
+      await this.session.run(
+        `DELETE FROM stream_labels WHERE stream = ? AND reference_model_id = ? AND predicate_key = ?
+           AND chunk <= (SELECT max(chunk) FROM stream_labels WHERE stream = ? AND reference_model_id = ? AND predicate_key = ?) - ?`,
+        SqlParams.of(key.stream, key.referenceModelId, key.predicateKey, key.stream, key.referenceModelId, key.predicateKey, keepChunks),
+      );
+    });
+  }
+
+  private async appendStreamLabels(key: StreamKey, chunk: StreamLabelChunk): Promise<void> {
+    const p = new SqlParams();
+    const bytes = (a: Int32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    await this.session.run(
+      `INSERT INTO stream_labels VALUES (${p.add(key.stream)}, ${p.add(key.referenceModelId)}, ${p.add(key.predicateKey)},
+         (SELECT coalesce(max(chunk) + 1, 0) FROM stream_labels WHERE stream = ${p.add(key.stream)} AND reference_model_id = ${p.add(key.referenceModelId)} AND predicate_key = ${p.add(key.predicateKey)}),
+         ${p.add(chunk.thumbSize)}, ${p.add(sqlValue.blob(bytes(chunk.frames)))}, ${p.add(sqlValue.blob(chunk.labels))}, ${p.add(sqlValue.blob(chunk.thumbs))}, ${p.add(sqlValue.timestamp(new Date()))})`,
+      p,
+    );
+  }
+
+  /** A watch's stored labels, oldest chunk first. */
+  async streamLabels(key: StreamKey): Promise<StreamLabelChunk[]> {
+    const rows = await this.session.all(
+      `SELECT thumb_size, frames, labels, thumbs FROM stream_labels WHERE stream = ? AND reference_model_id = ? AND predicate_key = ? ORDER BY chunk`,
+      SqlParams.of(key.stream, key.referenceModelId, key.predicateKey),
+    );
+    return rows.map((r) => {
+      const frames = r.frames as Uint8Array;
+      return { thumbSize: r.thumb_size as number, frames: new Int32Array(frames.buffer.slice(frames.byteOffset, frames.byteOffset + frames.byteLength)), labels: r.labels as Uint8Array, thumbs: r.thumbs as Uint8Array };
+    });
+  }
+
+  /** Stores a watch's certified model (replacing the one it had). */
+  async putStreamModel(key: StreamKey, onnx: Uint8Array, state: unknown): Promise<void> {
+    const p = new SqlParams();
+    await this.session.run(
+      `INSERT INTO stream_models VALUES (${p.add(key.stream)}, ${p.add(key.referenceModelId)}, ${p.add(key.predicateKey)}, ${p.add(sqlValue.blob(onnx))}, ${p.add(toJson(state))}, ${p.add(sqlValue.timestamp(new Date()))})
+       ON CONFLICT (stream, reference_model_id, predicate_key) DO UPDATE SET onnx = excluded.onnx, state = excluded.state, created_at = excluded.created_at`,
+      p,
+    );
+  }
+
+  async streamModel(key: StreamKey): Promise<{ onnx: Uint8Array; state: unknown; createdAt: Date } | undefined> {
+    const rows = await this.session.all(
+      `SELECT onnx, state, created_at FROM stream_models WHERE stream = ? AND reference_model_id = ? AND predicate_key = ?`,
+      SqlParams.of(key.stream, key.referenceModelId, key.predicateKey),
+    );
+    return rows[0] ? { onnx: rows[0].onnx as Uint8Array, state: fromJson(rows[0].state), createdAt: new Date(String(rows[0].created_at)) } : undefined;
+  }
+
+  /** Forgets a watch's labels and model (its scene changed), in one transaction. */
+  clearStream(key: StreamKey): Promise<void> {
+    return this.session.transaction(async () => {
+      for (const table of ['stream_labels', 'stream_models']) {
+        await this.session.run(`DELETE FROM ${table} WHERE stream = ? AND reference_model_id = ? AND predicate_key = ?`, SqlParams.of(key.stream, key.referenceModelId, key.predicateKey));
+      }
+    });
   }
 
   // ---- the per-video index ----------------------------------------------------------------------

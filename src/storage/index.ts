@@ -19,6 +19,8 @@ export type {
   SpecializedModelSummary,
   StageCostInfo,
   StageCostRow,
+  StreamKey,
+  StreamLabelChunk,
   VideoInfo,
   VideoRow,
 } from './catalog-rows.js';

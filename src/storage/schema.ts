@@ -5,7 +5,7 @@
  */
 
 /** The schema version this build of Sieve reads and writes. */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 export const MIGRATIONS: readonly (readonly string[])[] = [
   // 0 -> 1: the first schema.
@@ -158,5 +158,32 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
     `ALTER TABLE specialized_models ADD COLUMN run_id INTEGER`,
     `ALTER TABLE index_signals ADD COLUMN run_id INTEGER`,
     `ALTER TABLE query_runs ADD COLUMN provenance JSON`,
+  ],
+  // 4 -> 5: live streams. A watch's labels (the reference's answer on thumbnails of the frames it
+  // decided, in chunks as they come) and its certified model, per input URL, reference model and
+  // predicate with its targets, so that a restarted watch resumes warm. A detected scene change
+  // deletes both (they describe the old scene).
+  [
+    `CREATE TABLE stream_labels (
+       stream VARCHAR NOT NULL,
+       reference_model_id INTEGER NOT NULL,
+       predicate_key VARCHAR NOT NULL,
+       chunk INTEGER NOT NULL,
+       thumb_size INTEGER NOT NULL,
+       frames BLOB NOT NULL,
+       labels BLOB NOT NULL,
+       thumbs BLOB NOT NULL,
+       created_at TIMESTAMP NOT NULL,
+       PRIMARY KEY (stream, reference_model_id, predicate_key, chunk)
+     )`,
+    `CREATE TABLE stream_models (
+       stream VARCHAR NOT NULL,
+       reference_model_id INTEGER NOT NULL,
+       predicate_key VARCHAR NOT NULL,
+       onnx BLOB NOT NULL,
+       state JSON NOT NULL,
+       created_at TIMESTAMP NOT NULL,
+       PRIMARY KEY (stream, reference_model_id, predicate_key)
+     )`,
   ],
 ];

@@ -323,6 +323,7 @@ describe('models', () => {
     const c2 = await downgrade.connect();
     for (const t of ['labelled_frames', 'specialized_models', 'index_signals']) await c2.run(`ALTER TABLE ${t} DROP COLUMN run_id`);
     await c2.run(`ALTER TABLE query_runs DROP COLUMN provenance`);
+    for (const t of ['stream_labels', 'stream_models']) await c2.run(`DROP TABLE ${t}`);
     await c2.run(`UPDATE meta SET value = '3' WHERE key = 'schema_version'`);
     c2.closeSync();
     downgrade.closeSync();
@@ -566,5 +567,51 @@ describe('specialized models and stage costs', () => {
     expect(await catalog.findStageCost('reference', 'yolox-s@cpu', 'laptop')).toBeUndefined();
     expect((await catalog.listStageCosts({ machine: 'ci' })).map((c) => c.stageKind)).toEqual(['decode', 'reference']);
     expect(await catalog.listStageCosts({ stageKind: 'specialized' })).toEqual([]);
+  });
+});
+
+describe('live streams', () => {
+  const key = { stream: 'rtsp://10.0.0.5/stream1', referenceModelId: 1, predicateKey: 'watch:{"class":"bus"}:fnr=0.1' };
+  const chunk = (first: number, n: number) => ({
+    thumbSize: 2,
+    frames: Int32Array.from({ length: n }, (_, i) => first + i),
+    labels: Uint8Array.from({ length: n }, (_, i) => (first + i) % 2),
+    thumbs: Uint8Array.from({ length: n * 12 }, (_, i) => (first * 12 + i) % 251),
+  });
+
+  it('appends label chunks in order, keeps the newest ones, and survives reopening', async () => {
+    let catalog = await openCatalog();
+    await catalog.putStreamLabels(key, chunk(0, 3), 2);
+    await catalog.putStreamLabels(key, chunk(3, 2), 2);
+    await catalog.putStreamLabels({ ...key, stream: 'udp://0.0.0.0:5000' }, chunk(100, 1), 2);
+    expect((await catalog.streamLabels(key)).map((c) => [...c.frames])).toEqual([[0, 1, 2], [3, 4]]);
+    await catalog.putStreamLabels(key, chunk(5, 1), 2);
+    await catalog.close();
+    open.splice(0);
+    catalog = await openCatalog();
+    const stored = await catalog.streamLabels(key);
+    expect(stored.map((c) => [...c.frames])).toEqual([[3, 4], [5]]);
+    const want = chunk(3, 2);
+    expect(stored[0]!.thumbSize).toBe(2);
+    expect([...stored[0]!.labels]).toEqual([...want.labels]);
+    expect([...stored[0]!.thumbs]).toEqual([...want.thumbs]);
+    expect((await catalog.streamLabels({ ...key, stream: 'udp://0.0.0.0:5000' })).length).toBe(1);
+  });
+
+  it('replaces the model of a key, and a scene change clears its labels and model only', async () => {
+    const catalog = await openCatalog();
+    const other = { ...key, predicateKey: 'watch:{"class":"car"}:fnr=0.1' };
+    expect(await catalog.streamModel(key)).toBeUndefined();
+    await catalog.putStreamModel(key, Uint8Array.of(1, 2, 3), { certified: true, n: 1 });
+    await catalog.putStreamModel(key, Uint8Array.of(4, 5), { certified: true, n: 2 });
+    await catalog.putStreamModel(other, Uint8Array.of(9), { n: 3 });
+    await catalog.putStreamLabels(key, chunk(0, 2), 10);
+    const model = await catalog.streamModel(key);
+    expect([...model!.onnx]).toEqual([4, 5]);
+    expect(model!.state).toEqual({ certified: true, n: 2 });
+    await catalog.clearStream(key);
+    expect(await catalog.streamModel(key)).toBeUndefined();
+    expect(await catalog.streamLabels(key)).toEqual([]);
+    expect((await catalog.streamModel(other))!.state).toEqual({ n: 3 });
   });
 });
