@@ -147,6 +147,7 @@ interface WatchFlags extends CommonFlags {
   retries?: number;
   follow?: boolean;
   realtime?: boolean;
+  listen?: boolean;
   cascade: boolean;
   verifyWindow?: string;
 }
@@ -165,6 +166,7 @@ function watchCommand(program: Command, session: CliSession): void {
       .option('--retries <n>', 'failed reconnects in a row before giving up (default: retry forever)', Number)
       .option('--follow', 'a local file that is still being written: read on as it grows')
       .option('--realtime', 'read a local file at its native frame rate, as a camera delivers it')
+      .option('--listen', 'wait for the camera to connect and push (RTSP ANNOUNCE/RECORD, RTMP, HTTP POST, TCP) on the URL\'s address')
       .option('--no-cascade', 'decide every frame with the reference detector (no specialized model)')
       .option('--verify-window <duration>', 'window over which the running cascade is checked against the reference (default: --window)')
       .addHelpText('after', `\nExamples:\n  sieve watch "SELECT timestamp FROM cam WHERE class='bus'" --video cam=rtsp://10.0.0.5/stream1\n  sieve watch "SELECT FCOUNT(*) FROM cam WHERE class='car'" --video cam=udp://0.0.0.0:5000 --window 60s`),
@@ -178,7 +180,7 @@ function watchCommand(program: Command, session: CliSession): void {
       throw new CommanderError(2, 'sieve.duration', 'bad duration');
     }
     await withEngine(session, flags, async (engine) => {
-      const options = { streams: parseVideoBindings(flags.video), window, statusEvery, verifyWindow, cascade: flags.cascade, signal: session.signal, backlog: flags.backlog, maxLag, retries: flags.retries, follow: flags.follow, realtime: flags.realtime };
+      const options = { streams: parseVideoBindings(flags.video), window, statusEvery, verifyWindow, cascade: flags.cascade, signal: session.signal, backlog: flags.backlog, maxLag, retries: flags.retries, follow: flags.follow, realtime: flags.realtime, listen: flags.listen };
       for await (const event of engine.watch(sql, options)) {
         process.stdout.write(`${JSON.stringify(event)}\n`);
         const line = describeWatchEvent(event);

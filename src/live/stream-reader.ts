@@ -53,6 +53,12 @@ export interface StreamReaderOptions {
   readonly follow?: boolean;
   /** Read a local file at its native rate, as a camera would deliver it (`ffmpeg -re`). */
   readonly realtime?: boolean;
+  /**
+   * Wait for the source to connect and push (an RTSP ANNOUNCE/RECORD, an RTMP publish, an HTTP
+   * POST or PUT, a TCP connection) on the URL's address instead of connecting to it; after the
+   * source leaves, wait for it again.
+   */
+  readonly listen?: boolean;
   readonly signal?: AbortSignal;
 }
 
@@ -61,17 +67,26 @@ export function isNetworkUrl(input: string): boolean {
   return /^(rtsps?|rtmps?|https?|udp|rtp|srt|tcp|hls|mmsh?):/i.test(input);
 }
 
-/** ffmpeg's input arguments for a live source: stall timeouts per protocol, low buffering. */
-export function inputArgs(input: string, options: Pick<StreamReaderOptions, 'stallSeconds' | 'follow' | 'realtime'>): string[] {
+/**
+ * ffmpeg's input arguments for a live source: stall timeouts per protocol, low buffering. RTSP's
+ * socket timeout is `-timeout` from ffmpeg 5 on, `-stimeout` before (where `-timeout` meant
+ * "listen for a connection this many seconds"); builds with `-fps_mode` (5.1+) get the new name.
+ */
+export function inputArgs(input: string, options: Pick<StreamReaderOptions, 'stallSeconds' | 'follow' | 'realtime' | 'listen'> & { readonly bins?: Pick<FfmpegBinaries, 'fpsMode'> }): string[] {
   const micro = String(Math.round((options.stallSeconds ?? 5) * 1e6));
   const args = ['-fflags', '+genpts+discardcorrupt', '-analyzeduration', '1000000', '-probesize', '1000000'];
-  if (/^rtsps?:/i.test(input)) return [...args, '-timeout', micro, '-i', input];
+  if (/^rtsps?:/i.test(input)) {
+    const socketTimeout = options.bins?.fpsMode === false ? '-stimeout' : '-timeout';
+    return [...args, ...(options.listen ? ['-rtsp_flags', 'listen'] : []), socketTimeout, micro, '-i', input];
+  }
   if (/^(udp|rtp):/i.test(input)) {
     const sep = input.includes('?') ? '&' : '?';
     const extra = ['timeout', 'overrun_nonfatal', 'fifo_size'].filter((k) => !new RegExp(`[?&]${k}=`).test(input));
     const values: Record<string, string> = { timeout: micro, overrun_nonfatal: '1', fifo_size: '1000000' };
     return [...args, '-i', extra.length ? `${input}${sep}${extra.map((k) => `${k}=${values[k]}`).join('&')}` : input];
   }
+  if (options.listen && /^tcp:/i.test(input)) return [...args, '-i', `${input}${input.includes('?') ? '&' : '?'}listen=1`];
+  if (options.listen && /^(https?|rtmps?):/i.test(input)) return [...args, '-listen', '1', '-i', input];
   if (isNetworkUrl(input)) return [...args, '-rw_timeout', micro, '-i', input];
   if (input === '-' || /^pipe:/.test(input)) return [...args, '-i', input === '-' ? 'pipe:0' : input];
   return [...args, ...(options.realtime ? ['-re'] : []), ...(options.follow ? ['-follow', '1', '-rw_timeout', micro] : []), '-i', options.follow ? `file:${input}` : input];
@@ -110,6 +125,9 @@ export async function* readStream(input: string, options: StreamReaderOptions): 
   for (let attempt = 0; ; attempt++) {
     if (options.signal?.aborted) throw new InterruptedError();
     const connection = new Connection(input, options, backlog);
+    // Stopping while ffmpeg waits (for a source to connect or to send) ends that wait at once.
+    const stop = () => connection.close();
+    options.signal?.addEventListener('abort', stop, { once: true });
     let delivered = 0;
     try {
       for (;;) {
@@ -119,9 +137,11 @@ export async function* readStream(input: string, options: StreamReaderOptions): 
           failures = 0;
           yield { type: 'connected', attempt, width: raw.width, height: raw.height, fps: connection.fps };
           if (connection.fps) frameInterval = 1 / connection.fps;
-          // A source that restarted its clock (or a new connection to one) goes on after the last frame seen.
-          if (raw.pts + timeOffset <= lastTime) timeOffset = lastTime + frameInterval - raw.pts;
         }
+        // Stream time never goes back: a source that restarted its clock (or a new connection to
+        // one), or one whose first frames are stamped before RTP's clock is synchronised (RTSP
+        // gives the first frame 0, the next ones their sender's times), goes on after the last frame seen.
+        if (raw.pts + timeOffset <= lastTime) timeOffset = lastTime + frameInterval - raw.pts;
         delivered++;
         seq += raw.dropped;
         const time = raw.pts + timeOffset;
@@ -130,6 +150,7 @@ export async function* readStream(input: string, options: StreamReaderOptions): 
         yield { type: 'frame', seq: seq++, frame, time, arrivedAt: raw.arrivedAt, width: raw.width, height: raw.height, rgb: raw.rgb };
       }
     } finally {
+      options.signal?.removeEventListener('abort', stop);
       connection.close();
     }
     if (options.signal?.aborted) throw new InterruptedError();

@@ -38,6 +38,8 @@ export interface WatchOptions {
   readonly retries?: number;
   readonly follow?: boolean;
   readonly realtime?: boolean;
+  /** Wait for the source to connect and push instead of connecting to it (see the stream reader's `listen`). */
+  readonly listen?: boolean;
   /**
    * Per-frame predicates (selections, LIMIT, HAVING): train, certify and switch to a cascade once
    * the reference has labelled enough of the stream (default true). `false`: the reference alone.
@@ -363,6 +365,7 @@ export async function* watchStream(ctx: WatchContext, query: BoundQuery, options
     ...(options.retries !== undefined ? { retries: options.retries } : {}),
     ...(options.follow !== undefined ? { follow: options.follow } : {}),
     ...(options.realtime !== undefined ? { realtime: options.realtime } : {}),
+    ...(options.listen !== undefined ? { listen: options.listen } : {}),
   };
   let reason = 'the stream ended';
   const verifyWindow = options.verifyWindow ?? options.window ?? 60;

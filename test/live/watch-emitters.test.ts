@@ -79,6 +79,12 @@ describe('stream input', () => {
     expect(inputArgs('http://cam/live.ts', {})).toEqual(expect.arrayContaining(['-rw_timeout', '5000000']));
     expect(inputArgs('clip.mp4', { follow: true })).toEqual(expect.arrayContaining(['-follow', '1', 'file:clip.mp4']));
     expect(inputArgs('-', {})).toEqual(expect.arrayContaining(['-i', 'pipe:0']));
+    // RTSP's socket timeout is -stimeout before ffmpeg 5 (there -timeout would mean "listen").
+    expect(inputArgs('rtsp://cam/1', { stallSeconds: 2, bins: { fpsMode: false } })).toEqual(expect.arrayContaining(['-stimeout', '2000000', '-i', 'rtsp://cam/1']));
+    expect(inputArgs('rtsp://cam/1', { stallSeconds: 2, bins: { fpsMode: false } })).not.toContain('-timeout');
+    expect(inputArgs('rtsp://0.0.0.0:8554/live', { listen: true, bins: { fpsMode: true } })).toEqual(expect.arrayContaining(['-rtsp_flags', 'listen', '-timeout', '5000000']));
+    expect(inputArgs('http://0.0.0.0:8080/live.ts', { listen: true })).toEqual(expect.arrayContaining(['-listen', '1', '-i', 'http://0.0.0.0:8080/live.ts']));
+    expect(inputArgs('tcp://0.0.0.0:9000', { listen: true })).toContain('tcp://0.0.0.0:9000?listen=1');
   });
 
   it('parses durations', () => {

@@ -2,8 +2,11 @@
  * Continuous queries on a real clip served live by a real ffmpeg over loopback, in real time
  * (`-re`): over HTTP (ffmpeg's listen mode) the watch must emit the intervals the offline query
  * finds on the same file, for each ffmpeg build; over UDP MPEG-TS a stream that stops and comes
- * back must be reported and reconnected, with windows answered on both sides of the drop; and
- * `sieve watch` with LIMIT must stop by itself after k verified frames.
+ * back must be reported and reconnected, with windows answered on both sides of the drop; over
+ * RTSP, a camera pushing to a listening watch (ffmpeg's RTSP listen mode, the only RTSP server
+ * here) must get the offline intervals too; `sieve watch` with LIMIT must stop by itself after k
+ * verified frames; and on two scenes back to back the cascade must certify, find the change,
+ * retrain, keep its bounds, and resume warm from the catalog when the watch is restarted.
  *
  * The clip is 12 s of the shared one-person-at-a-time clip, re-encoded once with a
  * one-second GOP as a camera sends it (a receiver that joins late waits at most one GOP).
@@ -61,8 +64,15 @@ function runsOf(frames: readonly number[]): [number, number][] {
   return out;
 }
 
-/** The offline answer on the same file with the same ffmpeg build: frames with a person, and objects per frame. */
-async function offline(backend: FfmpegBackend): Promise<{ frames: number[]; counts: Map<number, number> }> {
+const offlineAnswers = new Map<string, Promise<{ frames: number[]; counts: Map<number, number> }>>();
+
+/** The offline answer on the same file with the same ffmpeg build: frames with a person, and objects per frame (once per build). */
+function offline(backend: FfmpegBackend): Promise<{ frames: number[]; counts: Map<number, number> }> {
+  if (!offlineAnswers.has(backend.name)) offlineAnswers.set(backend.name, offlineNow(backend));
+  return offlineAnswers.get(backend.name)!;
+}
+
+async function offlineNow(backend: FfmpegBackend): Promise<{ frames: number[]; counts: Map<number, number> }> {
   const engine = await openEngine({ catalog: join(tmp, `truth-${backend.name}.duckdb`), ffmpegPath: backend.ffmpegPath, ffprobePath: backend.ffprobePath });
   try {
     const rows = await engine.query("SELECT frame FROM cam WHERE class = 'person'", { videos: { cam: clip }, exact: true });
@@ -137,6 +147,38 @@ describe.each(backends)('sieve watch over HTTP with the $name ffmpeg', (backend)
     // Real time: frames arrive at about the clip's rate.
     const rates = status.map((s) => (s as { inputFps: number }).inputFps);
     expect(Math.max(...rates)).toBeLessThan(FPS * 3);
+  }, 300_000);
+
+  it('over RTSP, a camera pushing to the listening watch (--listen) gets the offline intervals', async () => {
+    const truth = await offline(backend);
+    const port = await freePort();
+    const url = `rtsp://127.0.0.1:${port}/live`;
+    const engine = await openEngine({ catalog: join(tmp, `rtsp-${backend.name}.duckdb`), ffmpegPath: backend.ffmpegPath, ffprobePath: backend.ffprobePath });
+    let pushing = true;
+    // The camera: RTSP ANNOUNCE/RECORD over TCP, retried until the watch listens.
+    const push = (async () => {
+      while (pushing) {
+        const camera = spawn(backend.ffmpegPath, ['-hide_banner', '-loglevel', 'error', '-re', '-i', clip, '-c', 'copy', '-f', 'rtsp', '-rtsp_transport', 'tcp', url], { stdio: 'ignore' });
+        servers.push(camera);
+        await exited(camera);
+        if (camera.exitCode === 0) return;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+    let events: WatchEvent[];
+    try {
+      events = await watch(engine, "SELECT timestamp FROM cam WHERE class = 'person'", url, (e) => e.type === 'dropped', { cascade: false, listen: true });
+    } finally {
+      pushing = false;
+      await engine.close();
+      await push;
+    }
+    expect(events[0]).toMatchObject({ type: 'connected', width: 768, height: 432, fps: FPS });
+    const end = events[events.length - 1]!;
+    expect(end).toMatchObject({ type: 'end', reason: 'stopped', skipped: 0, processed: SECONDS * FPS });
+    const intervals = events.filter((e): e is IntervalEvent => e.type === 'interval');
+    expect(intervals.map((i) => [i.startFrame, i.endFrame])).toEqual(runsOf(truth.frames));
+    for (const i of intervals) expect(i.processed).toBe(i.frames);
   }, 300_000);
 });
 
@@ -271,4 +313,50 @@ describe('the cascade on a stream whose scene changes', () => {
     expect(fn / truth.size).toBeLessThanOrEqual(0.2);
     expect(fp / Math.max(1, frames - truth.size)).toBeLessThanOrEqual(0.2);
   }, 400_000);
+
+  it('stores its labels and certified model, and a restarted watch resumes warm', async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}/live.ts`;
+    const sql = "SELECT timestamp FROM cam WHERE class = 'person' FNR WITHIN 0.2 FPR WITHIN 0.2";
+    const catalog = join(tmp, 'warm.duckdb');
+    // First watch: the first 30 s of the same camera, stopped once its cascade is certified.
+    const first = join(tmp, 'first.mp4');
+    const made = spawnSync(bundled.ffmpegPath, ['-hide_banner', '-loglevel', 'error', '-t', '30', '-i', video('intel_one_by_one_person.mp4'), '-vf', 'fps=10,scale=768:432,setsar=1', '-an', '-c:v', 'libx264', '-preset', 'veryfast', '-g', '10', '-bf', '0', '-pix_fmt', 'yuv420p', first]);
+    expect(made.status, String(made.stderr)).toBe(0);
+    serve(['-i', first], url, ['-listen', '1']);
+    await new Promise((r) => setTimeout(r, 300));
+    let engine = await openEngine({ catalog });
+    let cold: WatchEvent[];
+    try {
+      cold = await watch(engine, sql, url, (e) => e.type === 'dropped' || (e.type === 'cascade' && e.certified), { window: 5 });
+    } finally {
+      await engine.close();
+    }
+    const certified = cold.find((e) => e.type === 'cascade' && e.certified) as { heldOut: unknown } | undefined;
+    expect(certified, JSON.stringify(cold.filter((e) => e.type !== 'interval' && e.type !== 'status'))).toBeDefined();
+    // The restart: the same URL and catalog, the camera sending again (seconds 15-27 of it).
+    for (const s of servers) if (s.exitCode === null) s.kill('SIGKILL');
+    serve(['-i', clip], url, ['-listen', '1']);
+    await new Promise((r) => setTimeout(r, 300));
+    engine = await openEngine({ catalog });
+    let warm: WatchEvent[];
+    try {
+      warm = await watch(engine, sql, url, (e) => e.type === 'dropped', { window: 5 });
+    } finally {
+      await engine.close();
+    }
+    const resumed = warm.findIndex((e) => e.type === 'cascade');
+    expect(warm[resumed], JSON.stringify(warm.filter((e) => e.type !== 'interval' && e.type !== 'status'))).toMatchObject({ type: 'cascade', certified: true, resumed: true });
+    expect((warm[resumed] as { heldOut: unknown }).heldOut).toEqual(certified!.heldOut);
+    // Before any frame: nothing was labelled or trained first.
+    expect(warm.slice(0, resumed).some((e) => ['training', 'interval', 'status', 'frame'].includes(e.type))).toBe(false);
+    const last = warm.filter((e) => e.type === 'status').pop() as { byCascade: number } | undefined;
+    expect(last?.byCascade).toBeGreaterThan(0);
+    // And the bounds hold on what the warm watch answered.
+    const truth = new Set((await offline(bundled)).frames);
+    const watched = new Set<number>();
+    for (const i of warm.filter((e): e is IntervalEvent => e.type === 'interval')) for (let f = i.startFrame; f <= i.endFrame; f++) watched.add(f);
+    expect([...truth].filter((f) => !watched.has(f)).length / truth.size).toBeLessThanOrEqual(0.2);
+    expect([...watched].filter((f) => !truth.has(f)).length / Math.max(1, SECONDS * FPS - truth.size)).toBeLessThanOrEqual(0.2);
+  }, 300_000);
 });
