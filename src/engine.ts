@@ -34,7 +34,7 @@ export type { RunDetail, RunListing } from './runs/run-view.js';
 export type { ReportOptions } from './report/report.js';
 import { indexVideo, type IndexSummary } from './video-index/index-video.js';
 import { bindWatchQuery, streamPredicateKey, watchStream, type WatchEvent, type WatchOptions } from './live/watch.js';
-import type { StreamStore } from './live/stream-cascade.js';
+import type { StreamStore } from './live/stream-labels.js';
 export type { WatchEvent, WatchOptions, StatusEvent, EndEvent, AnswerEvent, IntervalEvent, WindowEvent, FrameEvent, StreamEvent, WithoutReferenceEvent, StoreErrorEvent } from './live/watch.js';
 export type { IndexSummary } from './video-index/index-video.js';
 

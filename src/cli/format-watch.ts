@@ -26,6 +26,10 @@ export function describeWatchEvent(e: WatchEvent): string | undefined {
       return e.certified
         ? `sieve: cascade on: held-out FNR <= ${e.heldOut.fnrBound.toFixed(3)}, FPR <= ${e.heldOut.fprBound.toFixed(3)} (${e.heldOut.positives}+${e.heldOut.negatives} frames), ${(100 * e.heldOut.uncertain).toFixed(0)}% left to the reference`
         : `sieve: not certified yet (held-out FNR <= ${e.heldOut.fnrBound.toFixed(3)}, FPR <= ${e.heldOut.fprBound.toFixed(3)}); labelling more`;
+    case 'count-model':
+      return e.running
+        ? `sieve: count model on${e.resumed ? ' (stored)' : ''}: held-out residual spread <= ${e.heldOut.residualSdBound.toFixed(3)} (counts ${e.heldOut.countSd.toFixed(3)}); the reference sees a sample`
+        : `sieve: the count model does not help yet (residual spread <= ${e.heldOut.residualSdBound.toFixed(3)}, counts ${e.heldOut.countSd.toFixed(3)}); labelling more`;
     case 'verification':
       return e.drift ? `sieve: the scene changed (verification at ${e.start}-${e.end} s found ${e.decidedNegative.errors + e.decidedPositive.errors} errors in ${e.decidedNegative.sampled + e.decidedPositive.sampled}); cascade off, relabelling to retrain` : undefined;
     case 'end':

@@ -13,12 +13,17 @@
  *   middle of its uncertain band: the cascade event's `withoutReference` bound holds for it);
  * - a verification draw keeps the model's sure decision (that frame is just not checked);
  * - a LIMIT candidate always waits for the reference (every returned frame is verified).
+ *
+ * Aggregates with a running count model: the model scores every frame, and a random sample of
+ * them (the share the query's error target needs, drawn by a hash of the frame's position, so
+ * independent of its content) also goes to the reference when it has room.
  */
 import type { BoundQuery } from '../binder/index.js';
 import type { DetectionRow } from '../binder/predicate-evaluator.js';
 import { verificationKey } from '../optimizer/certification.js';
 import type { StreamCascade } from './stream-cascade.js';
-import { thumbnail } from './stream-cascade.js';
+import type { StreamCounter } from './stream-count.js';
+import { thumbnail } from './stream-labels.js';
 import type { StreamFrame } from './stream-reader.js';
 
 export type DecidedBy = 'reference' | 'cascade' | 'model-alone';
@@ -27,6 +32,9 @@ export interface FrameDecision {
   readonly match: boolean;
   readonly value: number;
   readonly decidedBy: DecidedBy;
+  /** Aggregates with a running count model: its value on the frame and its residual spread bound. */
+  readonly model?: number;
+  readonly residualSd?: number;
 }
 
 /** Frames waiting for the detector, and its measured seconds per frame. */
@@ -75,6 +83,8 @@ export class ReferenceQueue {
 export interface RouterOptions {
   readonly query: BoundQuery;
   readonly cascade: StreamCascade | undefined;
+  /** Aggregates: the count model's control variates (see `stream-count.ts`). */
+  readonly counter?: StreamCounter | undefined;
   readonly queue: ReferenceQueue;
   /** The frame's answer from the reference's detections. */
   readonly detect: (frame: StreamFrame) => Promise<DetectionRow[]>;
@@ -107,5 +117,27 @@ export async function routeFrame(options: RouterOptions, frame: StreamFrame, ver
     return { ...answer, decidedBy: 'reference' as const };
   });
   pending.catch(() => undefined); // awaited in order by the watch; a failure surfaces there
+  return { pending };
+}
+
+/** An aggregate's frame: the reference's value while no count model runs (as {@link routeFrame}), else the model's, plus the reference's on a random sample. */
+export async function routeCountFrame(options: RouterOptions, frame: StreamFrame, sampleRate: number): Promise<{ readonly pending: Promise<FrameDecision> } | 'skipped'> {
+  const { counter, queue } = options;
+  const thumb = counter ? await thumbnail(frame.rgb, frame.width, frame.height) : undefined;
+  const model = counter && thumb ? await counter.score(thumb, frame.frame) : undefined;
+  const residualSd = counter?.residualSdBound;
+  const waited = (Date.now() - frame.arrivedAt) / 1000;
+  if (model !== undefined) {
+    const sampled = verificationKey(1, frame.seq) / 2 ** 32 < sampleRate && queue.admits(waited);
+    if (!sampled) return { pending: Promise.resolve({ match: model >= 0.5, value: model, decidedBy: 'cascade', model, ...(residualSd !== undefined ? { residualSd } : {}) }) };
+  } else if (!queue.admits(waited)) {
+    return 'skipped';
+  }
+  const pending = queue.run(async () => {
+    const answer = options.answer(await options.detect(frame));
+    if (model === undefined && counter && thumb) counter.addLabel(thumb, frame.frame, answer.value);
+    return { ...answer, decidedBy: 'reference' as const, ...(model !== undefined ? { model, ...(residualSd !== undefined ? { residualSd } : {}) } : {}) };
+  });
+  pending.catch(() => undefined);
   return { pending };
 }

@@ -26,37 +26,12 @@
  *    model and predicate starts with both (the model runs at once, checked by the verification
  *    sample like a fresh one). A scene change deletes them.
  */
-import sharp from 'sharp';
 import { SpecializedModel } from '../inference/specialized-model.js';
 import { calibratePresence, decide, type PresenceThresholds } from '../optimizer/calibration.js';
 import { binomialCdf, clopperPearsonUpper } from '../optimizer/certification.js';
 import { trainModel } from '../training/trainer.js';
-import type { StreamLabelChunk } from '../storage/catalog-rows.js';
+import { LabelBuffer, STREAM_MODEL_SIZE, TRAIN_SHARE, type StreamStore } from './stream-labels.js';
 
-/** Thumbnail side the specialized model sees (the offline architecture search's middle size). */
-export const STREAM_MODEL_SIZE = 50;
-/** Share of the labels trained on; the rest certifies. */
-const TRAIN_SHARE = 0.6;
-/**
- * Labels are split in blocks of this many consecutive frames, three of every five trained on and
- * two held out, so that both parts span the whole labelled period (a stream's positives come in
- * runs; a held-out tail could hold none) while neighbouring frames mostly stay on one side.
- */
-const SPLIT_BLOCK = 10;
-/** Labelled frames kept (the most recent), a bound on memory: 50x50x3 bytes each. */
-const MAX_LABELLED = 6000;
-/** Labels per stored chunk. */
-const LABEL_CHUNK = 100;
-
-/** Where a watch keeps its labels and certified model between runs. */
-export interface StreamStore {
-  labels(): Promise<StreamLabelChunk[]>;
-  /** Appends a chunk, keeping the newest `keepChunks`. */
-  putLabels(chunk: StreamLabelChunk, keepChunks: number): Promise<void>;
-  model(): Promise<{ onnx: Uint8Array; state: unknown } | undefined>;
-  putModel(onnx: Uint8Array, state: unknown): Promise<void>;
-  clear(): Promise<void>;
-}
 
 export interface CascadeTargets {
   readonly fnr: number;
@@ -107,12 +82,6 @@ export function heldOutNeeded(target: number, confidence: number): number {
   return Math.ceil(Math.log((1 - confidence) / 2) / Math.log(1 - target));
 }
 
-/** Downscales one RGB frame to the model's square input. */
-export async function thumbnail(rgb: Uint8Array, width: number, height: number, size = STREAM_MODEL_SIZE): Promise<Uint8Array> {
-  const out = await sharp(rgb, { raw: { width, height, channels: 3 } }).resize(size, size, { fit: 'fill' }).raw().toBuffer();
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-}
-
 /** The model's decision when the reference cannot help: the sure ones as they are, the uncertain ones split at the middle of the band. */
 function decideAlone(score: number, t: PresenceThresholds): 0 | 1 {
   const d = decide(score, t);
@@ -128,11 +97,7 @@ interface Running {
 }
 
 export class StreamCascade {
-  private thumbs: Uint8Array[] = [];
-  private labels: number[] = [];
-  private frames: number[] = [];
-  /** Positives among `labels`. */
-  private positives = 0;
+  private readonly labels: LabelBuffer;
   private running: Running | undefined;
   private training: Promise<void> | undefined;
   /** Positives and negatives the next try waits for (grows after a failed certification). */
@@ -141,10 +106,6 @@ export class StreamCascade {
   private attempts = 0;
   private window: { start: number; neg: { sampled: number; errors: number }; pos: { sampled: number; errors: number } } | undefined;
   private readonly pending: CascadeEvent[] = [];
-  /** Labels not stored yet (from this index of `labels` on), and the chain of store writes. */
-  private unsaved = 0;
-  private saving: Promise<void> = Promise.resolve();
-  private storeError: unknown;
 
   constructor(
     private readonly targets: CascadeTargets,
@@ -152,6 +113,7 @@ export class StreamCascade {
     private readonly threads?: number,
     private readonly store?: StreamStore,
   ) {
+    this.labels = new LabelBuffer(store);
     this.need = this.firstNeed = Math.ceil(Math.max(heldOutNeeded(targets.fnr, targets.confidence), heldOutNeeded(targets.fpr, targets.confidence)) / (1 - TRAIN_SHARE));
   }
 
@@ -173,19 +135,8 @@ export class StreamCascade {
   /** A frame the reference decided: kept as a label, and training starts once there are enough. */
   addLabel(thumb: Uint8Array, frame: number, match: boolean): void {
     if (this.running) return;
-    this.thumbs.push(thumb);
-    this.labels.push(match ? 1 : 0);
-    this.frames.push(frame);
-    if (match) this.positives++;
-    this.unsaved++;
-    if (this.unsaved >= LABEL_CHUNK) this.flush();
-    if (this.thumbs.length > MAX_LABELLED) {
-      this.thumbs.shift();
-      this.positives -= this.labels.shift()!;
-      this.frames.shift();
-    }
-    const positives = this.positives;
-    const negatives = this.labels.length - positives;
+    this.labels.add(thumb, frame, match ? 1 : 0);
+    const { positives, negatives } = this.labels;
     if (!this.training && positives >= this.need && negatives >= this.need) this.training = this.train(positives, negatives).finally(() => (this.training = undefined));
   }
 
@@ -217,21 +168,7 @@ export class StreamCascade {
    */
   async resume(): Promise<void> {
     if (!this.store) return;
-    for (const chunk of await this.store.labels()) {
-      if (chunk.thumbSize !== STREAM_MODEL_SIZE) continue;
-      const size = STREAM_MODEL_SIZE * STREAM_MODEL_SIZE * 3;
-      for (let i = 0; i < chunk.labels.length; i++) {
-        this.thumbs.push(chunk.thumbs.slice(i * size, (i + 1) * size));
-        this.labels.push(chunk.labels[i]!);
-        this.frames.push(chunk.frames[i]!);
-        this.positives += chunk.labels[i]!;
-      }
-    }
-    const drop = Math.max(0, this.thumbs.length - MAX_LABELLED);
-    this.positives -= this.labels.slice(0, drop).reduce((a, b) => a + b, 0);
-    this.thumbs.splice(0, drop);
-    this.labels.splice(0, drop);
-    this.frames.splice(0, drop);
+    await this.labels.load();
     const stored = await this.store.model();
     const event = stored?.state as Extract<CascadeEvent, { type: 'cascade' }> | undefined;
     if (!stored || !event?.certified) return;
@@ -244,8 +181,8 @@ export class StreamCascade {
   /** Stops training (at its next step), stores the labels not stored yet and releases the model. */
   async dispose(): Promise<void> {
     await this.training?.catch(() => undefined);
-    this.flush();
-    await this.saving;
+    this.labels.flush();
+    await this.labels.settled();
     await this.running?.model.dispose();
     this.running = undefined;
   }
@@ -271,13 +208,8 @@ export class StreamCascade {
       this.running = undefined;
       void model.dispose();
       // The old scene's labels no longer describe the stream.
-      this.thumbs = [];
-      this.labels = [];
-      this.frames = [];
-      this.positives = 0;
-      this.unsaved = 0;
+      this.labels.clear();
       this.need = this.firstNeed;
-      this.write((store) => store.clear());
     }
   }
 
@@ -286,25 +218,14 @@ export class StreamCascade {
     this.pending.push({ type: 'training', labelled: this.labels.length, positives, negatives, attempt: this.attempts });
     const started = performance.now();
     // A snapshot: labelling goes on while the model trains.
-    const thumbs = this.thumbs.slice();
-    const labels = this.labels.slice();
-    const frames = this.frames.slice();
-    const train: number[] = [];
-    const held: number[] = [];
-    labels.forEach((_, i) => (Math.floor(i / SPLIT_BLOCK) % 5 < 5 * TRAIN_SHARE ? train : held).push(i));
-    const size = STREAM_MODEL_SIZE * STREAM_MODEL_SIZE * 3;
-    const pack = (idx: readonly number[]) => {
-      const images = new Uint8Array(idx.length * size);
-      idx.forEach((i, k) => images.set(thumbs[i]!, k * size));
-      return images;
-    };
+    const { train, held } = this.labels.snapshot();
     const trained = await trainModel(
-      { images: pack(train), width: STREAM_MODEL_SIZE, height: STREAM_MODEL_SIZE, labels: Float32Array.from(train, (i) => labels[i]!), frames: Int32Array.from(train, (i) => frames[i]!) },
+      { ...train, width: STREAM_MODEL_SIZE, height: STREAM_MODEL_SIZE },
       { task: { kind: 'presence' }, maxEpochs: 20, split: { test: 0 }, offThread: true, ...(this.threads ? { threads: this.threads } : {}) },
     );
     const model = await SpecializedModel.load(trained.onnx, this.threads ? { threads: this.threads } : {});
-    const scores = await model.score({ width: STREAM_MODEL_SIZE, height: STREAM_MODEL_SIZE, count: held.length, frames: Int32Array.from(held, (i) => frames[i]!), timestamps: new Float64Array(held.length), data: pack(held) });
-    const truth = held.map((i) => labels[i]!);
+    const scores = await model.score({ width: STREAM_MODEL_SIZE, height: STREAM_MODEL_SIZE, count: held.labels.length, frames: held.frames, timestamps: new Float64Array(held.labels.length), data: held.images });
+    const truth = Array.from(held.labels);
     const thresholds = calibratePresence(scores, truth, this.targets);
     const alpha = 1 - this.targets.confidence;
     let fn = 0;
@@ -347,34 +268,11 @@ export class StreamCascade {
       return;
     }
     this.running = { model, thresholds, allowed, withoutReference };
-    this.write((store) => store.putModel(trained.onnx, event));
+    this.labels.putModel(trained.onnx, event);
   }
 
   /** Errors of the store's writes so far (a watch reports, never stops, for them); cleared when read. */
   takeStoreError(): unknown {
-    const e = this.storeError;
-    this.storeError = undefined;
-    return e;
-  }
-
-  /** Stores the labels not stored yet as one chunk. */
-  private flush(): void {
-    if (this.unsaved === 0) return;
-    const from = this.labels.length - Math.min(this.unsaved, this.labels.length);
-    const size = STREAM_MODEL_SIZE * STREAM_MODEL_SIZE * 3;
-    const thumbs = new Uint8Array((this.labels.length - from) * size);
-    for (let i = from; i < this.labels.length; i++) thumbs.set(this.thumbs[i]!, (i - from) * size);
-    const chunk = { thumbSize: STREAM_MODEL_SIZE, frames: Int32Array.from(this.frames.slice(from)), labels: Uint8Array.from(this.labels.slice(from)), thumbs };
-    this.unsaved = 0;
-    this.write((store) => store.putLabels(chunk, Math.ceil(MAX_LABELLED / LABEL_CHUNK)));
-  }
-
-  /** Queues a store write after the earlier ones. */
-  private write(fn: (store: StreamStore) => Promise<void>): void {
-    const store = this.store;
-    if (!store) return;
-    this.saving = this.saving.then(() => fn(store)).catch((error: unknown) => {
-      this.storeError = error;
-    });
+    return this.labels.takeStoreError();
   }
 }

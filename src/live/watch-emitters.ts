@@ -20,6 +20,13 @@ export interface DecidedFrame {
   /** Frames skipped (not processed) just before this one. */
   readonly skippedBefore: number;
   /**
+   * Aggregates with a running count model: the model's value on the frame (the control variate),
+   * and its held-out residual spread bound. `value` is the reference's only when `decidedBy` is
+   * `reference` (a sampled frame); otherwise the frame is known through the model alone.
+   */
+  readonly model?: number;
+  readonly residualSd?: number;
+  /**
    * Who decided the frame: the reference detector, the certified cascade (a sure decision of its
    * model), or the model alone on a frame it was unsure of (the reference could not take it in time).
    */
@@ -55,12 +62,14 @@ export interface WindowEvent {
   readonly end: number;
   /** The aggregate over the window's frames (estimated from the processed ones when some were skipped). */
   readonly value: number;
-  /** A confidence interval when frames were skipped (a sample of the window), else undefined: exact. */
+  /** A confidence interval when frames were skipped or sampled (the estimate), else undefined: exact. */
   readonly interval: { readonly low: number; readonly high: number; readonly confidence: number } | undefined;
   readonly frames: number;
   readonly processed: number;
   readonly skipped: number;
   readonly byReference: number;
+  /** Frames the count model scored (its sum plus the sampled frames' mean residual is the estimate there). */
+  readonly byModel: number;
 }
 
 export interface FrameEvent {
@@ -129,30 +138,59 @@ export function intervalEmitter(): Emitter {
 
 export type WindowAggregate = 'fcount' | 'count' | 'count-distinct-frames';
 
+/** One stratum of a window: its frames, the reference's values, and where a count model ran, its values too. */
+interface Stratum {
+  /** Frames in it, skipped ones included. */
+  frames: number;
+  /** The reference's values (without a model) or residuals (reference minus model, with one). */
+  sampled: number[];
+  /** The model's values on every scored frame (empty without a model). */
+  model: number[];
+  residualSd: number;
+}
+
+/** A stratum's estimated total and its variance (finite-population corrected). */
+function stratumTotal(s: Stratum): { total: number; variance: number } {
+  const n = s.sampled.length;
+  if (s.frames === 0) return { total: 0, variance: 0 };
+  const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  const withModel = s.model.length > 0;
+  // Without a model, the processed frames are a sample of the stratum; with one, the model's mean
+  // over the scored frames plus the sampled frames' mean residual (the difference estimator).
+  const perFrame = withModel ? mean(s.model) + mean(s.sampled) : mean(s.sampled);
+  // With a model, the window's few residuals can understate their spread by chance: the held-out
+  // bound (at the query's confidence) is the floor.
+  const sd = withModel ? Math.max(n > 1 ? sampleStandardDeviation(s.sampled) : 0, s.residualSd) : n > 1 ? sampleStandardDeviation(s.sampled) : 0;
+  const fpc = Math.max(0, 1 - n / s.frames);
+  const variance = n === 0 ? (s.frames * sd) ** 2 : s.frames ** 2 * fpc * (sd * sd) / n;
+  return { total: perFrame * s.frames, variance };
+}
+
 /**
  * Aggregates per window of `seconds` of stream time, aligned to multiples of it. FCOUNT is the
- * mean per frame; COUNT(*) and COUNT(DISTINCT frame) are totals over the window's frames. When
- * frames were skipped, the processed ones are a sample of the window: the value is estimated
- * from them and comes with a normal-approximation interval (finite-population corrected).
+ * mean per frame; COUNT(*) and COUNT(DISTINCT frame) are totals over the window's frames. Frames
+ * decided by the reference alone form one stratum: when frames were skipped the processed ones
+ * are a sample of it. Frames a running count model scored form another: the model's values plus
+ * the mean residual of the ones the reference also saw (BlazeIt's control variates). The window's
+ * value is the sum of the two, with a normal-approximation interval whenever it is not exact.
  */
 export function windowEmitter(aggregate: WindowAggregate, seconds: number, confidence: number): Emitter {
-  // Frames skipped just before a processed frame are counted in that frame's window.
-  let current: { index: number; values: number[]; skipped: number; byReference: number } | undefined;
+  // Frames skipped just before a processed frame are counted in that frame's window and stratum.
+  let current: { index: number; reference: Stratum; modelled: Stratum; processed: number; skipped: number; byReference: number } | undefined;
   const z = probit(1 - (1 - confidence) / 2);
+  const stratum = (): Stratum => ({ frames: 0, sampled: [], model: [], residualSd: 0 });
   const close = (): AnswerEvent[] => {
-    if (!current || current.values.length === 0) return [];
-    const { values, index } = current;
-    const n = values.length;
-    const frames = n + current.skipped;
-    const mean = values.reduce((a, b) => a + b, 0) / n;
-    const scale = aggregate === 'fcount' ? 1 : frames;
-    let interval: WindowEvent['interval'];
-    if (n < frames) {
-      const sd = n > 1 ? sampleStandardDeviation(values) : 0;
-      const half = z * (sd / Math.sqrt(n)) * Math.sqrt(Math.max(0, 1 - n / frames)) * scale;
-      interval = { low: Math.max(0, mean * scale - half), high: mean * scale + half, confidence };
-    }
-    const event: WindowEvent = { type: 'window', start: index * seconds, end: (index + 1) * seconds, value: mean * scale, interval, frames, processed: n, skipped: current.skipped, byReference: current.byReference };
+    if (!current || current.processed === 0) return [];
+    const { index, reference, modelled } = current;
+    const frames = reference.frames + modelled.frames;
+    const a = stratumTotal(reference);
+    const b = stratumTotal(modelled);
+    const scale = aggregate === 'fcount' ? 1 / frames : 1;
+    const value = (a.total + b.total) * scale;
+    const variance = a.variance + b.variance;
+    const half = z * Math.sqrt(variance) * scale;
+    const interval = variance > 0 ? { low: Math.max(0, value - half), high: value + half, confidence } : undefined;
+    const event: WindowEvent = { type: 'window', start: index * seconds, end: (index + 1) * seconds, value, interval, frames, processed: current.processed, skipped: current.skipped, byReference: current.byReference, byModel: modelled.model.length };
     current = undefined;
     return [event];
   };
@@ -161,8 +199,19 @@ export function windowEmitter(aggregate: WindowAggregate, seconds: number, confi
     push(frame) {
       const index = Math.floor(frame.time / seconds + 1e-9);
       const out = current && current.index !== index ? close() : [];
-      current ??= { index, values: [], skipped: 0, byReference: 0 };
-      current.values.push(frame.value);
+      current ??= { index, reference: stratum(), modelled: stratum(), processed: 0, skipped: 0, byReference: 0 };
+      const modelled = frame.model !== undefined;
+      const s = modelled ? current.modelled : current.reference;
+      s.frames += 1 + frame.skippedBefore;
+      if (modelled) {
+        const control = aggregate === 'count-distinct-frames' ? Math.min(1, frame.model!) : frame.model!;
+        s.model.push(control);
+        s.residualSd = frame.residualSd ?? s.residualSd;
+        if (frame.decidedBy === 'reference') s.sampled.push(frame.value - control);
+      } else {
+        s.sampled.push(frame.value);
+      }
+      current.processed++;
       current.skipped += frame.skippedBefore;
       if (frame.decidedBy === 'reference') current.byReference++;
       return out;

@@ -14,8 +14,11 @@ import { queryError } from '../language/query-error.js';
 import type { FfmpegBinaries } from '../video/ffmpeg-locator.js';
 import { intervalEmitter, limitEmitter, windowEmitter, type AnswerEvent, type DecidedFrame, type Emitter } from './watch-emitters.js';
 import { readStream, type StreamEvent, type StreamFrame, type StreamReaderOptions } from './stream-reader.js';
-import { heldOutNeeded, StreamCascade, type CascadeEvent, type StreamStore } from './stream-cascade.js';
-import { ReferenceQueue, routeFrame, type FrameDecision, type RouterOptions } from './frame-router.js';
+import { heldOutNeeded, StreamCascade, type CascadeEvent } from './stream-cascade.js';
+import type { StreamStore } from './stream-labels.js';
+import { ReferenceQueue, routeCountFrame, routeFrame, type FrameDecision, type RouterOptions } from './frame-router.js';
+import { StreamCounter, type CountEvent } from './stream-count.js';
+import { countTarget } from '../binder/bound-node.js';
 import { availableParallelism } from 'node:os';
 
 export type { AnswerEvent, FrameEvent, IntervalEvent, WindowEvent } from './watch-emitters.js';
@@ -107,7 +110,7 @@ export interface StoreErrorEvent {
   readonly message: string;
 }
 
-export type WatchEvent = AnswerEvent | StatusEvent | EndEvent | StreamEvent | CascadeEvent | WithoutReferenceEvent | StoreErrorEvent;
+export type WatchEvent = AnswerEvent | StatusEvent | EndEvent | StreamEvent | CascadeEvent | CountEvent | WithoutReferenceEvent | StoreErrorEvent;
 
 export interface WatchContext {
   /** Loading while the stream connects. */
@@ -126,6 +129,8 @@ const NOWHERE = { line: 1, column: 1, offset: 0 };
  */
 export function streamPredicateKey(query: BoundQuery): string {
   const { fnr, fpr, confidence } = query.accuracy;
+  // A count model is valid for any error target (the sample size follows it), per predicate and confidence.
+  if (query.shape === 'aggregate') return `watch-count:${JSON.stringify({ where: query.where, fn: query.outputs[0]!.aggregate.fn })}:confidence=${confidence}`;
   return `watch:${JSON.stringify({ where: query.where, having: query.shape === 'grouped-limit' ? query.having : undefined })}:fnr=${fnr}:fpr=${fpr}:confidence=${confidence}`;
 }
 
@@ -369,19 +374,29 @@ export async function* watchStream(ctx: WatchContext, query: BoundQuery, options
   };
   let reason = 'the stream ended';
   const verifyWindow = options.verifyWindow ?? options.window ?? 60;
-  const cascade = options.cascade !== false && perFrame(query) ? new StreamCascade(query.accuracy, verifyWindow, Math.max(1, availableParallelism() - 1), ctx.store) : undefined;
+  const threads = Math.max(1, availableParallelism() - 1);
+  const cascade = options.cascade !== false && perFrame(query) ? new StreamCascade(query.accuracy, verifyWindow, threads, ctx.store) : undefined;
+  const counter = options.cascade !== false && query.shape === 'aggregate' ? new StreamCounter(query.accuracy.confidence, threads, ctx.store) : undefined;
   await cascade?.resume();
+  await counter?.resume();
+  const model = cascade ?? counter;
   let verifyRate = 1;
+  let windowFrames = (options.window ?? 60) * 25;
   const router: RouterOptions = {
     query,
     cascade,
+    counter,
     queue: new ReferenceQueue({ maxLagSeconds: options.maxLag ?? 1, backlog: options.backlog }),
     detect: async (frame) => detectFrame(await ctx.detector, frame),
     answer: (rows) => decide(query, rows),
   };
   const slots = new SlotQueue();
-  const producing = produce(query.video.path, reader, slots, (frame) => routeFrame(router, frame, verifyRate), (fps) => {
+  const route = counter
+    ? (frame: StreamFrame) => routeCountFrame(router, frame, counter.sampleRate(windowFrames, countTarget(query, windowFrames).within))
+    : (frame: StreamFrame) => routeFrame(router, frame, verifyRate);
+  const producing = produce(query.video.path, reader, slots, route, (fps) => {
     if (cascade) verifyRate = verificationRate(query, fps, verifyWindow);
+    windowFrames = (options.window ?? 60) * (fps ?? 25);
   });
   const alone = new AloneRuns(cascade);
   let carried = 0;
@@ -409,10 +424,10 @@ export async function* watchStream(ctx: WatchContext, query: BoundQuery, options
       carried = 0;
       const decided: DecidedFrame = { frame: frame.frame, time: frame.time, arrivedAt: frame.arrivedAt, ...decision, skippedBefore };
       meter.frame(skippedBefore, (Date.now() - frame.arrivedAt) / 1000, frame, decision.decidedBy);
-      if (cascade) {
-        yield* cascade.drain();
-        meter.cascade = cascade.active;
-        const storeFailure = cascade.takeStoreError();
+      if (model) {
+        yield* model.drain();
+        meter.cascade = model.active;
+        const storeFailure = model.takeStoreError();
         if (storeFailure !== undefined) yield { type: 'store-error', message: storeFailure instanceof Error ? storeFailure.message : String(storeFailure) };
       }
       yield* alone.push(frame, decision.decidedBy);
@@ -431,7 +446,7 @@ export async function* watchStream(ctx: WatchContext, query: BoundQuery, options
     options.signal?.removeEventListener('abort', onAbort);
     inner.abort();
     await producing;
-    await cascade?.dispose();
+    await model?.dispose();
   }
   yield* alone.close();
   yield* emitter.finish();

@@ -50,6 +50,46 @@ describe('window emitter', () => {
     expect(w.interval!.high).toBeGreaterThan(w.value);
     expect(w.interval!.confidence).toBe(0.95);
   });
+
+  it('with a count model: the model on every frame plus the sample\'s mean residual, exact where every frame was sampled', () => {
+    const e = windowEmitter('fcount', 1, 0.95);
+    const truth = [2, 2, 3, 1, 0, 0, 4, 4, 4, 4];
+    const model = [2.2, 1.7, 3.1, 1.4, 0.2, 0, 3.6, 4.1, 3.9, 4.4];
+    truth.forEach((y, n) => e.push({ ...frame(n, y > 0, y), model: model[n]!, residualSd: 0.3 }));
+    const all = e.finish()[0] as WindowEvent;
+    expect(all).toMatchObject({ frames: 10, byModel: 10, byReference: 10, interval: undefined });
+    expect(all.value).toBeCloseTo(2.4, 10);
+    // Three frames sampled: the estimate is the model's mean plus their mean residual.
+    const s = windowEmitter('fcount', 1, 0.95);
+    truth.forEach((y, n) => s.push({ ...frame(n, y > 0, [1, 4, 8].includes(n) ? y : model[n]!), model: model[n]!, residualSd: 0.3, decidedBy: [1, 4, 8].includes(n) ? 'reference' : 'cascade' }));
+    const w = s.finish()[0] as WindowEvent;
+    const residual = (2 - 1.7 + (0 - 0.2) + (4 - 3.9)) / 3;
+    expect(w.value).toBeCloseTo(model.reduce((a, b) => a + b, 0) / 10 + residual, 10);
+    expect(w).toMatchObject({ byModel: 10, byReference: 3 });
+    expect(w.interval!.high - w.interval!.low).toBeGreaterThan(0);
+  });
+
+  it('the count model\'s window intervals hold at least as often as their confidence, replayed on random samples', () => {
+    // A fixed population of 400 frames (counts in runs, as a camera's are) and a model that errs
+    // on some frames; each replay samples frames at random as the stream's reference does.
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const truth = Array.from({ length: 400 }, (_, i) => Math.max(0, Math.round(3 + 2 * Math.sin(i / 25) + (rand() < 0.1 ? 3 : 0))));
+    const model = truth.map((y) => Math.max(0, y + (rand() < 0.2 ? (rand() - 0.5) * 4 : (rand() - 0.5) * 0.4)));
+    const mean = truth.reduce((a, b) => a + b, 0) / truth.length;
+    let covered = 0;
+    const replays = 1000;
+    for (let r = 0; r < replays; r++) {
+      const e = windowEmitter('fcount', 1000, 0.95);
+      truth.forEach((y, n) => {
+        const sampled = rand() < 0.1;
+        e.push({ ...frame(n, y > 0, sampled ? y : model[n]!), model: model[n]!, residualSd: 0.3, decidedBy: sampled ? 'reference' : 'cascade' });
+      });
+      const w = e.finish()[0] as WindowEvent;
+      if (w.interval && w.interval.low <= mean && mean <= w.interval.high) covered++;
+    }
+    expect(covered / replays).toBeGreaterThanOrEqual(0.94);
+  });
 });
 
 describe('limit emitter', () => {

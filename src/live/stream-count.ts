@@ -1,0 +1,157 @@
+/**
+ * The cascade on a live stream for aggregates (FCOUNT, COUNT, COUNT(DISTINCT frame) per window):
+ * BlazeIt's control variates. The reference labels what it keeps up with; once there are enough
+ * labels a specialized count model is trained (60% of them) and measured on the rest: its held-out
+ * residual spread `sigma` (the reference's count minus the model's), with a chi-square upper bound
+ * at the query's confidence. When that bound is below the spread of the counts themselves the
+ * model helps, and it runs on every frame; the reference then sees only a random sample of frames
+ * (the share a window needs for the query's `ERROR WITHIN` at that bound), and each window's answer
+ * is the difference estimator: the model's sum over every frame plus the sample's mean residual
+ * (unbiased whatever the model's quality, with a confidence interval from the window's own
+ * residuals). With a store, labels and the model are kept for a warm restart.
+ */
+import { probit, sampleStandardDeviation } from 'simple-statistics';
+import { SpecializedModel } from '../inference/specialized-model.js';
+import { trainModel } from '../training/trainer.js';
+import { LabelBuffer, STREAM_MODEL_SIZE, type StreamStore } from './stream-labels.js';
+
+/** Labels before the first training: a count model needs some of each count to learn from. */
+const FIRST_TRAINING = 100;
+
+export type CountEvent =
+  | { readonly type: 'training'; readonly labelled: number; readonly positives: number; readonly negatives: number; readonly attempt: number }
+  | {
+      readonly type: 'count-model';
+      /** The model reduces the reference's sample (it runs) or not (labelling goes on). */
+      readonly running: boolean;
+      readonly heldOut: {
+        readonly frames: number;
+        /** Spread of the reference's counts, and of the residuals (count minus the model's) with its upper bound. */
+        readonly countSd: number;
+        readonly residualSd: number;
+        readonly residualSdBound: number;
+      };
+      readonly trainSeconds: number;
+      readonly resumed?: boolean;
+    };
+
+interface Running {
+  readonly model: SpecializedModel;
+  readonly residualSdBound: number;
+}
+
+/** Upper confidence bound on a standard deviation from `n` values (chi-square, Wilson-Hilferty quantile). */
+export function sdUpperBound(sd: number, n: number, confidence: number): number {
+  if (n < 2) return Number.POSITIVE_INFINITY;
+  const k = n - 1;
+  const z = probit((1 - confidence) / 2);
+  const chi = k * (1 - 2 / (9 * k) + z * Math.sqrt(2 / (9 * k))) ** 3;
+  return chi > 0 ? sd * Math.sqrt(k / chi) : Number.POSITIVE_INFINITY;
+}
+
+export class StreamCounter {
+  private readonly labels: LabelBuffer;
+  private running: Running | undefined;
+  private training: Promise<void> | undefined;
+  private need = FIRST_TRAINING;
+  private attempts = 0;
+  private readonly pending: CountEvent[] = [];
+
+  constructor(
+    private readonly confidence: number,
+    private readonly threads?: number,
+    private readonly store?: StreamStore,
+  ) {
+    this.labels = new LabelBuffer(store);
+  }
+
+  get active(): boolean {
+    return this.running !== undefined;
+  }
+
+  /** The running model's residual spread bound (what windows fall back on with fewer than 2 sampled frames). */
+  get residualSdBound(): number | undefined {
+    return this.running?.residualSdBound;
+  }
+
+  drain(): CountEvent[] {
+    return this.pending.splice(0);
+  }
+
+  /**
+   * The share of frames the reference must see for a window of `frames` frames to meet `within`
+   * (per frame) at the query's confidence, with the running model (1 when it is not running).
+   */
+  sampleRate(frames: number, within: number): number {
+    if (!this.running) return 1;
+    const z = probit(1 - (1 - this.confidence) / 2);
+    const n0 = (z * this.running.residualSdBound / within) ** 2;
+    const n = n0 / (1 + n0 / Math.max(1, frames));
+    return Math.min(1, Math.max(2 / Math.max(1, frames), n / Math.max(1, frames)));
+  }
+
+  /** A frame the reference decided while the model is not running: a label; training starts once there are enough. */
+  addLabel(thumb: Uint8Array, frame: number, value: number): void {
+    if (this.running) return;
+    this.labels.add(thumb, frame, value);
+    if (!this.training && this.labels.length >= this.need && this.labels.positives > 0) this.training = this.train().finally(() => (this.training = undefined));
+  }
+
+  /** The model's expected count on a frame (undefined when it is not running). */
+  async score(thumb: Uint8Array, frame: number): Promise<number | undefined> {
+    if (!this.running) return undefined;
+    const [score] = await this.running.model.score({ width: STREAM_MODEL_SIZE, height: STREAM_MODEL_SIZE, count: 1, frames: Int32Array.of(frame), timestamps: new Float64Array(1), data: thumb });
+    return score;
+  }
+
+  async resume(): Promise<void> {
+    if (!this.store) return;
+    await this.labels.load();
+    const stored = await this.store.model();
+    const event = stored?.state as Extract<CountEvent, { type: 'count-model' }> | undefined;
+    if (!stored || !event?.running) return;
+    const model = await SpecializedModel.load(stored.onnx, this.threads ? { threads: this.threads } : {});
+    this.running = { model, residualSdBound: event.heldOut.residualSdBound };
+    this.pending.push({ ...event, trainSeconds: 0, resumed: true });
+  }
+
+  async dispose(): Promise<void> {
+    await this.training?.catch(() => undefined);
+    this.labels.flush();
+    await this.labels.settled();
+    await this.running?.model.dispose();
+    this.running = undefined;
+  }
+
+  takeStoreError(): unknown {
+    return this.labels.takeStoreError();
+  }
+
+  private async train(): Promise<void> {
+    this.attempts++;
+    this.pending.push({ type: 'training', labelled: this.labels.length, positives: this.labels.positives, negatives: this.labels.negatives, attempt: this.attempts });
+    const started = performance.now();
+    const { train, held } = this.labels.snapshot();
+    const trained = await trainModel(
+      { ...train, width: STREAM_MODEL_SIZE, height: STREAM_MODEL_SIZE },
+      { task: { kind: 'regression' }, maxEpochs: 20, split: { test: 0 }, offThread: true, ...(this.threads ? { threads: this.threads } : {}) },
+    );
+    const model = await SpecializedModel.load(trained.onnx, this.threads ? { threads: this.threads } : {});
+    const n = held.labels.length;
+    const scores = await model.score({ width: STREAM_MODEL_SIZE, height: STREAM_MODEL_SIZE, count: n, frames: held.frames, timestamps: new Float64Array(n), data: held.images });
+    const residuals = Array.from(held.labels, (y, i) => y - scores[i]!);
+    const countSd = n > 1 ? sampleStandardDeviation(Array.from(held.labels)) : 0;
+    const residualSd = n > 1 ? sampleStandardDeviation(residuals) : Number.POSITIVE_INFINITY;
+    const residualSdBound = sdUpperBound(residualSd, n, this.confidence);
+    const running = residualSdBound < countSd;
+    const event: CountEvent = { type: 'count-model', running, heldOut: { frames: n, countSd, residualSd, residualSdBound }, trainSeconds: (performance.now() - started) / 1000 };
+    this.pending.push(event);
+    if (!running) {
+      await model.dispose();
+      this.need = Math.ceil(this.need * 1.5);
+      return;
+    }
+    this.running = { model, residualSdBound };
+    this.labels.putModel(trained.onnx, event);
+  }
+}
