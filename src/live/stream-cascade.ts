@@ -30,7 +30,7 @@ import { SpecializedModel } from '../inference/specialized-model.js';
 import { calibratePresence, decide, type PresenceThresholds } from '../optimizer/calibration.js';
 import { binomialCdf, clopperPearsonUpper } from '../optimizer/certification.js';
 import { trainModel } from '../training/trainer.js';
-import { LabelBuffer, STREAM_MODEL_SIZE, TRAIN_SHARE, type StreamStore } from './stream-labels.js';
+import { LabelBuffer, STREAM_MODEL_SIZE, TRAIN_SHARE, type StreamStore, type TrainingEvent } from './stream-labels.js';
 
 
 export interface CascadeTargets {
@@ -40,7 +40,7 @@ export interface CascadeTargets {
 }
 
 export type CascadeEvent =
-  | { readonly type: 'training'; readonly labelled: number; readonly positives: number; readonly negatives: number; readonly attempt: number }
+  | TrainingEvent
   | {
       readonly type: 'cascade';
       /** Whether the held-out bounds met the targets (the cascade is on) or not (labelling goes on). */
@@ -87,6 +87,8 @@ function decideAlone(score: number, t: PresenceThresholds): 0 | 1 {
   const d = decide(score, t);
   return d !== -1 ? d : score >= (t.cLow + t.cHigh) / 2 ? 1 : 0;
 }
+
+type CascadeCertified = Extract<CascadeEvent, { type: 'cascade' }>;
 
 interface Running {
   readonly model: SpecializedModel;
@@ -167,12 +169,10 @@ export class StreamCascade {
    * `resumed`). Call before the first frame.
    */
   async resume(): Promise<void> {
-    if (!this.store) return;
-    await this.labels.load();
-    const stored = await this.store.model();
-    const event = stored?.state as Extract<CascadeEvent, { type: 'cascade' }> | undefined;
-    if (!stored || !event?.certified) return;
-    const model = await SpecializedModel.load(stored.onnx, this.threads ? { threads: this.threads } : {});
+    const isCertified = (state: unknown): state is CascadeCertified => (state as CascadeCertified | undefined)?.certified === true;
+    const stored = await this.labels.resume(isCertified, this.threads);
+    if (!stored) return;
+    const { state: event, model } = stored;
     const thresholds = { ...event.thresholds, fnr: 0, fpr: 0, uncertain: event.heldOut.uncertain, positives: event.heldOut.positives, negatives: event.heldOut.negatives };
     this.running = { model, thresholds, allowed: event.allowed, withoutReference: event.withoutReference };
     this.pending.push({ ...event, trainSeconds: 0, resumed: true });
@@ -181,8 +181,7 @@ export class StreamCascade {
   /** Stops training (at its next step), stores the labels not stored yet and releases the model. */
   async dispose(): Promise<void> {
     await this.training?.catch(() => undefined);
-    this.labels.flush();
-    await this.labels.settled();
+    await this.labels.close();
     await this.running?.model.dispose();
     this.running = undefined;
   }

@@ -13,13 +13,13 @@
 import { probit, sampleStandardDeviation } from 'simple-statistics';
 import { SpecializedModel } from '../inference/specialized-model.js';
 import { trainModel } from '../training/trainer.js';
-import { LabelBuffer, STREAM_MODEL_SIZE, type StreamStore } from './stream-labels.js';
+import { LabelBuffer, STREAM_MODEL_SIZE, type StreamStore, type TrainingEvent } from './stream-labels.js';
 
 /** Labels before the first training: a count model needs some of each count to learn from. */
 const FIRST_TRAINING = 100;
 
 export type CountEvent =
-  | { readonly type: 'training'; readonly labelled: number; readonly positives: number; readonly negatives: number; readonly attempt: number }
+  | TrainingEvent
   | {
       readonly type: 'count-model';
       /** The model reduces the reference's sample (it runs) or not (labelling goes on). */
@@ -34,6 +34,8 @@ export type CountEvent =
       readonly trainSeconds: number;
       readonly resumed?: boolean;
     };
+
+type CountModelEvent = Extract<CountEvent, { type: 'count-model' }>;
 
 interface Running {
   readonly model: SpecializedModel;
@@ -105,20 +107,16 @@ export class StreamCounter {
   }
 
   async resume(): Promise<void> {
-    if (!this.store) return;
-    await this.labels.load();
-    const stored = await this.store.model();
-    const event = stored?.state as Extract<CountEvent, { type: 'count-model' }> | undefined;
-    if (!stored || !event?.running) return;
-    const model = await SpecializedModel.load(stored.onnx, this.threads ? { threads: this.threads } : {});
-    this.running = { model, residualSdBound: event.heldOut.residualSdBound };
-    this.pending.push({ ...event, trainSeconds: 0, resumed: true });
+    const isRunning = (state: unknown): state is CountModelEvent => (state as CountModelEvent | undefined)?.running === true;
+    const stored = await this.labels.resume(isRunning, this.threads);
+    if (!stored) return;
+    this.running = { model: stored.model, residualSdBound: stored.state.heldOut.residualSdBound };
+    this.pending.push({ ...stored.state, trainSeconds: 0, resumed: true });
   }
 
   async dispose(): Promise<void> {
     await this.training?.catch(() => undefined);
-    this.labels.flush();
-    await this.labels.settled();
+    await this.labels.close();
     await this.running?.model.dispose();
     this.running = undefined;
   }

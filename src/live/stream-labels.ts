@@ -5,6 +5,7 @@
  * alternating blocks of consecutive frames.
  */
 import sharp from 'sharp';
+import { SpecializedModel } from '../inference/specialized-model.js';
 import type { StreamLabelChunk } from '../storage/catalog-rows.js';
 
 /** Thumbnail side the stream's specialized models see (the offline architecture search's middle size). */
@@ -24,6 +25,15 @@ const MAX_LABELLED = 6000;
 const LABEL_CHUNK = 100;
 /** Stored labels are bytes: counts above this are stored as it. */
 const MAX_STORED_VALUE = 255;
+
+/** A stream model's training started, on this many labels. */
+export interface TrainingEvent {
+  readonly type: 'training';
+  readonly labelled: number;
+  readonly positives: number;
+  readonly negatives: number;
+  readonly attempt: number;
+}
 
 /** Where a watch keeps its labels and specialized model between runs. */
 export interface StreamStore {
@@ -87,8 +97,26 @@ export class LabelBuffer {
     if (this.values.length > MAX_LABELLED) this.dropOldest(this.values.length - MAX_LABELLED);
   }
 
+  /**
+   * Reloads the stored labels, and the stored model when `usable` accepts the state stored with
+   * it (loaded for inference; the caller disposes it). Call before the first frame.
+   */
+  async resume<S>(usable: (state: unknown) => state is S, threads?: number): Promise<{ model: SpecializedModel; state: S } | undefined> {
+    if (!this.store) return undefined;
+    await this.load();
+    const stored = await this.store.model();
+    if (!stored || !usable(stored.state)) return undefined;
+    return { model: await SpecializedModel.load(stored.onnx, threads ? { threads } : {}), state: stored.state };
+  }
+
+  /** Stores the labels not stored yet and waits for every write. */
+  async close(): Promise<void> {
+    this.flush();
+    await this.saving;
+  }
+
   /** Reloads the stored labels (at this thumbnail size). */
-  async load(): Promise<void> {
+  private async load(): Promise<void> {
     if (!this.store) return;
     for (const chunk of await this.store.labels()) {
       if (chunk.thumbSize !== STREAM_MODEL_SIZE) continue;
@@ -140,11 +168,6 @@ export class LabelBuffer {
     const chunk = { thumbSize: STREAM_MODEL_SIZE, frames: Int32Array.from(this.frames.slice(from)), labels, thumbs };
     this.unsaved = 0;
     this.write((store) => store.putLabels(chunk, Math.ceil(MAX_LABELLED / LABEL_CHUNK)));
-  }
-
-  /** Waits for the store writes queued so far. */
-  async settled(): Promise<void> {
-    await this.saving;
   }
 
   /** Errors of the store's writes so far (a watch reports, never stops, for them); cleared when read. */

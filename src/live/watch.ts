@@ -345,6 +345,52 @@ class AloneRuns {
   }
 }
 
+/** The stream reader's options from the watch's. */
+function readerOptions(ctx: WatchContext, options: WatchOptions, signal: AbortSignal): StreamReaderOptions {
+  return {
+    bins: ctx.bins,
+    signal,
+    ...(options.backlog !== undefined ? { backlog: options.backlog } : {}),
+    ...(options.maxLag !== undefined ? { maxLagSeconds: options.maxLag } : {}),
+    ...(options.stallSeconds !== undefined ? { stallSeconds: options.stallSeconds } : {}),
+    ...(options.retries !== undefined ? { retries: options.retries } : {}),
+    ...(options.follow !== undefined ? { follow: options.follow } : {}),
+    ...(options.realtime !== undefined ? { realtime: options.realtime } : {}),
+    ...(options.listen !== undefined ? { listen: options.listen } : {}),
+  };
+}
+
+/**
+ * The stream's models (the presence cascade for per-frame predicates, the count model for
+ * aggregates, resumed from the store), and the reader started: it routes each frame into `slots`.
+ */
+async function startRouting(ctx: WatchContext, query: BoundQuery, options: WatchOptions, slots: SlotQueue, signal: AbortSignal) {
+  const verifyWindow = options.verifyWindow ?? options.window ?? 60;
+  const threads = Math.max(1, availableParallelism() - 1);
+  const cascade = options.cascade !== false && perFrame(query) ? new StreamCascade(query.accuracy, verifyWindow, threads, ctx.store) : undefined;
+  const counter = options.cascade !== false && query.shape === 'aggregate' ? new StreamCounter(query.accuracy.confidence, threads, ctx.store) : undefined;
+  await cascade?.resume();
+  await counter?.resume();
+  let verifyRate = 1;
+  let windowFrames = (options.window ?? 60) * 25;
+  const router: RouterOptions = {
+    query,
+    cascade,
+    counter,
+    queue: new ReferenceQueue({ maxLagSeconds: options.maxLag ?? 1, backlog: options.backlog }),
+    detect: async (frame) => detectFrame(await ctx.detector, frame),
+    answer: (rows) => decide(query, rows),
+  };
+  const route = counter
+    ? (frame: StreamFrame) => routeCountFrame(router, frame, counter.sampleRate(windowFrames, countTarget(query, windowFrames).within))
+    : (frame: StreamFrame) => routeFrame(router, frame, verifyRate);
+  const producing = produce(query.video.path, readerOptions(ctx, options, signal), slots, route, (fps) => {
+    if (cascade) verifyRate = verificationRate(query, fps, verifyWindow);
+    windowFrames = (options.window ?? 60) * (fps ?? 25);
+  });
+  return { cascade, model: cascade ?? counter, producing };
+}
+
 /**
  * Runs a continuous query until `options.signal` aborts (the generator then returns after an
  * `end` event), a LIMIT is satisfied, or the stream ends for good.
@@ -361,43 +407,13 @@ export async function* watchStream(ctx: WatchContext, query: BoundQuery, options
     failed = error;
     inner.abort();
   });
-  const reader: StreamReaderOptions = {
-    bins: ctx.bins,
-    signal: inner.signal,
-    ...(options.backlog !== undefined ? { backlog: options.backlog } : {}),
-    ...(options.maxLag !== undefined ? { maxLagSeconds: options.maxLag } : {}),
-    ...(options.stallSeconds !== undefined ? { stallSeconds: options.stallSeconds } : {}),
-    ...(options.retries !== undefined ? { retries: options.retries } : {}),
-    ...(options.follow !== undefined ? { follow: options.follow } : {}),
-    ...(options.realtime !== undefined ? { realtime: options.realtime } : {}),
-    ...(options.listen !== undefined ? { listen: options.listen } : {}),
-  };
   let reason = 'the stream ended';
-  const verifyWindow = options.verifyWindow ?? options.window ?? 60;
-  const threads = Math.max(1, availableParallelism() - 1);
-  const cascade = options.cascade !== false && perFrame(query) ? new StreamCascade(query.accuracy, verifyWindow, threads, ctx.store) : undefined;
-  const counter = options.cascade !== false && query.shape === 'aggregate' ? new StreamCounter(query.accuracy.confidence, threads, ctx.store) : undefined;
-  await cascade?.resume();
-  await counter?.resume();
-  const model = cascade ?? counter;
-  let verifyRate = 1;
-  let windowFrames = (options.window ?? 60) * 25;
-  const router: RouterOptions = {
-    query,
-    cascade,
-    counter,
-    queue: new ReferenceQueue({ maxLagSeconds: options.maxLag ?? 1, backlog: options.backlog }),
-    detect: async (frame) => detectFrame(await ctx.detector, frame),
-    answer: (rows) => decide(query, rows),
-  };
   const slots = new SlotQueue();
-  const route = counter
-    ? (frame: StreamFrame) => routeCountFrame(router, frame, counter.sampleRate(windowFrames, countTarget(query, windowFrames).within))
-    : (frame: StreamFrame) => routeFrame(router, frame, verifyRate);
-  const producing = produce(query.video.path, reader, slots, route, (fps) => {
-    if (cascade) verifyRate = verificationRate(query, fps, verifyWindow);
-    windowFrames = (options.window ?? 60) * (fps ?? 25);
+  const started = await startRouting(ctx, query, options, slots, inner.signal).catch((error: unknown) => {
+    options.signal?.removeEventListener('abort', onAbort);
+    throw error;
   });
+  const { cascade, model, producing } = started;
   const alone = new AloneRuns(cascade);
   let carried = 0;
   try {
