@@ -1,5 +1,5 @@
 /** Sieve's public API. */
-export { openEngine, Engine, type EngineOptions, type QueryOptions, type WatchOptions, type WatchEvent, type StatusEvent, type EndEvent, type AnswerEvent, type IntervalEvent, type WindowEvent, type FrameEvent, type StreamEvent, type VideoSummary, type LabelOptions, type LabelSummary, type IndexOptions, type IndexSummary, type RunListing, type RunDetail, type ReportOptions } from './engine.js';
+export { openEngine, Engine, type EngineOptions, type QueryOptions, type WatchOptions, type WatchEvent, type StatusEvent, type EndEvent, type AnswerEvent, type IntervalEvent, type WindowEvent, type FrameEvent, type StreamEvent, type WithoutReferenceEvent, type StoreErrorEvent, type VideoSummary, type LabelOptions, type LabelSummary, type IndexOptions, type IndexSummary, type RunListing, type RunDetail, type ReportOptions } from './engine.js';
 export type { StoredAnswer, Provenance } from './runs/run-record.js';
 export type { QueryResult, ResultRow, ResultValue, RunStats, StageStats, AccuracyReport, ProgressEvent } from './engine-types.js';
 export type { DecidedAnswer } from './optimizer/certification-draw.js';
