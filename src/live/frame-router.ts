@@ -7,8 +7,9 @@
  * (the time it has waited, plus the queue in front of it times the detector's measured seconds per
  * frame); otherwise:
  *
- * - before the cascade runs, it is **skipped** (the reference samples the stream at the rate it
- *   sustains, and every answer counts what was skipped);
+ * - before the cascade runs, it is **skipped**: the reference samples the stream at the rate it
+ *   sustains (frames are drawn at random at that rate, and the lag bound still applies), and
+ *   every answer counts what was skipped;
  * - an uncertain frame once it runs is **decided by the model alone** (`model-alone`, at the
  *   middle of its uncertain band: the cascade event's `withoutReference` bound holds for it);
  * - a verification draw keeps the model's sure decision (that frame is just not checked);
@@ -43,6 +44,7 @@ export class ReferenceQueue {
   private tail: Promise<unknown> = Promise.resolve();
   /** Exponentially weighted seconds per frame of the detector's own work (not the wait). */
   private seconds: number | undefined;
+  private fps: number | undefined;
 
   /** With `backlog`, at most that many frames wait; without, as many as `maxLagSeconds` allows. */
   constructor(private readonly limit: { readonly maxLagSeconds: number; readonly backlog?: number | undefined }) {}
@@ -60,6 +62,27 @@ export class ReferenceQueue {
 
   get length(): number {
     return this.waiting;
+  }
+
+  /** The detector's measured seconds per frame (undefined before the first). */
+  get secondsPerFrame(): number | undefined {
+    return this.seconds;
+  }
+
+  /** Frames per second arriving (from the stream's header), for {@link sustainableShare}. */
+  setArrivalRate(fps: number | undefined): void {
+    this.fps = fps;
+  }
+
+  /**
+   * The share of arriving frames the detector sustains at its measured seconds per frame (1 while
+   * unmeasured or the rate is unknown). Frames are drawn for the reference at this rate, at
+   * random, so that the ones it decides are a random sample of the stream rather than runs
+   * between queue overflows (an estimate from runs understates its error: neighbours are alike).
+   */
+  sustainableShare(): number {
+    if (this.seconds === undefined || !this.fps) return 1;
+    return Math.min(1, 1 / (this.seconds * this.fps));
   }
 
   /** Runs `work` after the frames queued before it. */
@@ -91,6 +114,11 @@ export interface RouterOptions {
   readonly answer: (rows: readonly DetectionRow[]) => { match: boolean; value: number };
 }
 
+/** Whether a frame no model can decide is drawn for the reference (at random, at the share it sustains). */
+function sampledForReference(queue: ReferenceQueue, frame: StreamFrame): boolean {
+  return verificationKey(2, frame.seq) / 2 ** 32 < queue.sustainableShare();
+}
+
 /**
  * A frame's decision (`pending`: it may wait for the reference), or `skipped` when the reference
  * could not take it in time and nothing else can decide it.
@@ -103,7 +131,8 @@ export async function routeFrame(options: RouterOptions, frame: StreamFrame, ver
   const verify = decision !== -1 && (limitCandidate || verificationKey(0, frame.seq) / 2 ** 32 < verifyRate);
   const now = (d: FrameDecision) => ({ pending: Promise.resolve(d) });
   if (decision !== -1 && !verify) return now({ match: decision === 1, value: decision, decidedBy: 'cascade' });
-  if (!limitCandidate && !queue.admits((Date.now() - frame.arrivedAt) / 1000)) {
+  const drawn = decision !== -1 || alone !== -1 || sampledForReference(queue, frame);
+  if (!limitCandidate && (!drawn || !queue.admits((Date.now() - frame.arrivedAt) / 1000))) {
     if (decision !== -1) return now({ match: decision === 1, value: decision, decidedBy: 'cascade' });
     if (alone !== -1) return now({ match: alone === 1, value: alone, decidedBy: 'model-alone' });
     return 'skipped';
@@ -130,7 +159,7 @@ export async function routeCountFrame(options: RouterOptions, frame: StreamFrame
   if (model !== undefined) {
     const sampled = verificationKey(1, frame.seq) / 2 ** 32 < sampleRate && queue.admits(waited);
     if (!sampled) return { pending: Promise.resolve({ match: model >= 0.5, value: model, decidedBy: 'cascade', model, ...(residualSd !== undefined ? { residualSd } : {}) }) };
-  } else if (!queue.admits(waited)) {
+  } else if (!sampledForReference(queue, frame) || !queue.admits(waited)) {
     return 'skipped';
   }
   const pending = queue.run(async () => {

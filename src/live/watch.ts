@@ -373,11 +373,12 @@ async function startRouting(ctx: WatchContext, query: BoundQuery, options: Watch
   await counter?.resume();
   let verifyRate = 1;
   let windowFrames = (options.window ?? 60) * 25;
+  const queue = new ReferenceQueue({ maxLagSeconds: options.maxLag ?? 1, backlog: options.backlog });
   const router: RouterOptions = {
     query,
     cascade,
     counter,
-    queue: new ReferenceQueue({ maxLagSeconds: options.maxLag ?? 1, backlog: options.backlog }),
+    queue,
     detect: async (frame) => detectFrame(await ctx.detector, frame),
     answer: (rows) => decide(query, rows),
   };
@@ -386,6 +387,8 @@ async function startRouting(ctx: WatchContext, query: BoundQuery, options: Watch
     : (frame: StreamFrame) => routeFrame(router, frame, verifyRate);
   const producing = produce(query.video.path, readerOptions(ctx, options, signal), slots, route, (fps) => {
     if (cascade) verifyRate = verificationRate(query, fps, verifyWindow);
+    // With a frame-count backlog (tests, replays) every frame is offered; else the reference samples at its rate.
+    if (options.backlog === undefined) queue.setArrivalRate(fps);
     windowFrames = (options.window ?? 60) * (fps ?? 25);
   });
   return { cascade, model: cascade ?? counter, producing };

@@ -72,6 +72,18 @@ describe('ReferenceQueue', () => {
     await Promise.all(running);
   });
 
+  it('gives the share of arriving frames it sustains: 1 until measured or without a rate', async () => {
+    const q = new ReferenceQueue({ maxLagSeconds: 1 });
+    q.setArrivalRate(100);
+    expect(q.sustainableShare()).toBe(1);
+    await q.run(() => sleep(20));
+    const share = q.sustainableShare();
+    expect(share).toBeGreaterThan(0);
+    expect(share).toBeLessThanOrEqual(0.5); // >= 20 ms a frame at 100 fps
+    q.setArrivalRate(undefined);
+    expect(q.sustainableShare()).toBe(1);
+  });
+
   it('runs frames one at a time, in order', async () => {
     const q = new ReferenceQueue({ maxLagSeconds: 1 });
     const order: number[] = [];
@@ -92,6 +104,23 @@ describe('routeFrame', () => {
     expect(first).not.toBe('skipped');
     expect(await (first as { pending: Promise<unknown> }).pending).toEqual({ match: true, value: 1, decidedBy: 'reference' });
     expect(r.calls).toEqual([0]);
+  });
+
+  it('without a cascade, the frames offered to a slow reference are a random draw at the share it sustains', async () => {
+    const queue = new ReferenceQueue({ maxLagSeconds: 1000 });
+    await queue.run(() => sleep(20));
+    queue.setArrivalRate(2 / queue.secondsPerFrame!); // a rate at which it sustains 1 frame in 2
+    expect(queue.sustainableShare()).toBeCloseTo(0.5, 9);
+    const r = router(SELECT, undefined, queue);
+    const routed: Awaited<ReturnType<typeof routeFrame>>[] = [];
+    for (let i = 0; i < 400; i++) routed.push(await routeFrame(r, frameAt(i), 1));
+    const taken = routed.map((x, i) => (x === 'skipped' ? -1 : i)).filter((i) => i >= 0);
+    expect(taken.length).toBeGreaterThan(150);
+    expect(taken.length).toBeLessThan(250);
+    // Not runs: about as many switches between taken and skipped as a coin gives (~200), not a few.
+    const switches = routed.slice(1).filter((x, i) => (x === 'skipped') !== (routed[i] === 'skipped')).length;
+    expect(switches).toBeGreaterThan(120);
+    await Promise.all(routed.flatMap((x) => (x === 'skipped' ? [] : [x.pending])));
   });
 
   it('a sure model decision is the cascade\'s; a verification draw goes to the reference, which is told', async () => {
