@@ -8,10 +8,11 @@
  * frame); otherwise:
  *
  * - before the cascade runs, it is **skipped**: the reference samples the stream at the rate it
- *   sustains (frames are drawn at random at that rate, and the lag bound still applies), and
+ *   sustains (frames are drawn evenly spread at that rate, and the lag bound still applies), and
  *   every answer counts what was skipped;
  * - an uncertain frame once it runs is **decided by the model alone** (`model-alone`, at the
- *   middle of its uncertain band: the cascade event's `withoutReference` bound holds for it);
+ *   middle of its uncertain band: the cascade event's `withoutReference` bound holds for it) if
+ *   that bound is within the targets, and skipped otherwise;
  * - a verification draw keeps the model's sure decision (that frame is just not checked);
  * - a LIMIT candidate always waits for the reference (every returned frame is verified).
  *
@@ -45,6 +46,7 @@ export class ReferenceQueue {
   /** Exponentially weighted seconds per frame of the detector's own work (not the wait). */
   private seconds: number | undefined;
   private fps: number | undefined;
+  private credit = 0;
 
   /** With `backlog`, at most that many frames wait; without, as many as `maxLagSeconds` allows. */
   constructor(private readonly limit: { readonly maxLagSeconds: number; readonly backlog?: number | undefined }) {}
@@ -76,13 +78,25 @@ export class ReferenceQueue {
 
   /**
    * The share of arriving frames the detector sustains at its measured seconds per frame (1 while
-   * unmeasured or the rate is unknown). Frames are drawn for the reference at this rate, at
-   * random, so that the ones it decides are a random sample of the stream rather than runs
-   * between queue overflows (an estimate from runs understates its error: neighbours are alike).
+   * unmeasured or the rate is unknown). Frames no model decides are drawn for the reference at
+   * this share, evenly spread ({@link draw}), so that the ones it decides sample the whole stream
+   * rather than come in runs between queue overflows (an estimate from runs understates its error:
+   * neighbours are alike), and the detector is fed at the pace it works.
    */
   sustainableShare(): number {
     if (this.seconds === undefined || !this.fps) return 1;
     return Math.min(1, 1 / (this.seconds * this.fps));
+  }
+
+  /**
+   * Whether the next frame no model decides is offered to the reference: one in every
+   * 1 / {@link sustainableShare} frames, evenly spread (systematic sampling; every frame at share 1).
+   */
+  draw(): boolean {
+    this.credit += this.sustainableShare();
+    if (this.credit < 1) return false;
+    this.credit = Math.min(1, this.credit - 1);
+    return true;
   }
 
   /** Runs `work` after the frames queued before it. */
@@ -114,11 +128,6 @@ export interface RouterOptions {
   readonly answer: (rows: readonly DetectionRow[]) => { match: boolean; value: number };
 }
 
-/** Whether a frame no model can decide is drawn for the reference (at random, at the share it sustains). */
-function sampledForReference(queue: ReferenceQueue, frame: StreamFrame): boolean {
-  return verificationKey(2, frame.seq) / 2 ** 32 < queue.sustainableShare();
-}
-
 /**
  * A frame's decision (`pending`: it may wait for the reference), or `skipped` when the reference
  * could not take it in time and nothing else can decide it.
@@ -131,7 +140,8 @@ export async function routeFrame(options: RouterOptions, frame: StreamFrame, ver
   const verify = decision !== -1 && (limitCandidate || verificationKey(0, frame.seq) / 2 ** 32 < verifyRate);
   const now = (d: FrameDecision) => ({ pending: Promise.resolve(d) });
   if (decision !== -1 && !verify) return now({ match: decision === 1, value: decision, decidedBy: 'cascade' });
-  const drawn = decision !== -1 || alone !== -1 || sampledForReference(queue, frame);
+  // With the cascade on, every frame it needs the reference for is offered (the lag bound decides).
+  const drawn = cascade?.active === true || queue.draw();
   if (!limitCandidate && (!drawn || !queue.admits((Date.now() - frame.arrivedAt) / 1000))) {
     if (decision !== -1) return now({ match: decision === 1, value: decision, decidedBy: 'cascade' });
     if (alone !== -1) return now({ match: alone === 1, value: alone, decidedBy: 'model-alone' });
@@ -159,7 +169,7 @@ export async function routeCountFrame(options: RouterOptions, frame: StreamFrame
   if (model !== undefined) {
     const sampled = verificationKey(1, frame.seq) / 2 ** 32 < sampleRate && queue.admits(waited);
     if (!sampled) return { pending: Promise.resolve({ match: model >= 0.5, value: model, decidedBy: 'cascade', model, ...(residualSd !== undefined ? { residualSd } : {}) }) };
-  } else if (!sampledForReference(queue, frame) || !queue.admits(waited)) {
+  } else if (!queue.draw() || !queue.admits(waited)) {
     return 'skipped';
   }
   const pending = queue.run(async () => {

@@ -9,7 +9,11 @@
  *    blocks of consecutive frames);
  *    the cascade is switched on only if Clopper-Pearson upper bounds (at the query's confidence,
  *    half the risk per error kind) on the held-out miss and false-alarm rates of its decisions
- *    are within the targets. Otherwise labelling goes on and it tries again with more.
+ *    are within the targets, and if it saves the reference work: the share of frames the
+ *    reference would still take (the held-out uncertain share, plus the verification sample of
+ *    the rest) must be below the share the reference sustains at its measured speed (below 1 on
+ *    a machine that keeps up with every frame). Otherwise labelling goes on and it tries again
+ *    with more labels.
  * 3. **Running**: the model decides the frames it is sure of; the others go to the reference. A
  *    verification sample of the model's decisions also goes to the reference (those frames take
  *    the reference's answer). Per window of stream time, the sample's errors in each stratum are
@@ -17,10 +21,11 @@
  *    rate significantly above it (the scene drifted: night, rain, a moved camera) switches the
  *    cascade off, and labelling starts over on the new scene, then retraining.
  * 4. **Without the reference**: when the reference cannot take an uncertain frame in time (see
- *    `frame-router.ts`), the model decides it alone at the middle of its uncertain band. The
- *    held-out check also bounds that: `withoutReference` are the Clopper-Pearson bounds on the
- *    miss and false-alarm rates if every uncertain held-out frame had been decided so, the wider
- *    bound that holds for frames decided without the reference.
+ *    `frame-router.ts`), the model decides it alone at the middle of its uncertain band, if that
+ *    still meets the targets. The held-out check bounds it: `withoutReference` are the
+ *    Clopper-Pearson bounds on the miss and false-alarm rates if every uncertain held-out frame
+ *    had been decided so, the wider bound that holds for frames decided without the reference.
+ *    When they are beyond the targets (`decidesAlone: false`), such a frame is skipped instead.
  * 5. **Warm restart**: with a {@link StreamStore} (the catalog), labels are stored in chunks as they
  *    come and the certified model with its held-out check; a watch of the same stream, reference
  *    model and predicate starts with both (the model runs at once, checked by the verification
@@ -43,7 +48,10 @@ export type CascadeEvent =
   | TrainingEvent
   | {
       readonly type: 'cascade';
-      /** Whether the held-out bounds met the targets (the cascade is on) or not (labelling goes on). */
+      /**
+       * Whether the cascade is on: the held-out bounds met the targets and it saves the reference
+       * work (`referenceShare`); otherwise labelling goes on.
+       */
       readonly certified: boolean;
       readonly heldOut: {
         readonly positives: number;
@@ -59,6 +67,14 @@ export type CascadeEvent =
       };
       /** Bounds (same confidence) if every uncertain frame is decided by the model alone. */
       readonly withoutReference: { readonly fnrBound: number; readonly fprBound: number };
+      /** Whether those are within the targets: uncertain frames the reference cannot take in time are then decided alone, else skipped. */
+      readonly decidesAlone: boolean;
+      /**
+       * The share of frames the reference would still take with the cascade on (`expected`:
+       * uncertain ones plus the verification sample) and the share it sustains (`sustained`); the
+       * cascade switches on only if the first is below the second.
+       */
+      readonly referenceShare: { readonly expected: number; readonly sustained: number };
       readonly thresholds: { readonly cLow: number; readonly cHigh: number };
       /** Error rates a verification window may show per stratum of decisions before it counts as drift. */
       readonly allowed: { readonly negative: number; readonly positive: number };
@@ -96,6 +112,13 @@ interface Running {
   /** Per-stratum error rates the held-out check allowed (its upper bounds). */
   readonly allowed: { readonly negative: number; readonly positive: number };
   readonly withoutReference: { readonly fnrBound: number; readonly fprBound: number };
+  readonly decidesAlone: boolean;
+}
+
+/** What the reference can take, measured by the watch: the share of frames it sustains, and the verification share. */
+export interface ReferenceLoad {
+  readonly sustainedShare: () => number;
+  readonly verifyRate: () => number;
 }
 
 export class StreamCascade {
@@ -114,6 +137,7 @@ export class StreamCascade {
     private readonly windowSeconds: number,
     private readonly threads?: number,
     private readonly store?: StreamStore,
+    private readonly load?: ReferenceLoad,
   ) {
     this.labels = new LabelBuffer(store);
     this.need = this.firstNeed = Math.ceil(Math.max(heldOutNeeded(targets.fnr, targets.confidence), heldOutNeeded(targets.fpr, targets.confidence)) / (1 - TRAIN_SHARE));
@@ -124,9 +148,9 @@ export class StreamCascade {
     return this.running !== undefined;
   }
 
-  /** The running model's bounds for frames it decides alone (undefined when it is not running). */
+  /** The running model's bounds for frames it decides alone (undefined when it is not running or does not decide alone). */
   get withoutReference(): { readonly fnrBound: number; readonly fprBound: number } | undefined {
-    return this.running?.withoutReference;
+    return this.running?.decidesAlone ? this.running.withoutReference : undefined;
   }
 
   /** Events since the last call (training started or ended, verification windows, drift). */
@@ -144,13 +168,14 @@ export class StreamCascade {
 
   /**
    * The model's decision on a frame: 1 or 0, or -1 when it is unsure (or not running), with what
-   * it would decide alone (`alone`, at the middle of the uncertain band; -1 when not running).
+   * it would decide alone (`alone`, at the middle of the uncertain band; -1 when not running, or
+   * when deciding alone would not meet the targets).
    */
   async decide(thumb: Uint8Array, frame: number): Promise<{ decision: -1 | 0 | 1; alone: -1 | 0 | 1 }> {
     if (!this.running) return { decision: -1, alone: -1 };
     const batch = { width: STREAM_MODEL_SIZE, height: STREAM_MODEL_SIZE, count: 1, frames: Int32Array.of(frame), timestamps: new Float64Array(1), data: thumb };
     const [score] = await this.running.model.score(batch);
-    return { decision: decide(score!, this.running.thresholds), alone: decideAlone(score!, this.running.thresholds) };
+    return { decision: decide(score!, this.running.thresholds), alone: this.running.decidesAlone ? decideAlone(score!, this.running.thresholds) : -1 };
   }
 
   /** A model decision the reference checked; closes verification windows and detects drift. */
@@ -174,7 +199,7 @@ export class StreamCascade {
     if (!stored) return;
     const { state: event, model } = stored;
     const thresholds = { ...event.thresholds, fnr: 0, fpr: 0, uncertain: event.heldOut.uncertain, positives: event.heldOut.positives, negatives: event.heldOut.negatives };
-    this.running = { model, thresholds, allowed: event.allowed, withoutReference: event.withoutReference };
+    this.running = { model, thresholds, allowed: event.allowed, withoutReference: event.withoutReference, decidesAlone: this.meetsTargets(event.withoutReference) };
     this.pending.push({ ...event, trainSeconds: 0, resumed: true });
   }
 
@@ -248,7 +273,10 @@ export class StreamCascade {
     const fnrBound = clopperPearsonUpper(fn, pos, alpha / 2);
     const fprBound = clopperPearsonUpper(fp, neg, alpha / 2);
     const withoutReference = { fnrBound: clopperPearsonUpper(fnAlone, pos, alpha / 2), fprBound: clopperPearsonUpper(fpAlone, neg, alpha / 2) };
-    const certified = pos > 0 && neg > 0 && fnrBound <= this.targets.fnr && fprBound <= this.targets.fpr;
+    const decidesAlone = this.meetsTargets(withoutReference);
+    const verify = this.load?.verifyRate() ?? 0;
+    const referenceShare = { expected: thresholds.uncertain + (1 - thresholds.uncertain) * verify, sustained: this.load?.sustainedShare() ?? 1 };
+    const certified = pos > 0 && neg > 0 && this.meetsTargets({ fnrBound, fprBound }) && referenceShare.expected < referenceShare.sustained;
     // The error rate each stratum of decisions may have: the held-out upper bound within it.
     const allowed = { negative: clopperPearsonUpper(fn, Math.max(1, decidedNeg), alpha / 2), positive: clopperPearsonUpper(fp, Math.max(1, decidedPos), alpha / 2) };
     const event: CascadeEvent = {
@@ -256,6 +284,8 @@ export class StreamCascade {
       certified,
       heldOut: { positives: pos, negatives: neg, decidedNegative: decidedNeg, decidedPositive: decidedPos, falseNegatives: fn, falsePositives: fp, fnrBound, fprBound, uncertain: thresholds.uncertain },
       withoutReference,
+      decidesAlone,
+      referenceShare,
       thresholds: { cLow: thresholds.cLow, cHigh: thresholds.cHigh },
       allowed,
       trainSeconds: (performance.now() - started) / 1000,
@@ -266,8 +296,12 @@ export class StreamCascade {
       this.need = Math.ceil(this.need * 1.5);
       return;
     }
-    this.running = { model, thresholds, allowed, withoutReference };
+    this.running = { model, thresholds, allowed, withoutReference, decidesAlone };
     this.labels.putModel(trained.onnx, event);
+  }
+
+  private meetsTargets(bounds: { readonly fnrBound: number; readonly fprBound: number }): boolean {
+    return bounds.fnrBound <= this.targets.fnr && bounds.fprBound <= this.targets.fpr;
   }
 
   /** Errors of the store's writes so far (a watch reports, never stops, for them); cleared when read. */

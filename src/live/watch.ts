@@ -367,13 +367,14 @@ function readerOptions(ctx: WatchContext, options: WatchOptions, signal: AbortSi
 async function startRouting(ctx: WatchContext, query: BoundQuery, options: WatchOptions, slots: SlotQueue, signal: AbortSignal) {
   const verifyWindow = options.verifyWindow ?? options.window ?? 60;
   const threads = Math.max(1, availableParallelism() - 1);
-  const cascade = options.cascade !== false && perFrame(query) ? new StreamCascade(query.accuracy, verifyWindow, threads, ctx.store) : undefined;
-  const counter = options.cascade !== false && query.shape === 'aggregate' ? new StreamCounter(query.accuracy.confidence, threads, ctx.store) : undefined;
-  await cascade?.resume();
-  await counter?.resume();
   let verifyRate = 1;
   let windowFrames = (options.window ?? 60) * 25;
   const queue = new ReferenceQueue({ maxLagSeconds: options.maxLag ?? 1, backlog: options.backlog });
+  const load = { sustainedShare: () => queue.sustainableShare(), verifyRate: () => verifyRate };
+  const cascade = options.cascade !== false && perFrame(query) ? new StreamCascade(query.accuracy, verifyWindow, threads, ctx.store, load) : undefined;
+  const counter = options.cascade !== false && query.shape === 'aggregate' ? new StreamCounter(query.accuracy.confidence, threads, ctx.store) : undefined;
+  await cascade?.resume();
+  await counter?.resume();
   const router: RouterOptions = {
     query,
     cascade,
