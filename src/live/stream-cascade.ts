@@ -121,6 +121,15 @@ export interface ReferenceLoad {
   readonly verifyRate: () => number;
 }
 
+/**
+ * The share of frames the reference would still take with a cascade whose held-out uncertain
+ * share is `uncertain` (those, plus the verification sample of the rest), and the share it sustains.
+ */
+export function referenceShareWith(uncertain: number, load: ReferenceLoad | undefined): { readonly expected: number; readonly sustained: number } {
+  const verify = load?.verifyRate() ?? 0;
+  return { expected: uncertain + (1 - uncertain) * verify, sustained: load?.sustainedShare() ?? 1 };
+}
+
 export class StreamCascade {
   private readonly labels: LabelBuffer;
   private running: Running | undefined;
@@ -274,8 +283,7 @@ export class StreamCascade {
     const fprBound = clopperPearsonUpper(fp, neg, alpha / 2);
     const withoutReference = { fnrBound: clopperPearsonUpper(fnAlone, pos, alpha / 2), fprBound: clopperPearsonUpper(fpAlone, neg, alpha / 2) };
     const decidesAlone = this.meetsTargets(withoutReference);
-    const verify = this.load?.verifyRate() ?? 0;
-    const referenceShare = { expected: thresholds.uncertain + (1 - thresholds.uncertain) * verify, sustained: this.load?.sustainedShare() ?? 1 };
+    const referenceShare = referenceShareWith(thresholds.uncertain, this.load);
     const certified = pos > 0 && neg > 0 && this.meetsTargets({ fnrBound, fprBound }) && referenceShare.expected < referenceShare.sustained;
     // The error rate each stratum of decisions may have: the held-out upper bound within it.
     const allowed = { negative: clopperPearsonUpper(fn, Math.max(1, decidedNeg), alpha / 2), positive: clopperPearsonUpper(fp, Math.max(1, decidedPos), alpha / 2) };

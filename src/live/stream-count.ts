@@ -1,16 +1,19 @@
 /**
  * The cascade on a live stream for aggregates (FCOUNT, COUNT, COUNT(DISTINCT frame) per window):
  * BlazeIt's control variates. The reference labels what it keeps up with; once there are enough
- * labels a specialized count model is trained (60% of them) and measured on the rest: its held-out
- * residual spread `sigma` (the reference's count minus the model's), with a chi-square upper bound
- * at the query's confidence. When that bound is below the spread of the counts themselves the
+ * labels a specialized count model is trained (60% of them) and measured on the rest. Its output is
+ * mapped to counts by a line fitted on the held-out labels (the regression estimator's
+ * coefficient: a model that ranks frames well but is off in scale or level still helps, and the
+ * map never makes it worse than the mean), and its held-out residual spread `sigma` (the
+ * reference's count minus the mapped model's, on n - 2 degrees of freedom) gets a chi-square
+ * upper bound at the query's confidence. When that bound is below the spread of the counts themselves the
  * model helps, and it runs on every frame; the reference then sees only a random sample of frames
  * (the share a window needs for the query's `ERROR WITHIN` at that bound), and each window's answer
  * is the difference estimator: the model's sum over every frame plus the sample's mean residual
  * (unbiased whatever the model's quality, with a confidence interval from the window's own
  * residuals). With a store, labels and the model are kept for a warm restart.
  */
-import { probit, sampleStandardDeviation } from 'simple-statistics';
+import { linearRegression, probit, sampleStandardDeviation } from 'simple-statistics';
 import { SpecializedModel } from '../inference/specialized-model.js';
 import { trainModel } from '../training/trainer.js';
 import { LabelBuffer, STREAM_MODEL_SIZE, type StreamStore, type TrainingEvent } from './stream-labels.js';
@@ -30,6 +33,8 @@ export type CountEvent =
         readonly countSd: number;
         readonly residualSd: number;
         readonly residualSdBound: number;
+        /** The line from the model's output to a count (fitted on all held-out frames). */
+        readonly calibration?: { readonly intercept: number; readonly slope: number };
       };
       readonly trainSeconds: number;
       readonly resumed?: boolean;
@@ -40,6 +45,26 @@ type CountModelEvent = Extract<CountEvent, { type: 'count-model' }>;
 interface Running {
   readonly model: SpecializedModel;
   readonly residualSdBound: number;
+  readonly calibration: { readonly intercept: number; readonly slope: number };
+}
+
+/** The least-squares line from `x` to `y` (slope 0 when `x` does not vary). */
+function fitLine(x: readonly number[], y: readonly number[]): { intercept: number; slope: number } {
+  const { m, b } = linearRegression(x.map((v, i) => [v, y[i]!]));
+  return Number.isFinite(m) && Number.isFinite(b) ? { intercept: b, slope: m } : { intercept: y.reduce((a, v) => a + v, 0) / Math.max(1, y.length), slope: 0 };
+}
+
+/**
+ * The line from `x` to `y` and the spread of `y` about it, on `n - 2` degrees of freedom (the
+ * regression's own unbiased estimate: the two fitted coefficients are paid for).
+ */
+export function lineSpread(x: readonly number[], y: readonly number[]): { line: { intercept: number; slope: number }; sd: number; degreesOfFreedom: number } {
+  const line = fitLine(x, y);
+  const degreesOfFreedom = x.length - 2;
+  if (degreesOfFreedom < 1) return { line, sd: Number.POSITIVE_INFINITY, degreesOfFreedom };
+  let sse = 0;
+  for (let i = 0; i < x.length; i++) sse += (y[i]! - (line.intercept + line.slope * x[i]!)) ** 2;
+  return { line, sd: Math.sqrt(sse / degreesOfFreedom), degreesOfFreedom };
 }
 
 /** Upper confidence bound on a standard deviation from `n` values (chi-square, Wilson-Hilferty quantile). */
@@ -103,14 +128,15 @@ export class StreamCounter {
   async score(thumb: Uint8Array, frame: number): Promise<number | undefined> {
     if (!this.running) return undefined;
     const [score] = await this.running.model.score({ width: STREAM_MODEL_SIZE, height: STREAM_MODEL_SIZE, count: 1, frames: Int32Array.of(frame), timestamps: new Float64Array(1), data: thumb });
-    return score;
+    const { intercept, slope } = this.running.calibration;
+    return intercept + slope * score!;
   }
 
   async resume(): Promise<void> {
     const isRunning = (state: unknown): state is CountModelEvent => (state as CountModelEvent | undefined)?.running === true;
     const stored = await this.labels.resume(isRunning, this.threads);
     if (!stored) return;
-    this.running = { model: stored.model, residualSdBound: stored.state.heldOut.residualSdBound };
+    this.running = { model: stored.model, residualSdBound: stored.state.heldOut.residualSdBound, calibration: stored.state.heldOut.calibration ?? { intercept: 0, slope: 1 } };
     this.pending.push({ ...stored.state, trainSeconds: 0, resumed: true });
   }
 
@@ -137,19 +163,19 @@ export class StreamCounter {
     const model = await SpecializedModel.load(trained.onnx, this.threads ? { threads: this.threads } : {});
     const n = held.labels.length;
     const scores = await model.score({ width: STREAM_MODEL_SIZE, height: STREAM_MODEL_SIZE, count: n, frames: held.frames, timestamps: new Float64Array(n), data: held.images });
-    const residuals = Array.from(held.labels, (y, i) => y - scores[i]!);
-    const countSd = n > 1 ? sampleStandardDeviation(Array.from(held.labels)) : 0;
-    const residualSd = n > 1 ? sampleStandardDeviation(residuals) : Number.POSITIVE_INFINITY;
-    const residualSdBound = sdUpperBound(residualSd, n, this.confidence);
+    const counts = Array.from(held.labels);
+    const { line: calibration, sd: residualSd, degreesOfFreedom } = lineSpread(Array.from(scores), counts);
+    const countSd = n > 1 ? sampleStandardDeviation(counts) : 0;
+    const residualSdBound = sdUpperBound(residualSd, degreesOfFreedom + 1, this.confidence);
     const running = residualSdBound < countSd;
-    const event: CountEvent = { type: 'count-model', running, heldOut: { frames: n, countSd, residualSd, residualSdBound }, trainSeconds: (performance.now() - started) / 1000 };
+    const event: CountEvent = { type: 'count-model', running, heldOut: { frames: n, countSd, residualSd, residualSdBound, calibration }, trainSeconds: (performance.now() - started) / 1000 };
     this.pending.push(event);
     if (!running) {
       await model.dispose();
       this.need = Math.ceil(this.need * 1.5);
       return;
     }
-    this.running = { model, residualSdBound };
+    this.running = { model, residualSdBound, calibration };
     this.labels.putModel(trained.onnx, event);
   }
 }

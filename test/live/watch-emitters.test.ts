@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { intervalEmitter, limitEmitter, windowEmitter, type DecidedFrame, type IntervalEvent, type WindowEvent } from '../../src/live/watch-emitters.js';
 import { parseDuration } from '../../src/cli/format-watch.js';
 import { inputArgs, parseHeader } from '../../src/live/stream-reader.js';
-import { heldOutNeeded, StreamCascade } from '../../src/live/stream-cascade.js';
+import { heldOutNeeded, referenceShareWith, StreamCascade } from '../../src/live/stream-cascade.js';
 
 const frame = (n: number, match: boolean, value = match ? 1 : 0, skippedBefore = 0): DecidedFrame => ({ frame: n, time: n / 10, arrivedAt: Date.UTC(2026, 11, 4) + n * 100, match, value, skippedBefore, decidedBy: 'reference' });
 
@@ -144,6 +144,16 @@ describe('stream cascade verification', () => {
     expect(heldOutNeeded(0.2, 0.95)).toBe(17); // 1 - 0.025^(1/17) = 0.195
     expect(heldOutNeeded(0.1, 0.95)).toBe(36);
     expect(1 - 0.025 ** (1 / 16)).toBeGreaterThan(0.2);
+  });
+
+  it('a cascade saves the reference work only if its uncertain frames and verification sample are below what the reference sustains', () => {
+    // The run of 2026-12-04 17:53: held-out uncertain 98.75% on a machine sustaining 68% of frames.
+    const slow = { sustainedShare: () => 0.68, verifyRate: () => 0.05 };
+    expect(referenceShareWith(0.9875, slow).expected).toBeCloseTo(0.9881, 4);
+    expect(referenceShareWith(0.9875, slow).expected).toBeGreaterThan(0.68);
+    expect(referenceShareWith(0.15, slow).expected).toBeCloseTo(0.1925, 9);
+    // A machine that keeps up with every frame: any cascade that leaves the reference something saves work.
+    expect(referenceShareWith(0.95, undefined)).toEqual({ expected: 0.95, sustained: 1 });
   });
 
   it('a window whose errors are well above the held-out rate is drift, and switches the cascade off', () => {
