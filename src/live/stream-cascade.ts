@@ -11,9 +11,11 @@
  *    half the risk per error kind) on the held-out miss and false-alarm rates of its decisions
  *    are within the targets, and if it saves the reference work: the share of frames the
  *    reference would still take (the held-out uncertain share, plus the verification sample of
- *    the rest) must be below the share the reference sustains at its measured speed (below 1 on
- *    a machine that keeps up with every frame). Otherwise labelling goes on and it tries again
- *    with more labels.
+ *    the rest) must be below the share the reference sustains at its measured speed, so that it
+ *    keeps up once the cascade runs (below 1 on a machine that keeps up with every frame, or once
+ *    the label buffer is full). Otherwise labelling goes on and it tries again
+ *    with half as many labels again (of either class: on a stream where one is rare, the other
+ *    may be the one that grows).
  * 3. **Running**: the model decides the frames it is sure of; the others go to the reference. A
  *    verification sample of the model's decisions also goes to the reference (those frames take
  *    the reference's answer). Per window of stream time, the sample's errors in each stratum are
@@ -134,9 +136,11 @@ export class StreamCascade {
   private readonly labels: LabelBuffer;
   private running: Running | undefined;
   private training: Promise<void> | undefined;
-  /** Positives and negatives the next try waits for (grows after a failed certification). */
-  private need: number;
-  private readonly firstNeed: number;
+  /** Positives and negatives a try needs at least (for the held-out check to be able to pass). */
+  private readonly need: number;
+  /** Labels added (since the start or the last scene change), and the count the next try waits for: half as many again as the last failed one had. */
+  private added = 0;
+  private nextTry = 0;
   private attempts = 0;
   private window: { start: number; neg: { sampled: number; errors: number }; pos: { sampled: number; errors: number } } | undefined;
   private readonly pending: CascadeEvent[] = [];
@@ -149,7 +153,7 @@ export class StreamCascade {
     private readonly load?: ReferenceLoad,
   ) {
     this.labels = new LabelBuffer(store);
-    this.need = this.firstNeed = Math.ceil(Math.max(heldOutNeeded(targets.fnr, targets.confidence), heldOutNeeded(targets.fpr, targets.confidence)) / (1 - TRAIN_SHARE));
+    this.need = Math.ceil(Math.max(heldOutNeeded(targets.fnr, targets.confidence), heldOutNeeded(targets.fpr, targets.confidence)) / (1 - TRAIN_SHARE));
   }
 
   /** Whether the model decides frames now. */
@@ -171,8 +175,9 @@ export class StreamCascade {
   addLabel(thumb: Uint8Array, frame: number, match: boolean): void {
     if (this.running) return;
     this.labels.add(thumb, frame, match ? 1 : 0);
+    this.added++;
     const { positives, negatives } = this.labels;
-    if (!this.training && positives >= this.need && negatives >= this.need) this.training = this.train(positives, negatives).finally(() => (this.training = undefined));
+    if (!this.training && positives >= this.need && negatives >= this.need && this.added >= this.nextTry) this.training = this.train(positives, negatives).finally(() => (this.training = undefined));
   }
 
   /**
@@ -242,7 +247,7 @@ export class StreamCascade {
       void model.dispose();
       // The old scene's labels no longer describe the stream.
       this.labels.clear();
-      this.need = this.firstNeed;
+      this.added = this.nextTry = 0;
     }
   }
 
@@ -284,7 +289,8 @@ export class StreamCascade {
     const withoutReference = { fnrBound: clopperPearsonUpper(fnAlone, pos, alpha / 2), fprBound: clopperPearsonUpper(fpAlone, neg, alpha / 2) };
     const decidesAlone = this.meetsTargets(withoutReference);
     const referenceShare = referenceShareWith(thresholds.uncertain, this.load);
-    const certified = pos > 0 && neg > 0 && this.meetsTargets({ fnrBound, fprBound }) && referenceShare.expected < referenceShare.sustained;
+    // Until the label buffer is full, a cascade that would leave the reference saturated waits for a better one; then any saving will do.
+    const certified = pos > 0 && neg > 0 && this.meetsTargets({ fnrBound, fprBound }) && referenceShare.expected < (this.labels.full ? 1 : referenceShare.sustained);
     // The error rate each stratum of decisions may have: the held-out upper bound within it.
     const allowed = { negative: clopperPearsonUpper(fn, Math.max(1, decidedNeg), alpha / 2), positive: clopperPearsonUpper(fp, Math.max(1, decidedPos), alpha / 2) };
     const event: CascadeEvent = {
@@ -301,7 +307,7 @@ export class StreamCascade {
     this.pending.push(event);
     if (!certified) {
       await model.dispose();
-      this.need = Math.ceil(this.need * 1.5);
+      this.nextTry = this.added + Math.ceil(this.labels.length / 2);
       return;
     }
     this.running = { model, thresholds, allowed, withoutReference, decidesAlone };
