@@ -19,8 +19,9 @@
  * 3. **Running**: the model decides the frames it is sure of; the others go to the reference. A
  *    verification sample of the model's decisions also goes to the reference (those frames take
  *    the reference's answer). Per window of stream time, the sample's errors in each stratum are
- *    tested against the held-out bound (one-sided binomial test at the query's risk); an error
- *    rate significantly above it (the scene drifted: night, rain, a moved camera) switches the
+ *    tested against the held-out bound (one-sided binomial test at the query's risk, and after
+ *    each checked frame at a tenth of it, so that a cascade gone wrong stops within a few
+ *    checked frames instead of at the window's end); an error rate significantly above it (the scene drifted: night, rain, a moved camera) switches the
  *    cascade off, and labelling starts over on the new scene, then retraining.
  * 4. **Without the reference**: when the reference cannot take an uncertain frame in time (see
  *    `frame-router.ts`), the model decides it alone at the middle of its uncertain band, if that
@@ -86,7 +87,7 @@ export type CascadeEvent =
     }
   | {
       readonly type: 'verification';
-      /** Stream seconds the window covers. */
+      /** Stream seconds the window covers (it ends early, at the frame that showed drift, when errors are far beyond the allowed rate). */
       readonly start: number;
       readonly end: number;
       readonly decidedNegative: { readonly sampled: number; readonly errors: number; readonly upperBound: number };
@@ -201,6 +202,16 @@ export class StreamCascade {
     const s = decision === 0 ? this.window.neg : this.window.pos;
     s.sampled++;
     if ((decision === 1) !== truth) s.errors++;
+    // Errors far beyond the allowed rate end the window at once (at a tenth of the risk, for the
+    // repeated looks): a cascade gone wrong should not decide the rest of the window.
+    const allowed = decision === 0 ? this.running.allowed.negative : this.running.allowed.positive;
+    if (this.rejects(s, allowed, 10)) this.closeWindow(time);
+  }
+
+  /** Whether `errors` in `sampled` are significantly more than `allowed` (one-sided binomial, at `1 / looks` of half the risk). */
+  private rejects(s: { sampled: number; errors: number }, allowed: number, looks = 1): boolean {
+    const alpha = 1 - this.targets.confidence;
+    return s.errors > 0 && 1 - binomialCdf(s.errors - 1, s.sampled, allowed) < alpha / 2 / looks;
   }
 
   /**
@@ -225,18 +236,18 @@ export class StreamCascade {
     this.running = undefined;
   }
 
-  private closeWindow(): void {
+  /** Ends the verification window (at `at` stream seconds when drift ends it early) and tests it. */
+  private closeWindow(at?: number): void {
     const w = this.window!;
     this.window = undefined;
     const alpha = 1 - this.targets.confidence;
     const bound = (s: { sampled: number; errors: number }) => (s.sampled ? clopperPearsonUpper(s.errors, s.sampled, alpha / 2) : 1);
     // P(X >= errors) under the allowed rate; a small one means the rate is now higher.
-    const rejects = (s: { sampled: number; errors: number }, allowed: number) => s.errors > 0 && 1 - binomialCdf(s.errors - 1, s.sampled, allowed) < alpha / 2;
-    const drift = rejects(w.neg, this.running!.allowed.negative) || rejects(w.pos, this.running!.allowed.positive);
+    const drift = this.rejects(w.neg, this.running!.allowed.negative) || this.rejects(w.pos, this.running!.allowed.positive);
     this.pending.push({
       type: 'verification',
       start: w.start,
-      end: w.start + this.windowSeconds,
+      end: at ?? w.start + this.windowSeconds,
       decidedNegative: { ...w.neg, upperBound: bound(w.neg) },
       decidedPositive: { ...w.pos, upperBound: bound(w.pos) },
       drift,

@@ -162,8 +162,27 @@ describe('stream cascade verification', () => {
     expect(c.active).toBe(true);
     for (let i = 0; i < 20; i++) c.verified(30 + i * 0.2, 0, i < 18);
     c.verified(36, 0, false);
+    const [window, ...rest] = c.drain();
+    expect(window).toMatchObject({ type: 'verification', start: 30, drift: true });
+    expect(rest).toEqual([]);
+    // It ended early, at the checked frame whose errors were already far beyond 27%.
+    const { end, decidedNegative } = window as { end: number; decidedNegative: { sampled: number; errors: number } };
+    expect(end).toBeLessThan(35);
+    expect(decidedNegative.errors).toBe(decidedNegative.sampled);
+    expect(decidedNegative.sampled).toBeLessThan(10);
+    expect(c.active).toBe(false);
+  });
+
+  it('errors far beyond the allowed rate end the window at once, a few checked frames after the change', () => {
+    // The run of 2026-12-04 18:28: certified on the first bus (0 misses in 43 decided negatives), then 17 of 17 checked negatives wrong.
+    const c = new StreamCascade({ fnr: 0.2, fpr: 0.2, confidence: 0.95 }, 10);
+    (c as unknown as { running: unknown }).running = running(0.082, 0.2);
+    c.verified(20.1, 0, true);
+    c.verified(20.5, 0, true);
+    expect(c.drain()).toEqual([]); // two errors in two could still be chance at a tenth of the risk
+    c.verified(20.9, 0, true);
     const [window] = c.drain();
-    expect(window).toMatchObject({ type: 'verification', start: 30, end: 35, decidedNegative: { sampled: 20, errors: 18 }, drift: true });
+    expect(window).toMatchObject({ type: 'verification', start: 20, end: 20.9, decidedNegative: { sampled: 3, errors: 3 }, drift: true });
     expect(c.active).toBe(false);
   });
 
