@@ -151,7 +151,7 @@ export async function routeFrame(options: RouterOptions, frame: StreamFrame, ver
     const answer = options.answer(await options.detect(frame));
     if (cascade && thumb) {
       if (decision !== -1) cascade.verified(frame.time, decision, answer.match);
-      else cascade.addLabel(thumb, frame.frame, answer.match);
+      cascade.addLabel(thumb, frame.frame, answer.match);
     }
     return { ...answer, decidedBy: 'reference' as const };
   });

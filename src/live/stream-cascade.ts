@@ -11,11 +11,12 @@
  *    half the risk per error kind) on the held-out miss and false-alarm rates of its decisions
  *    are within the targets, and if it saves the reference work: the share of frames the
  *    reference would still take (the held-out uncertain share, plus the verification sample of
- *    the rest) must be below the share the reference sustains at its measured speed, so that it
- *    keeps up once the cascade runs (below 1 on a machine that keeps up with every frame, or once
- *    the label buffer is full). Otherwise labelling goes on and it tries again
- *    with half as many labels again (of either class: on a stream where one is rare, the other
- *    may be the one that grows).
+ *    the rest) must be below 1. Otherwise labelling goes on and it tries again with half as many
+ *    labels again (of either class: on a stream where one is rare, the other may be the one that
+ *    grows). If that share is not below what the reference sustains at its measured speed (it
+ *    stays saturated), labelling goes on while the cascade runs (the frames the reference decides:
+ *    uncertain ones and the verification sample), and a retrained model that leaves it less
+ *    replaces the running one.
  * 3. **Running**: the model decides the frames it is sure of; the others go to the reference. A
  *    verification sample of the model's decisions also goes to the reference (those frames take
  *    the reference's answer). Per window of stream time, the sample's errors in each stratum are
@@ -52,8 +53,8 @@ export type CascadeEvent =
   | {
       readonly type: 'cascade';
       /**
-       * Whether the cascade is on: the held-out bounds met the targets and it saves the reference
-       * work (`referenceShare`); otherwise labelling goes on.
+       * Whether this model is on: the held-out bounds met the targets and it saves the reference
+       * work (`referenceShare`); otherwise labelling goes on (and a running cascade stays).
        */
       readonly certified: boolean;
       readonly heldOut: {
@@ -74,8 +75,10 @@ export type CascadeEvent =
       readonly decidesAlone: boolean;
       /**
        * The share of frames the reference would still take with the cascade on (`expected`:
-       * uncertain ones plus the verification sample) and the share it sustains (`sustained`); the
-       * cascade switches on only if the first is below the second.
+       * uncertain ones plus the verification sample) and the share it sustains (`sustained`). The
+       * cascade switches on only if `expected` is below 1 (and below the running cascade's, when
+       * one runs); while `expected` is not below `sustained` the reference stays saturated, so
+       * labelling goes on and a better model is trained.
        */
       readonly referenceShare: { readonly expected: number; readonly sustained: number };
       readonly thresholds: { readonly cLow: number; readonly cHigh: number };
@@ -116,6 +119,8 @@ interface Running {
   readonly allowed: { readonly negative: number; readonly positive: number };
   readonly withoutReference: { readonly fnrBound: number; readonly fprBound: number };
   readonly decidesAlone: boolean;
+  /** The share of frames it leaves the reference (held-out uncertain share plus verification). */
+  readonly expectedShare: number;
 }
 
 /** What the reference can take, measured by the watch: the share of frames it sustains, and the verification share. */
@@ -142,6 +147,8 @@ export class StreamCascade {
   /** Labels added (since the start or the last scene change), and the count the next try waits for: half as many again as the last failed one had. */
   private added = 0;
   private nextTry = 0;
+  /** Scene changes so far: a training begun before one does not install its model after it. */
+  private generation = 0;
   private attempts = 0;
   private window: { start: number; neg: { sampled: number; errors: number }; pos: { sampled: number; errors: number } } | undefined;
   private readonly pending: CascadeEvent[] = [];
@@ -172,9 +179,13 @@ export class StreamCascade {
     return this.pending.splice(0);
   }
 
-  /** A frame the reference decided: kept as a label, and training starts once there are enough. */
+  /**
+   * A frame the reference decided: kept as a label, and training starts once there are enough.
+   * While a cascade runs, labels are kept only if it leaves the reference saturated (its expected
+   * share is not below what the reference sustains): a better model is then trained on them.
+   */
   addLabel(thumb: Uint8Array, frame: number, match: boolean): void {
-    if (this.running) return;
+    if (this.running && this.running.expectedShare < (this.load?.sustainedShare() ?? 1)) return;
     this.labels.add(thumb, frame, match ? 1 : 0);
     this.added++;
     const { positives, negatives } = this.labels;
@@ -224,7 +235,8 @@ export class StreamCascade {
     if (!stored) return;
     const { state: event, model } = stored;
     const thresholds = { ...event.thresholds, fnr: 0, fpr: 0, uncertain: event.heldOut.uncertain, positives: event.heldOut.positives, negatives: event.heldOut.negatives };
-    this.running = { model, thresholds, allowed: event.allowed, withoutReference: event.withoutReference, decidesAlone: this.meetsTargets(event.withoutReference) };
+    const expectedShare = event.referenceShare?.expected ?? event.heldOut.uncertain;
+    this.running = { model, thresholds, allowed: event.allowed, withoutReference: event.withoutReference, decidesAlone: this.meetsTargets(event.withoutReference), expectedShare };
     this.pending.push({ ...event, trainSeconds: 0, resumed: true });
   }
 
@@ -259,6 +271,7 @@ export class StreamCascade {
       // The old scene's labels no longer describe the stream.
       this.labels.clear();
       this.added = this.nextTry = 0;
+      this.generation++;
     }
   }
 
@@ -300,8 +313,9 @@ export class StreamCascade {
     const withoutReference = { fnrBound: clopperPearsonUpper(fnAlone, pos, alpha / 2), fprBound: clopperPearsonUpper(fpAlone, neg, alpha / 2) };
     const decidesAlone = this.meetsTargets(withoutReference);
     const referenceShare = referenceShareWith(thresholds.uncertain, this.load);
-    // Until the label buffer is full, a cascade that would leave the reference saturated waits for a better one; then any saving will do.
-    const certified = pos > 0 && neg > 0 && this.meetsTargets({ fnrBound, fprBound }) && referenceShare.expected < (this.labels.full ? 1 : referenceShare.sustained);
+    // It must save the reference work, and more than the cascade running now (if one runs, saturated, while this one trained).
+    const generation = this.generation;
+    const certified = pos > 0 && neg > 0 && this.meetsTargets({ fnrBound, fprBound }) && referenceShare.expected < (this.running?.expectedShare ?? 1) && generation === this.generation;
     // The error rate each stratum of decisions may have: the held-out upper bound within it.
     const allowed = { negative: clopperPearsonUpper(fn, Math.max(1, decidedNeg), alpha / 2), positive: clopperPearsonUpper(fp, Math.max(1, decidedPos), alpha / 2) };
     const event: CascadeEvent = {
@@ -316,12 +330,16 @@ export class StreamCascade {
       trainSeconds: (performance.now() - started) / 1000,
     };
     this.pending.push(event);
+    this.nextTry = this.added + Math.ceil(this.labels.length / 2);
     if (!certified) {
       await model.dispose();
-      this.nextTry = this.added + Math.ceil(this.labels.length / 2);
       return;
     }
-    this.running = { model, thresholds, allowed, withoutReference, decidesAlone };
+    const replaced = this.running?.model;
+    this.running = { model, thresholds, allowed, withoutReference, decidesAlone, expectedShare: referenceShare.expected };
+    // The verification window restarts with the new model's allowed rates.
+    this.window = undefined;
+    if (replaced) void replaced.dispose();
     this.labels.putModel(trained.onnx, event);
   }
 

@@ -74,10 +74,6 @@ export class LabelBuffer {
     return this.values.length;
   }
 
-  /** Whether it holds as many labels as it keeps (the oldest go as new ones come). */
-  get full(): boolean {
-    return this.values.length >= MAX_LABELLED;
-  }
 
   get positives(): number {
     return this.nonzero;

@@ -146,13 +146,13 @@ describe('stream cascade verification', () => {
     expect(1 - 0.025 ** (1 / 16)).toBeGreaterThan(0.2);
   });
 
-  it('a cascade saves the reference work only if its uncertain frames and verification sample are below what the reference sustains', () => {
+  it('the share a cascade leaves the reference: its uncertain frames plus the verification sample of the rest', () => {
     // The run of 2026-12-04 17:53: held-out uncertain 98.75% on a machine sustaining 68% of frames.
     const slow = { sustainedShare: () => 0.68, verifyRate: () => 0.05 };
     expect(referenceShareWith(0.9875, slow).expected).toBeCloseTo(0.9881, 4);
-    expect(referenceShareWith(0.9875, slow).expected).toBeGreaterThan(0.68);
+    expect(referenceShareWith(0.9875, slow).expected).toBeGreaterThan(0.68); // it would leave the reference saturated
     expect(referenceShareWith(0.15, slow).expected).toBeCloseTo(0.1925, 9);
-    // A machine that keeps up with every frame: any cascade that leaves the reference something saves work.
+    // A machine that keeps up with every frame: the reference is never saturated.
     expect(referenceShareWith(0.95, undefined)).toEqual({ expected: 0.95, sustained: 1 });
   });
 
@@ -184,6 +184,19 @@ describe('stream cascade verification', () => {
     const [window] = c.drain();
     expect(window).toMatchObject({ type: 'verification', start: 20, end: 20.9, decidedNegative: { sampled: 3, errors: 3 }, drift: true });
     expect(c.active).toBe(false);
+  });
+
+  it('a running cascade keeps labelling only while it leaves the reference saturated', () => {
+    let sustained = 0.5;
+    const c = new StreamCascade({ fnr: 0.2, fpr: 0.2, confidence: 0.95 }, 10, undefined, undefined, { sustainedShare: () => sustained, verifyRate: () => 0.05 });
+    (c as unknown as { running: unknown }).running = { ...running(0.1, 0.1), expectedShare: 0.6 };
+    const labelled = () => (c as unknown as { labels: { length: number } }).labels.length;
+    const thumb = new Uint8Array(50 * 50 * 3);
+    c.addLabel(thumb, 1, true);
+    expect(labelled()).toBe(1); // 0.6 of frames left to a reference that sustains 0.5
+    sustained = 0.8;
+    c.addLabel(thumb, 2, false);
+    expect(labelled()).toBe(1); // it keeps up now: no more labels
   });
 
   it('errors at the held-out rate are not drift', () => {
