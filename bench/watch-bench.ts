@@ -185,7 +185,7 @@ async function countOnce(cascade: boolean, perFrame: Map<number, number>, fps: n
     intervalHolds: errors.filter((e) => e.holds).length,
     meanAbsError: errors.reduce((a, e) => a + e.error, 0) / Math.max(1, errors.length),
     lagMedian: median(status.map((s) => s.lagSeconds.median)),
-    countEvents: events.filter((e) => e.type === 'training' || e.type === 'count-model'),
+    countEvents: events.filter((e) => e.type === 'training' || e.type === 'count-model' || e.type === 'count-verification'),
   };
 }
 

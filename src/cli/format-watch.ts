@@ -30,6 +30,8 @@ export function describeWatchEvent(e: WatchEvent): string | undefined {
       return e.running
         ? `sieve: count model on${e.resumed ? ' (stored)' : ''}: held-out residual spread <= ${e.heldOut.residualSdBound.toFixed(3)} (counts ${e.heldOut.countSd.toFixed(3)}); the reference sees a sample`
         : `sieve: the count model does not help yet (residual spread <= ${e.heldOut.residualSdBound.toFixed(3)}, counts ${e.heldOut.countSd.toFixed(3)}); labelling more`;
+    case 'count-verification':
+      return e.drift ? `sieve: the scene changed (the count model's residuals at ${e.start}-${e.end} s spread ${e.rmsResidual.toFixed(3)}, above ${e.allowedSd.toFixed(3)}); count model off, relabelling to retrain` : undefined;
     case 'verification':
       return e.drift ? `sieve: the scene changed (verification at ${e.start}-${e.end} s found ${e.decidedNegative.errors + e.decidedPositive.errors} errors in ${e.decidedNegative.sampled + e.decidedPositive.sampled}); cascade off, relabelling to retrain` : undefined;
     case 'end':

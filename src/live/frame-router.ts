@@ -175,6 +175,7 @@ export async function routeCountFrame(options: RouterOptions, frame: StreamFrame
   const pending = queue.run(async () => {
     const answer = options.answer(await options.detect(frame));
     if (model === undefined && counter && thumb) counter.addLabel(thumb, frame.frame, answer.value);
+    if (model !== undefined && counter) counter.verified(frame.time, answer.value - model);
     return { ...answer, decidedBy: 'reference' as const, ...(model !== undefined ? { model, ...(residualSd !== undefined ? { residualSd } : {}) } : {}) };
   });
   pending.catch(() => undefined);

@@ -38,6 +38,21 @@ export type CountEvent =
       };
       readonly trainSeconds: number;
       readonly resumed?: boolean;
+    }
+  | {
+      /**
+       * A window of the running model's checked frames (the reference's sample): their residuals
+       * against the held-out spread bound. Drift (their spread significantly above it: the scene
+       * changed) switches the model off, and labelling starts over.
+       */
+      readonly type: 'count-verification';
+      readonly start: number;
+      readonly end: number;
+      readonly sampled: number;
+      /** Root mean square of the sampled residuals (about 0), and the held-out bound it was tested against. */
+      readonly rmsResidual: number;
+      readonly allowedSd: number;
+      readonly drift: boolean;
     };
 
 type CountModelEvent = Extract<CountEvent, { type: 'count-model' }>;
@@ -67,6 +82,20 @@ export function lineSpread(x: readonly number[], y: readonly number[]): { line: 
   return { line, sd: Math.sqrt(sse / degreesOfFreedom), degreesOfFreedom };
 }
 
+/** The chi-square quantile with `k` degrees of freedom at `p` (Wilson-Hilferty). */
+function chiSquareQuantile(k: number, p: number): number {
+  const z = probit(p);
+  return k * Math.max(0, 1 - 2 / (9 * k) + z * Math.sqrt(2 / (9 * k))) ** 3;
+}
+
+/**
+ * Whether `n` residuals with sum of squares `sumSq` spread significantly more than `sd` allows:
+ * sumSq / sd^2 above the chi-square quantile with n degrees of freedom at 1 - risk.
+ */
+export function spreadExceeds(sumSq: number, n: number, sd: number, risk: number): boolean {
+  return n >= 2 && sd > 0 && sumSq / sd ** 2 > chiSquareQuantile(n, 1 - risk);
+}
+
 /** Upper confidence bound on a standard deviation from `n` values (chi-square, Wilson-Hilferty quantile). */
 export function sdUpperBound(sd: number, n: number, confidence: number): number {
   if (n < 2) return Number.POSITIVE_INFINITY;
@@ -82,12 +111,17 @@ export class StreamCounter {
   private training: Promise<void> | undefined;
   private need = FIRST_TRAINING;
   private attempts = 0;
+  /** Scene changes so far: a training begun before one does not install its model after it. */
+  private generation = 0;
   private readonly pending: CountEvent[] = [];
+  private window: { index: number; sampled: number; sumSq: number } | undefined;
 
   constructor(
     private readonly confidence: number,
     private readonly threads?: number,
     private readonly store?: StreamStore,
+    /** Stream seconds per verification window. */
+    private readonly windowSeconds = 60,
   ) {
     this.labels = new LabelBuffer(store);
   }
@@ -115,6 +149,38 @@ export class StreamCounter {
     const n0 = (z * this.running.residualSdBound / within) ** 2;
     const n = n0 / (1 + n0 / Math.max(1, frames));
     return Math.min(1, Math.max(2 / Math.max(1, frames), n / Math.max(1, frames)));
+  }
+
+  /**
+   * A sampled frame's residual (the reference's value minus the model's): windows of them are
+   * tested against the held-out spread bound (at half the risk; after each frame at a tenth of
+   * that, so that a model gone wrong stops within a few frames).
+   */
+  verified(time: number, residual: number): void {
+    if (!this.running) return;
+    const index = Math.floor(time / this.windowSeconds);
+    if (this.window && this.window.index !== index) this.closeWindow();
+    this.window ??= { index, sampled: 0, sumSq: 0 };
+    this.window.sampled++;
+    this.window.sumSq += residual ** 2;
+    if (spreadExceeds(this.window.sumSq, this.window.sampled, this.running.residualSdBound, (1 - this.confidence) / 20)) this.closeWindow(time);
+  }
+
+  private closeWindow(at?: number): void {
+    const w = this.window!;
+    this.window = undefined;
+    const allowedSd = this.running!.residualSdBound;
+    const drift = spreadExceeds(w.sumSq, w.sampled, allowedSd, (1 - this.confidence) / 2);
+    const start = w.index * this.windowSeconds;
+    this.pending.push({ type: 'count-verification', start, end: at ?? start + this.windowSeconds, sampled: w.sampled, rmsResidual: Math.sqrt(w.sumSq / Math.max(1, w.sampled)), allowedSd, drift });
+    if (!drift) return;
+    const model = this.running!.model;
+    this.running = undefined;
+    void model.dispose();
+    // The old scene's labels no longer describe the stream.
+    this.labels.clear();
+    this.need = FIRST_TRAINING;
+    this.generation++;
   }
 
   /** A frame the reference decided while the model is not running: a label; training starts once there are enough. */
@@ -155,6 +221,7 @@ export class StreamCounter {
     this.attempts++;
     this.pending.push({ type: 'training', labelled: this.labels.length, positives: this.labels.positives, negatives: this.labels.negatives, attempt: this.attempts });
     const started = performance.now();
+    const generation = this.generation;
     const { train, held } = this.labels.snapshot();
     const trained = await trainModel(
       { ...train, width: STREAM_MODEL_SIZE, height: STREAM_MODEL_SIZE },
@@ -167,7 +234,7 @@ export class StreamCounter {
     const { line: calibration, sd: residualSd, degreesOfFreedom } = lineSpread(Array.from(scores), counts);
     const countSd = n > 1 ? sampleStandardDeviation(counts) : 0;
     const residualSdBound = sdUpperBound(residualSd, degreesOfFreedom + 1, this.confidence);
-    const running = residualSdBound < countSd;
+    const running = residualSdBound < countSd && generation === this.generation;
     const event: CountEvent = { type: 'count-model', running, heldOut: { frames: n, countSd, residualSd, residualSdBound, calibration }, trainSeconds: (performance.now() - started) / 1000 };
     this.pending.push(event);
     if (!running) {

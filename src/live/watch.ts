@@ -372,7 +372,7 @@ async function startRouting(ctx: WatchContext, query: BoundQuery, options: Watch
   const queue = new ReferenceQueue({ maxLagSeconds: options.maxLag ?? 1, backlog: options.backlog });
   const load = { sustainedShare: () => queue.sustainableShare(), verifyRate: () => verifyRate };
   const cascade = options.cascade !== false && perFrame(query) ? new StreamCascade(query.accuracy, verifyWindow, threads, ctx.store, load) : undefined;
-  const counter = options.cascade !== false && query.shape === 'aggregate' ? new StreamCounter(query.accuracy.confidence, threads, ctx.store) : undefined;
+  const counter = options.cascade !== false && query.shape === 'aggregate' ? new StreamCounter(query.accuracy.confidence, threads, ctx.store, verifyWindow) : undefined;
   await cascade?.resume();
   await counter?.resume();
   const router: RouterOptions = {

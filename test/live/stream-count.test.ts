@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { sampleStandardDeviation } from 'simple-statistics';
-import { lineSpread, sdUpperBound } from '../../src/live/stream-count.js';
+import { lineSpread, sdUpperBound, spreadExceeds, StreamCounter } from '../../src/live/stream-count.js';
 import { Prng } from '../language/prng.js';
 
 /** A standard normal draw (Box-Muller). */
@@ -64,5 +64,45 @@ describe('count model calibration', () => {
       if (sdUpperBound(sd, degreesOfFreedom + 1, 0.95) >= 1) heldLine++;
     }
     expect(heldLine / runs).toBeGreaterThanOrEqual(0.95);
+  });
+});
+
+describe('count model verification', () => {
+  it('residuals at the held-out spread are rarely drift (2,000 replays of 20 at a 2.5% risk)', () => {
+    const rng = new Prng(5);
+    let drift = 0;
+    for (let run = 0; run < 2000; run++) {
+      let sumSq = 0;
+      for (let i = 0; i < 20; i++) sumSq += (0.8 * normal(rng)) ** 2;
+      if (spreadExceeds(sumSq, 20, 0.8, 0.025)) drift++;
+    }
+    expect(drift / 2000).toBeLessThanOrEqual(0.035);
+    expect(drift).toBeGreaterThan(0); // the test has power to fire at all
+  });
+
+  it('a model gone wrong (residuals 4x its held-out bound) is switched off at the second sampled frame', () => {
+    // The run of 2026-12-04 19:11: a model certified on the first 7 s (residual bound 0.54) missed later counts by 2-3.
+    const c = new StreamCounter(0.95, undefined, undefined, 5);
+    let disposed = false;
+    (c as unknown as { running: unknown }).running = { model: { dispose: async () => void (disposed = true) }, residualSdBound: 0.54, calibration: { intercept: 0, slope: 1 } };
+    c.verified(10.0, 0.3);
+    expect(c.drain()).toEqual([]); // one frame is never enough
+    c.verified(10.4, -2.2);
+    c.verified(10.8, 2.5); // not looked at: the model is off
+    const events = c.drain();
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ type: 'count-verification', start: 10, drift: true, allowedSd: 0.54 });
+    expect(events[0]).toMatchObject({ end: 10.4, sampled: 2 });
+    expect(c.active).toBe(false);
+    expect(disposed).toBe(true);
+  });
+
+  it('a window of residuals within the bound closes without drift when the next window starts', () => {
+    const c = new StreamCounter(0.95, undefined, undefined, 5);
+    (c as unknown as { running: unknown }).running = { model: { dispose: async () => undefined }, residualSdBound: 0.54, calibration: { intercept: 0, slope: 1 } };
+    for (let i = 0; i < 8; i++) c.verified(10 + i * 0.5, i % 2 ? 0.4 : -0.4);
+    c.verified(15.1, 0);
+    expect(c.drain()).toEqual([{ type: 'count-verification', start: 10, end: 15, sampled: 8, rmsResidual: expect.closeTo(0.4, 9) as number, allowedSd: 0.54, drift: false }]);
+    expect(c.active).toBe(true);
   });
 });
