@@ -22,7 +22,8 @@
  *    the reference's answer). Per window of stream time, the sample's errors in each stratum are
  *    tested against the held-out bound (one-sided binomial test at the query's risk, and after
  *    each checked frame at a tenth of it, so that a cascade gone wrong stops within a few
- *    checked frames instead of at the window's end); an error rate significantly above it (the scene drifted: night, rain, a moved camera) switches the
+ *    checked frames instead of at the window's end); an error rate significantly above it (the
+ *    scene drifted: night, rain, a moved camera) switches the
  *    cascade off, and labelling starts over on the new scene, then retraining.
  * 4. **Without the reference**: when the reference cannot take an uncertain frame in time (see
  *    `frame-router.ts`), the model decides it alone at the middle of its uncertain band, if that

@@ -95,13 +95,22 @@ describe('the cascade on a stream whose scene changes', () => {
     } finally {
       await truthEngine.close();
     }
-    const modelled = events.slice(on).filter((e): e is WindowEvent => e.type === 'window' && e.byModel === e.frames && e.frames === 5 * FPS);
-    expect(modelled.length, story).toBeGreaterThanOrEqual(2);
+    // Windows the model scored most of (it may be found drifting later: its residuals are checked per window).
+    const modelled = events.slice(on).filter((e): e is WindowEvent => e.type === 'window' && e.byModel >= e.frames / 2 && e.frames === 5 * FPS);
+    expect(modelled.length, story).toBeGreaterThanOrEqual(1);
+    // A drift switches the model off: the next window is the reference's alone until a model runs again.
+    const drift = events.findIndex((e) => e.type === 'count-verification' && e.drift);
+    if (drift >= 0) {
+      const next = events.slice(drift + 1).find((e): e is WindowEvent => e.type === 'window' && e.start >= (events[drift] as { end: number }).end);
+      const again = events.findIndex((e, i) => i > drift && e.type === 'count-model' && e.running);
+      if (next && (again < 0 || events.indexOf(next) < again)) expect(next.byModel, story).toBe(0);
+    }
     for (const w of modelled) {
       const frames = Array.from({ length: w.frames }, (_, k) => w.start * FPS + k);
       const exact = frames.reduce((a, f) => a + (perFrame.get(f) ?? 0), 0) / frames.length;
       // The reference saw a sample only, and the estimate is near the exact mean (twice the target: a 95% interval misses sometimes).
-      expect(w.byReference).toBeLessThan(w.frames / 2);
+      // Of the frames the model scored, the reference saw under half (the rest of the window it decided alone).
+      expect(w.byReference - (w.frames - w.byModel)).toBeLessThan(w.byModel / 2);
       expect(w.interval).toBeDefined();
       expect(Math.abs(w.value - exact), JSON.stringify({ w, exact })).toBeLessThanOrEqual(0.2);
     }
