@@ -6,12 +6,15 @@
  * coefficient: a model that ranks frames well but is off in scale or level still helps, and the
  * map never makes it worse than the mean), and its held-out residual spread `sigma` (the
  * reference's count minus the mapped model's, on n - 2 degrees of freedom) gets a chi-square
- * upper bound at the query's confidence. When that bound is below the spread of the counts themselves the
- * model helps, and it runs on every frame; the reference then sees only a random sample of frames
- * (the share a window needs for the query's `ERROR WITHIN` at that bound), and each window's answer
- * is the difference estimator: the model's sum over every frame plus the sample's mean residual
- * (unbiased whatever the model's quality, with a confidence interval from the window's own
- * residuals). With a store, labels and the model are kept for a warm restart.
+ * upper bound at the query's confidence. When that bound is below the spread of the counts
+ * themselves the model helps, and it runs on every frame; the reference then sees only a random
+ * sample of frames (the share a window needs for the query's `ERROR WITHIN` at that bound), and
+ * each window's answer is the difference estimator: the model's sum over every frame plus the
+ * sample's mean residual (unbiased whatever the model's quality, with a confidence interval from
+ * the window's own residuals). The sample's residuals are also tested per window against the
+ * held-out bound (chi-square; after each sampled frame at a tenth of the risk): drift switches the
+ * model off and labelling starts over. With a store, labels and the model are kept for a warm
+ * restart.
  */
 import { linearRegression, probit, sampleStandardDeviation } from 'simple-statistics';
 import { SpecializedModel } from '../inference/specialized-model.js';
