@@ -103,8 +103,7 @@ export function spreadExceeds(sumSq: number, n: number, sd: number, risk: number
 export function sdUpperBound(sd: number, n: number, confidence: number): number {
   if (n < 2) return Number.POSITIVE_INFINITY;
   const k = n - 1;
-  const z = probit((1 - confidence) / 2);
-  const chi = k * (1 - 2 / (9 * k) + z * Math.sqrt(2 / (9 * k))) ** 3;
+  const chi = chiSquareQuantile(k, (1 - confidence) / 2);
   return chi > 0 ? sd * Math.sqrt(k / chi) : Number.POSITIVE_INFINITY;
 }
 
