@@ -280,6 +280,8 @@ export class StreamCascade {
     this.attempts++;
     this.pending.push({ type: 'training', labelled: this.labels.length, positives, negatives, attempt: this.attempts });
     const started = performance.now();
+    // A scene change while it trains makes this model stale: it is not installed then.
+    const generation = this.generation;
     // A snapshot: labelling goes on while the model trains.
     const { train, held } = this.labels.snapshot();
     const trained = await trainModel(
@@ -315,7 +317,6 @@ export class StreamCascade {
     const decidesAlone = this.meetsTargets(withoutReference);
     const referenceShare = referenceShareWith(thresholds.uncertain, this.load);
     // It must save the reference work, and more than the cascade running now (if one runs, saturated, while this one trained).
-    const generation = this.generation;
     const certified = pos > 0 && neg > 0 && this.meetsTargets({ fnrBound, fprBound }) && referenceShare.expected < (this.running?.expectedShare ?? 1) && generation === this.generation;
     // The error rate each stratum of decisions may have: the held-out upper bound within it.
     const allowed = { negative: clopperPearsonUpper(fn, Math.max(1, decidedNeg), alpha / 2), positive: clopperPearsonUpper(fp, Math.max(1, decidedPos), alpha / 2) };
@@ -331,6 +332,11 @@ export class StreamCascade {
       trainSeconds: (performance.now() - started) / 1000,
     };
     this.pending.push(event);
+    if (generation !== this.generation) {
+      // Trained on the scene before a change: the new scene's labelling has its own schedule.
+      await model.dispose();
+      return;
+    }
     this.nextTry = this.added + Math.ceil(this.labels.length / 2);
     if (!certified) {
       await model.dispose();

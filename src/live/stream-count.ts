@@ -241,7 +241,8 @@ export class StreamCounter {
     this.pending.push(event);
     if (!running) {
       await model.dispose();
-      this.need = Math.ceil(this.need * 1.5);
+      // A model trained on the scene before a change leaves the new scene's schedule alone.
+      if (generation === this.generation) this.need = Math.ceil(this.need * 1.5);
       return;
     }
     this.running = { model, residualSdBound, calibration };
